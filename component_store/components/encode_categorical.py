@@ -1,0 +1,51 @@
+from typing import Annotated, Literal
+
+from kfp.dsl import Dataset, Input, Output
+
+from component_store.decorator import component
+
+
+@component(name="encode_categorical", version="1.0.0", category="transform", tags=["encoding", "one-hot", "features"], owner="platform")
+def encode_categorical(
+    table: Input[Dataset],
+    encoded: Output[Dataset],
+    method: Literal["onehot", "ordinal"] = "onehot",
+    columns: list = [],
+    exclude: list = [],
+    max_categories: Annotated[int, (2, 1000)] = 50,
+):
+    """Turn text columns into numbers: one-hot columns or ordinal codes.
+
+    The categories found are recorded in the output's metadata, so scoring can use the
+    same encoding. Rare values beyond max_categories fall into an `other` category.
+
+    Args:
+        table: the input table.
+        encoded: the table with the categorical columns encoded.
+        method: onehot adds a 0/1 column per category; ordinal replaces values by a code.
+        columns: the columns to encode; empty encodes every text or category column.
+        exclude: columns never to encode, such as an id or the label.
+        max_categories: the most frequent categories kept per column; the rest become `other`.
+    """
+    from component_store.runtime.tables import read_table, require_columns, write_table
+
+    frame = read_table(table)
+    require_columns(frame, [str(c) for c in (*columns, *exclude)], "encode_categorical")
+    targets = list(columns) or [
+        c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("category", "string", "str")
+    ]
+    targets = [c for c in targets if c not in set(exclude)]
+    categories = {}
+    for column in targets:
+        values = frame[column].astype("string").fillna("missing")
+        kept = values.value_counts().index[:max_categories].tolist()
+        values = values.where(values.isin(kept), "other")
+        categories[column] = sorted(set(values))
+        if method == "ordinal":
+            frame[column] = values.map({v: i for i, v in enumerate(categories[column])}).astype("int64")
+        else:
+            for value in categories[column]:
+                frame[f"{column}={value}"] = (values == value).astype("int8")
+            frame = frame.drop(columns=[column])
+    write_table(frame, encoded)
+    encoded.metadata["encoding"] = {"method": method, "categories": categories}

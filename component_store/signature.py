@@ -1,0 +1,148 @@
+"""Read a component function's signature and docstring into a `ComponentSpec`,
+and make the plain-typed copy of its source that KFP freezes and executes.
+
+Authors write rich annotations, which the store turns into form metadata:
+
+    family: Literal["random_forest", "logistic"] = "random_forest"   -> choices
+    test_size: Annotated[float, (0.05, 0.95)] = 0.2                  -> bounds (inclusive)
+
+KFP only understands plain `str/int/float/bool/list/dict` parameters (its executor would
+silently drop an `Annotated` one), so the source that travels in the component YAML has
+those annotations reduced to their base type.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import linecache
+import textwrap
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import docstring_parser
+
+from component_store.spec import ArtifactSpec, ParamSpec, ParamType
+from tessera.errors import ComponentError
+
+_PLAIN_TYPES: dict[type, ParamType] = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    list: "array",
+    dict: "object",
+}
+_ALLOWED = "str, int, float, bool, list, dict, Literal[...], Annotated[int|float, (min, max)] or Input[...]/Output[...] artifacts"
+
+
+def read_signature(
+    func: Callable[..., Any], component: str
+) -> tuple[str, str, list[ParamSpec], list[ArtifactSpec], list[ArtifactSpec]]:
+    """Summary, description, params, inputs and outputs of a component function.
+
+    Raises:
+        ComponentError: naming the parameter and the types that are allowed.
+    """
+    from kfp.dsl.types import type_annotations
+
+    doc = docstring_parser.parse(inspect.getdoc(func) or "")
+    help_text = {p.arg_name: (p.description or "").strip() for p in doc.params}
+    hints = typing.get_type_hints(func, include_extras=True)
+    params: list[ParamSpec] = []
+    inputs: list[ArtifactSpec] = []
+    outputs: list[ArtifactSpec] = []
+    for name, parameter in inspect.signature(func).parameters.items():
+        if name not in hints:
+            raise ComponentError(f"Component '{component}': parameter '{name}' has no type annotation; use {_ALLOWED}")
+        hint = hints[name]
+        description = help_text.get(name, "")
+        if type_annotations.is_Input_Output_artifact_annotation(hint):
+            artifact = ArtifactSpec(
+                name=name,
+                type=type_annotations.get_io_artifact_class(hint).__name__,
+                description=description,
+            )
+            (inputs if type_annotations.is_artifact_wrapped_in_Input(hint) else outputs).append(artifact)
+            continue
+        params.append(_param_spec(component, name, hint, parameter.default, description))
+    if hints.get("return", None) not in (None, type(None)):
+        raise ComponentError(
+            f"Component '{component}' returns {hints['return']!r}; components return nothing "
+            "and write results to Output[...] artifacts instead"
+        )
+    return (doc.short_description or "").strip(), (doc.long_description or "").strip(), params, inputs, outputs
+
+
+def _param_spec(component: str, name: str, hint: Any, default: Any, description: str) -> ParamSpec:
+    required = default is inspect.Parameter.empty
+    common: dict[str, Any] = {
+        "name": name,
+        "required": required,
+        "default": None if required else default,
+        "description": description,
+    }
+    origin = typing.get_origin(hint)
+    if hint in _PLAIN_TYPES:
+        return ParamSpec(type=_PLAIN_TYPES[hint], **common)
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        kinds = {type(c) for c in choices}
+        if len(kinds) != 1 or next(iter(kinds)) not in (str, int, float):
+            raise ComponentError(f"Component '{component}': Literal choices of '{name}' must all be str, int or float")
+        return ParamSpec(type=_PLAIN_TYPES[kinds.pop()], choices=choices, **common)
+    if origin is typing.Annotated:
+        base, *extras = typing.get_args(hint)
+        bounds = next((e for e in extras if isinstance(e, tuple) and len(e) == 2), None)
+        if base not in (int, float) or bounds is None:
+            raise ComponentError(
+                f"Component '{component}': parameter '{name}' is {hint!r}; "
+                "Annotated is for numeric bounds, as Annotated[int, (1, 100)]"
+            )
+        low, high = bounds
+        return ParamSpec(type=_PLAIN_TYPES[base], minimum=low, maximum=high, **common)
+    raise ComponentError(f"Component '{component}': parameter '{name}' has type {hint!r}; use {_ALLOWED}")
+
+
+class _PlainAnnotations(ast.NodeTransformer):
+    """`Literal["a", "b"]` -> `str`, `Annotated[int, (1, 9)]` -> `int`."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        head = node.value.id if isinstance(node.value, ast.Name) else None
+        if head == "Annotated":
+            first = node.slice.elts[0] if isinstance(node.slice, ast.Tuple) else node.slice
+            return self.visit(first)
+        if head == "Literal":
+            values = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            kind = type(values[0].value).__name__ if isinstance(values[0], ast.Constant) else "str"
+            return ast.Name(id=kind, ctx=ast.Load())
+        return self.generic_visit(node)
+
+
+def plain_function(func: Callable[..., Any], label: str) -> types.FunctionType:
+    """A copy of `func` compiled from its source with plain annotations and no decorators.
+
+    It runs with exactly the globals KFP's executor gives it (`from kfp.dsl import *`,
+    `from typing import *`), so a test calling it fails the same way the executor would
+    on a name imported outside the function body.
+    """
+    tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    definition = tree.body[0]
+    if not isinstance(definition, ast.FunctionDef):
+        raise ComponentError(f"Component '{label}' must be a plain function definition")
+    definition.decorator_list = []
+    for arg in (*definition.args.args, *definition.args.kwonlyargs):
+        if arg.annotation is not None:
+            arg.annotation = _PlainAnnotations().visit(arg.annotation)
+    source = ast.unparse(ast.fix_missing_locations(tree)) + "\n"
+    filename = f"<tessera component {label}>"
+    # KFP reads the source back with inspect.getsource, which looks in linecache.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace: dict[str, Any] = {}
+    exec("from kfp.dsl import *\nfrom typing import *\n", namespace)  # noqa: S102 - the executor's own prelude
+    exec(compile(source, filename, "exec", dont_inherit=True), namespace)  # noqa: S102 - our own component source
+    plain = namespace[definition.name]
+    plain.__module__ = func.__module__
+    return plain

@@ -1,0 +1,187 @@
+"""Check a workflow's meaning against the component store, collecting every problem at once.
+
+Each problem names the node and field and, where one exists, what was probably meant:
+
+    node 'train' › inputs › data: bound to 'split.tets', which does not exist;
+    outputs of 'split' are: 'test', 'train' (did you mean 'split.test'?)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from component_store.spec import ArtifactSpec, ComponentSpec, ParamSpec
+from component_store.store import ComponentStore
+from pipelines.spec import Node, WorkflowSpec, param_reference
+from tessera.errors import ComponentNotFound, Problem
+from tessera.suggest import did_you_mean, one_of
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "array": (list, tuple),
+    "object": (dict,),
+}
+# A run parameter of the first type may feed a component parameter of the second.
+_COMPATIBLE = {("integer", "number")}
+
+
+def value_matches(value: Any, param_type: str) -> bool:
+    """Whether a literal YAML value is of a JSON-schema type (`True` is no integer)."""
+    if isinstance(value, bool) and param_type != "boolean":
+        return False
+    return isinstance(value, _PYTHON_TYPES[param_type])
+
+
+def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem]:
+    """Every problem of `spec`, in file order; an empty list means it is valid."""
+    problems: list[Problem] = []
+    problems += _workflow_param_problems(spec)
+    duplicates = [node_id for node_id, count in Counter(spec.node_ids()).items() if count > 1]
+    for node_id in duplicates:
+        problems.append(Problem(f"node '{node_id}'", "the id is used by more than one node; node ids must be unique"))
+    resolved: dict[str, ComponentSpec] = {}
+    for node in spec.nodes:
+        try:
+            resolved[node.id] = store.resolve(node.component)
+        except ComponentNotFound as exc:
+            problems.append(Problem(f"node '{node.id}' › component", str(exc)))
+    for node in spec.nodes:
+        component = resolved.get(node.id)
+        if component is not None:
+            problems += _param_problems(spec, node, component)
+        problems += _input_problems(spec, node, component, resolved)
+    cycle = spec.find_cycle()
+    if cycle:
+        problems.append(Problem("workflow", f"the nodes form a cycle: {' → '.join(cycle)}; a workflow must be a DAG"))
+    for node_id in spec.layout:
+        if node_id not in spec.node_ids():
+            problems.append(
+                Problem(f"layout › {node_id}", f"position for a node that does not exist{did_you_mean(node_id, spec.node_ids())}; remove it")
+            )
+    return problems
+
+
+def _workflow_param_problems(spec: WorkflowSpec) -> list[Problem]:
+    problems = []
+    for name, param in spec.params.items():
+        if param.default is not None and not value_matches(param.default, param.type):
+            problems.append(
+                Problem(f"params › {name}", f"default {param.default!r} is not of type {param.type}")
+            )
+    return problems
+
+
+def _param_problems(spec: WorkflowSpec, node: Node, component: ComponentSpec) -> list[Problem]:
+    problems = []
+    where = f"node '{node.id}' › params"
+    known = [p.name for p in component.params]
+    for name, value in node.params.items():
+        param = component.param(name)
+        if param is None:
+            problems.append(
+                Problem(f"{where} › {name}", f"{component.ref} has no parameter '{name}'{did_you_mean(name, known)}; "
+                        f"its parameters are: {one_of(known)}")
+            )
+            continue
+        problems += [Problem(f"{where} › {name}", m) for m in _value_problems(spec, value, param)]
+    for param in component.params:
+        if param.required and param.name not in node.params:
+            problems.append(
+                Problem(f"{where} › {param.name}", f"required by {component.ref} but not set"
+                        + (f" ({param.description})" if param.description else ""))
+            )
+    return problems
+
+
+def _value_problems(spec: WorkflowSpec, value: Any, param: ParamSpec) -> list[str]:
+    reference = param_reference(value)
+    if reference is not None:
+        run_param = spec.params.get(reference)
+        if run_param is None:
+            return [f"refers to run parameter '{reference}', which the workflow does not declare"
+                    f"{did_you_mean(reference, spec.params, template='${{params.{}}}')}; declared: {one_of(spec.params)}"]
+        if run_param.type != param.type and (run_param.type, param.type) not in _COMPATIBLE:
+            return [f"run parameter '{reference}' is {run_param.type} but '{param.name}' needs {param.type}"]
+        if run_param.default is not None:
+            return _range_problems(run_param.default, param, prefix=f"default of run parameter '{reference}' ")
+        return []
+    if isinstance(value, str) and "${" in value:
+        return [f"'{value}' is not a run parameter reference; write it as '${{params.NAME}}'"]
+    if not value_matches(value, param.type):
+        return [f"expected {param.type}, got {type(value).__name__} {value!r}"]
+    return _range_problems(value, param)
+
+
+def _range_problems(value: Any, param: ParamSpec, prefix: str = "") -> list[str]:
+    if param.choices is not None and value not in param.choices:
+        hint = did_you_mean(str(value), [str(c) for c in param.choices])
+        return [f"{prefix}{value!r} is not one of {', '.join(repr(c) for c in param.choices)}{hint}"]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if param.minimum is not None and value < param.minimum:
+            return [f"{prefix}{value!r} is below the minimum {param.minimum:g}"]
+        if param.maximum is not None and value > param.maximum:
+            return [f"{prefix}{value!r} is above the maximum {param.maximum:g}"]
+    return []
+
+
+def _input_problems(
+    spec: WorkflowSpec, node: Node, component: ComponentSpec | None, resolved: dict[str, ComponentSpec]
+) -> list[Problem]:
+    problems = []
+    where = f"node '{node.id}' › inputs"
+    ids = spec.node_ids()
+    input_names = [a.name for a in component.inputs] if component else []
+    for input_name, binding in node.bindings().items():
+        text = node.inputs[input_name]
+        target: ArtifactSpec | None = component.input(input_name) if component else None
+        if component is not None and target is None:
+            problems.append(
+                Problem(f"{where} › {input_name}", f"{component.ref} has no input '{input_name}'"
+                        f"{did_you_mean(input_name, input_names)}; its inputs are: {one_of(input_names)}")
+            )
+            continue
+        if binding is None:
+            problems.append(Problem(f"{where} › {input_name}", f"'{text}' is not a binding; write it as '<node>.<output>'"))
+            continue
+        if binding.node == node.id:
+            problems.append(Problem(f"{where} › {input_name}", f"binds to its own output '{text}'"))
+            continue
+        if binding.node not in ids:
+            problems.append(
+                Problem(f"{where} › {input_name}", f"bound to '{text}', but there is no node '{binding.node}'"
+                        f"{did_you_mean(binding.node, [i for i in ids if i != node.id])}")
+            )
+            continue
+        source = resolved.get(binding.node)
+        if source is None:
+            continue
+        produced = source.output(binding.output)
+        if produced is None:
+            outputs = [o.name for o in source.outputs]
+            suggestion = did_you_mean(binding.output, outputs, template=f"'{binding.node}.{{}}'")
+            problems.append(
+                Problem(f"{where} › {input_name}", f"bound to '{text}', which does not exist; outputs of "
+                        f"'{binding.node}' are: {one_of(outputs)}{suggestion}")
+            )
+            continue
+        if target is not None and not _artifacts_fit(produced.type, target.type):
+            problems.append(
+                Problem(f"{where} › {input_name}", f"'{text}' is a {produced.type} but input '{input_name}' of "
+                        f"{component.ref if component else node.component} takes a {target.type}")
+            )
+    if component is not None:
+        for artifact in component.inputs:
+            if artifact.name not in node.inputs:
+                problems.append(
+                    Problem(f"{where} › {artifact.name}", f"required {artifact.type} input is not bound; "
+                            "bind it to an upstream output as '<node>.<output>'")
+                )
+    return problems
+
+
+def _artifacts_fit(produced: str, wanted: str) -> bool:
+    return produced == wanted or "Artifact" in (produced, wanted)

@@ -1,0 +1,178 @@
+"""A workspace: the folder a team works in.
+
+    my-workspace/
+      tessera.yaml                      name and settings (WorkspaceConfig)
+      projects/<project>/workflows/     one YAML file per workflow
+      .tessera/                         state: runs, artifacts, mlflow.db (not for git)
+
+Commands find the workspace from the current folder upward, or from `TESSERA_HOME`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tessera.errors import WorkspaceError
+from tessera.suggest import did_you_mean
+
+CONFIG_FILE = "tessera.yaml"
+STATE_DIR = ".tessera"
+DEFAULT_RUNTIME_IMAGE = "tessera/runtime:0.1.0"
+
+
+class WorkspaceConfig(BaseModel):
+    """The settings in `tessera.yaml`. Relative paths are relative to the workspace."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    tracking_uri: str = Field(
+        default=f"sqlite:///{STATE_DIR}/mlflow.db",
+        description="MLflow tracking URI; SQLite in the workspace by default.",
+    )
+    store: str | None = Field(
+        default=None,
+        description="Folder of a component store (published/ + index.json); the built-in store when unset.",
+    )
+    runtime_image: str = Field(
+        default=DEFAULT_RUNTIME_IMAGE,
+        description="Container image every component runs in on Kubeflow (has this project installed).",
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace folder and its parsed configuration."""
+
+    root: Path
+    config: WorkspaceConfig
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def projects_dir(self) -> Path:
+        return self.root / "projects"
+
+    def workflows_dir(self, project: str) -> Path:
+        return self.projects_dir / project / "workflows"
+
+    def projects(self) -> list[str]:
+        if not self.projects_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.projects_dir.iterdir() if p.is_dir())
+
+    def workflow_files(self) -> Iterator[Path]:
+        """Every workflow YAML file of every project, sorted."""
+        yield from sorted(self.projects_dir.glob("*/workflows/*.yaml"))
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config, made absolute against the workspace root."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.root / candidate
+
+    def find_workflow(self, ref: str) -> Path:
+        """A workflow file from a path, `project/name` or a bare `name`.
+
+        Raises:
+            WorkspaceError: when nothing matches, naming the workflows that exist.
+        """
+        direct = Path(ref)
+        if direct.suffix in {".yaml", ".yml"} and direct.exists():
+            return direct
+        files = list(self.workflow_files())
+        keys = {f"{f.parent.parent.name}/{f.stem}": f for f in files}
+        if ref in keys:
+            return keys[ref]
+        by_name = [f for f in files if f.stem == ref]
+        if len(by_name) == 1:
+            return by_name[0]
+        if len(by_name) > 1:
+            options = ", ".join(sorted(k for k, f in keys.items() if f.stem == ref))
+            raise WorkspaceError(f"Workflow '{ref}' is ambiguous; say which: {options}")
+        raise WorkspaceError(
+            f"No workflow '{ref}' in workspace {self.root}{did_you_mean(ref, list(keys))}; "
+            f"known: {', '.join(sorted(keys)) or 'none (create one with: tessera workflow new)'}"
+        )
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Read `root/tessera.yaml`.
+
+    Raises:
+        WorkspaceError: when the file is missing or its settings are wrong.
+    """
+    config_path = root / CONFIG_FILE
+    try:
+        raw = yaml.safe_load(config_path.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise WorkspaceError(f"{root} is not a Tessera workspace (no {CONFIG_FILE}); create one with: tessera init {root}") from exc
+    except yaml.YAMLError as exc:
+        raise WorkspaceError(f"{config_path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise WorkspaceError(f"{config_path} must be a mapping of settings, got {type(raw).__name__}")
+    try:
+        config = WorkspaceConfig.model_validate(raw)
+    except ValidationError as exc:
+        known = list(WorkspaceConfig.model_fields)
+        messages = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            hint = did_you_mean(key, known) if err["type"] == "extra_forbidden" else ""
+            messages.append(f"'{key}': {err['msg']}{hint}")
+        raise WorkspaceError(f"{config_path} has bad settings: " + "; ".join(messages)) from exc
+    return Workspace(root=root.resolve(), config=config)
+
+
+def find_workspace(start: Path | None = None) -> Workspace:
+    """The workspace at `TESSERA_HOME`, or the nearest one from `start` (default: cwd) upward.
+
+    Raises:
+        WorkspaceError: when there is none, saying how to make one.
+    """
+    home = os.environ.get("TESSERA_HOME")
+    if home:
+        return load_workspace(Path(home))
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return load_workspace(folder)
+    raise WorkspaceError(
+        f"No Tessera workspace in {here} or above it (looked for {CONFIG_FILE}). "
+        "Create one with: tessera init, or set TESSERA_HOME."
+    )
+
+
+def init_workspace(root: Path, name: str | None = None) -> Workspace:
+    """Create a workspace in `root` (made if missing); refuses to overwrite one.
+
+    Example:
+        >>> ws = init_workspace(Path("/tmp/ws"), name="risk-team")  # doctest: +SKIP
+    """
+    config_path = root / CONFIG_FILE
+    if config_path.exists():
+        raise WorkspaceError(f"{root} is already a Tessera workspace ({CONFIG_FILE} exists)")
+    config = WorkspaceConfig(name=name or root.resolve().name or "workspace")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "projects").mkdir(exist_ok=True)
+    (root / STATE_DIR).mkdir(exist_ok=True)
+    (root / ".gitignore").write_text(f"{STATE_DIR}/\n") if not (root / ".gitignore").exists() else None
+    body = config.model_dump(exclude_defaults=True) | {"tracking_uri": config.tracking_uri}
+    write_atomically(config_path, yaml.safe_dump(body, sort_keys=False))
+    return Workspace(root=root.resolve(), config=config)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so readers see the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
