@@ -1,0 +1,97 @@
+"""`tessera workflow …`: create, validate and compile workflows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from studio.console import console, fail
+
+app = typer.Typer(help="Create, validate and compile workflows.", no_args_is_help=True)
+
+WorkflowArgument = Annotated[str, typer.Argument(help="A workflow file, or PROJECT/NAME or NAME in the workspace.")]
+
+
+def _open(ref: str) -> tuple[Path, object]:
+    from studio.cli_components import open_store
+    from tessera.errors import WorkspaceError
+    from tessera.workspace import find_workspace
+
+    path = Path(ref)
+    if path.suffix in {".yaml", ".yml"} and path.exists():
+        return path, open_store()
+    try:
+        workspace = find_workspace()
+    except WorkspaceError as exc:
+        fail(f"'{ref}' is not a workflow file, and {exc}")
+    return workspace.find_workflow(ref), open_store()
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="Workflow name (lowercase, digits, - and _).")],
+    project: Annotated[str, typer.Option("--project", "-p", help="Project folder to put it in.")] = "default",
+    description: Annotated[str, typer.Option(help="One line on what it does.")] = "",
+) -> None:
+    """Create an empty workflow file in a project of the current workspace."""
+    from pydantic import ValidationError
+
+    from pipelines.spec import WorkflowSpec
+    from pipelines.workflow_io import save_workflow
+    from tessera.workspace import find_workspace
+
+    workspace = find_workspace()
+    try:
+        spec = WorkflowSpec(name=name, project=project, description=description)
+    except ValidationError as exc:
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    path = workspace.workflows_dir(project) / f"{name}.yaml"
+    if path.exists():
+        fail(f"{path} exists already; pick another name or edit that file")
+    save_workflow(spec, path)
+    console.print(f"[green]Created[/] {path}")
+
+
+@app.command()
+def validate(workflows: Annotated[list[str], typer.Argument(help="Workflows to check.")]) -> None:
+    """Check workflows against the store and list every problem of each."""
+    from pipelines.workflow_io import load_workflow
+    from tessera.errors import WorkflowInvalid
+
+    invalid = 0
+    for ref in workflows:
+        path, store = _open(ref)
+        try:
+            spec = load_workflow(path, store)  # type: ignore[arg-type]
+        except WorkflowInvalid as exc:
+            invalid += 1
+            console.print(f"[red]✗[/] {exc}")
+            continue
+        console.print(f"[green]✓[/] {path}: {len(spec.nodes)} nodes, {len(list(spec.edges()))} edges, valid")
+    if invalid:
+        fail(f"{invalid} of {len(workflows)} workflow(s) invalid")
+
+
+@app.command("compile")
+def compile_command(
+    workflow: WorkflowArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the KFP pipeline YAML.")],
+    image: Annotated[str | None, typer.Option(help="Runtime image; the workspace's runtime_image by default.")] = None,
+) -> None:
+    """Compile a workflow into a Kubeflow Pipelines v2 YAML (IR) with the kfp compiler."""
+    from pipelines.compiler import compile_to_yaml
+    from pipelines.workflow_io import load_workflow
+    from tessera.errors import WorkspaceError
+    from tessera.workspace import find_workspace, write_atomically
+
+    path, store = _open(workflow)
+    spec = load_workflow(path, store)  # type: ignore[arg-type]
+    if image is None:
+        try:
+            image = find_workspace().config.runtime_image
+        except WorkspaceError:
+            image = None
+    write_atomically(output, compile_to_yaml(spec, store, runtime_image=image))  # type: ignore[arg-type]
+    console.print(f"[green]Compiled[/] {spec.project}/{spec.name} ({len(spec.nodes)} tasks) to {output}")

@@ -1,0 +1,85 @@
+"""Shared fixtures: real data on disk as KFP artifacts, the built-in store, a demo workspace."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kfp.dsl import Artifact, Dataset, Markdown
+
+from component_store.store import BUILTIN_STORE, ComponentStore
+from studio.demo import DEMO_WORKSPACE
+from tessera.workspace import Workspace, load_workspace
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def store() -> ComponentStore:
+    return ComponentStore()
+
+
+@pytest.fixture
+def tmp_store(tmp_path: Path) -> ComponentStore:
+    """A writable copy of the built-in store, for publish tests."""
+    root = tmp_path / "store"
+    shutil.copytree(BUILTIN_STORE, root)
+    return ComponentStore(root)
+
+
+@pytest.fixture
+def demo_workspace(tmp_path: Path) -> Workspace:
+    root = tmp_path / "demo"
+    shutil.copytree(DEMO_WORKSPACE, root, ignore=shutil.ignore_patterns(".tessera"))
+    return load_workspace(root)
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Callable[[pd.DataFrame, str], Dataset]:
+    """Write a DataFrame as a Parquet Dataset artifact, as an upstream node would."""
+
+    def make(frame: pd.DataFrame, name: str = "input") -> Dataset:
+        artifact = Dataset(name=name, uri=str(tmp_path / f"{name}.parquet"))
+        frame.to_parquet(artifact.path, index=False)
+        return artifact
+
+    return make
+
+
+@pytest.fixture
+def output(tmp_path: Path) -> Callable[..., Artifact]:
+    """An empty output artifact of a given KFP type, as the executor hands one to a component."""
+
+    def make(name: str, kind: type[Artifact] = Dataset) -> Artifact:
+        folder = tmp_path / "outputs"
+        folder.mkdir(exist_ok=True)
+        suffix = ".md" if kind is Markdown else ""
+        return kind(name=name, uri=str(folder / f"{name}{suffix}"))
+
+    return make
+
+
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL that runs on this machine; CI sets TESSERA_REQUIRE_POSTGRES=1 so it never skips there."""
+    import os
+
+    import sqlalchemy
+
+    url = os.environ.get("TESSERA_TEST_POSTGRES_URL", POSTGRES_URL)
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sqlalchemy.exc.OperationalError as exc:
+        if os.environ.get("TESSERA_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required at {url}: {exc}")
+        pytest.skip(f"no PostgreSQL at {url}")
+    return url
