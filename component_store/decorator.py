@@ -72,7 +72,7 @@ class StoreComponent:
 
 def component_digest(component_yaml: str) -> str:
     """sha256 of a component's IR, ignoring the kfp version that compiled it."""
-    document = yaml.safe_load(component_yaml)
+    document = yaml.load(component_yaml, Loader=yaml.CSafeLoader)
     document.pop("sdkVersion", None)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -157,7 +157,9 @@ class ComponentStore:
             "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "spec": spec.model_dump(mode="json"),
         }
-        raw["components"] = {n: dict(sorted(v.items(), key=lambda kv: version_key(kv[0]))) for n, v in sorted(raw["components"].items())}
+        raw["components"] = {
+            n: dict(sorted(v.items(), key=lambda kv: version_key(kv[0]))) for n, v in sorted(raw["components"].items())
+        }
         write_atomically(path, json.dumps(raw, indent=2) + "\n")
         self.__dict__.pop("_index", None)
         return yaml_path

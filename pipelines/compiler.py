@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -54,15 +52,16 @@ def compile_workflow(spec: WorkflowSpec, store: ComponentStore, *, runtime_image
         >>> sorted(ir["root"]["dag"]["tasks"])  # doctest: +SKIP
     """
     check_workflow(spec, store)
-    from kfp import compiler, dsl
+    from google.protobuf import json_format
+    from kfp import dsl
 
     pipeline_func = _pipeline_function(spec, store)
     try:
+        # Building the graph component runs kfp's pipeline-spec builder (the compiler proper);
+        # we read its PipelineSpec directly rather than have kfp write and re-read YAML, which
+        # is most of the time for large workflows.
         pipeline = dsl.pipeline(name=spec.name.replace("_", "-"), description=spec.description or None)(pipeline_func)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "pipeline.yaml"
-            compiler.Compiler().compile(pipeline, str(path))
-            ir = yaml.safe_load(path.read_text())
+        ir: dict[str, Any] = json_format.MessageToDict(pipeline.pipeline_spec)
     except Exception as exc:  # kfp raises bare ValueError/TypeError for pipelines it refuses
         raise CompileError(f"kfp could not compile workflow '{spec.name}': {exc}") from exc
     if runtime_image:
@@ -74,7 +73,8 @@ def compile_workflow(spec: WorkflowSpec, store: ComponentStore, *, runtime_image
 
 def compile_to_yaml(spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None) -> str:
     """`compile_workflow` as YAML text, ready for `kfp.Client().create_run_from_pipeline_package`."""
-    return yaml.safe_dump(compile_workflow(spec, store, runtime_image=runtime_image), sort_keys=False)
+    ir = compile_workflow(spec, store, runtime_image=runtime_image)
+    return yaml.dump(ir, Dumper=yaml.CSafeDumper, sort_keys=True)
 
 
 def _pipeline_function(spec: WorkflowSpec, store: ComponentStore) -> Any:

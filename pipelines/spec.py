@@ -158,7 +158,7 @@ class WorkflowSpec(_Frozen):
             path.append(node_id)
             for parent in parents.get(node_id, []):
                 if state.get(parent) == 1:
-                    loop = path[path.index(parent):] + [parent]
+                    loop = path[path.index(parent) :] + [parent]
                     return list(reversed(loop))
                 if parent not in state and (found := visit(parent)):
                     return found

@@ -60,7 +60,10 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
     for node_id in spec.layout:
         if node_id not in spec.node_ids():
             problems.append(
-                Problem(f"layout › {node_id}", f"position for a node that does not exist{did_you_mean(node_id, spec.node_ids())}; remove it")
+                Problem(
+                    f"layout › {node_id}",
+                    f"position for a node that does not exist{did_you_mean(node_id, spec.node_ids())}; remove it",
+                )
             )
     return problems
 
@@ -69,9 +72,7 @@ def _workflow_param_problems(spec: WorkflowSpec) -> list[Problem]:
     problems = []
     for name, param in spec.params.items():
         if param.default is not None and not value_matches(param.default, param.type):
-            problems.append(
-                Problem(f"params › {name}", f"default {param.default!r} is not of type {param.type}")
-            )
+            problems.append(Problem(f"params › {name}", f"default {param.default!r} is not of type {param.type}"))
     return problems
 
 
@@ -83,16 +84,22 @@ def _param_problems(spec: WorkflowSpec, node: Node, component: ComponentSpec) ->
         param = component.param(name)
         if param is None:
             problems.append(
-                Problem(f"{where} › {name}", f"{component.ref} has no parameter '{name}'{did_you_mean(name, known)}; "
-                        f"its parameters are: {one_of(known)}")
+                Problem(
+                    f"{where} › {name}",
+                    f"{component.ref} has no parameter '{name}'{did_you_mean(name, known)}; "
+                    f"its parameters are: {one_of(known)}",
+                )
             )
             continue
         problems += [Problem(f"{where} › {name}", m) for m in _value_problems(spec, value, param)]
     for param in component.params:
         if param.required and param.name not in node.params:
             problems.append(
-                Problem(f"{where} › {param.name}", f"required by {component.ref} but not set"
-                        + (f" ({param.description})" if param.description else ""))
+                Problem(
+                    f"{where} › {param.name}",
+                    f"required by {component.ref} but not set"
+                    + (f" ({param.description})" if param.description else ""),
+                )
             )
     return problems
 
@@ -102,8 +109,11 @@ def _value_problems(spec: WorkflowSpec, value: Any, param: ParamSpec) -> list[st
     if reference is not None:
         run_param = spec.params.get(reference)
         if run_param is None:
-            return [f"refers to run parameter '{reference}', which the workflow does not declare"
-                    f"{did_you_mean(reference, spec.params, template='${{params.{}}}')}; declared: {one_of(spec.params)}"]
+            hint = did_you_mean(reference, spec.params, template="'${{params.{}}}'")
+            return [
+                f"refers to run parameter '{reference}', which the workflow does not declare{hint}; "
+                f"declared: {one_of(spec.params)}"
+            ]
         if run_param.type != param.type and (run_param.type, param.type) not in _COMPATIBLE:
             return [f"run parameter '{reference}' is {run_param.type} but '{param.name}' needs {param.type}"]
         if run_param.default is not None:
@@ -140,20 +150,28 @@ def _input_problems(
         target: ArtifactSpec | None = component.input(input_name) if component else None
         if component is not None and target is None:
             problems.append(
-                Problem(f"{where} › {input_name}", f"{component.ref} has no input '{input_name}'"
-                        f"{did_you_mean(input_name, input_names)}; its inputs are: {one_of(input_names)}")
+                Problem(
+                    f"{where} › {input_name}",
+                    f"{component.ref} has no input '{input_name}'"
+                    f"{did_you_mean(input_name, input_names)}; its inputs are: {one_of(input_names)}",
+                )
             )
             continue
         if binding is None:
-            problems.append(Problem(f"{where} › {input_name}", f"'{text}' is not a binding; write it as '<node>.<output>'"))
+            problems.append(
+                Problem(f"{where} › {input_name}", f"'{text}' is not a binding; write it as '<node>.<output>'")
+            )
             continue
         if binding.node == node.id:
             problems.append(Problem(f"{where} › {input_name}", f"binds to its own output '{text}'"))
             continue
         if binding.node not in ids:
             problems.append(
-                Problem(f"{where} › {input_name}", f"bound to '{text}', but there is no node '{binding.node}'"
-                        f"{did_you_mean(binding.node, [i for i in ids if i != node.id])}")
+                Problem(
+                    f"{where} › {input_name}",
+                    f"bound to '{text}', but there is no node '{binding.node}'"
+                    f"{did_you_mean(binding.node, [i for i in ids if i != node.id])}",
+                )
             )
             continue
         source = resolved.get(binding.node)
@@ -164,21 +182,30 @@ def _input_problems(
             outputs = [o.name for o in source.outputs]
             suggestion = did_you_mean(binding.output, outputs, template=f"'{binding.node}.{{}}'")
             problems.append(
-                Problem(f"{where} › {input_name}", f"bound to '{text}', which does not exist; outputs of "
-                        f"'{binding.node}' are: {one_of(outputs)}{suggestion}")
+                Problem(
+                    f"{where} › {input_name}",
+                    f"bound to '{text}', which does not exist; outputs of "
+                    f"'{binding.node}' are: {one_of(outputs)}{suggestion}",
+                )
             )
             continue
         if target is not None and not _artifacts_fit(produced.type, target.type):
             problems.append(
-                Problem(f"{where} › {input_name}", f"'{text}' is a {produced.type} but input '{input_name}' of "
-                        f"{component.ref if component else node.component} takes a {target.type}")
+                Problem(
+                    f"{where} › {input_name}",
+                    f"'{text}' is a {produced.type} but input '{input_name}' of "
+                    f"{component.ref if component else node.component} takes a {target.type}",
+                )
             )
     if component is not None:
         for artifact in component.inputs:
             if artifact.name not in node.inputs:
                 problems.append(
-                    Problem(f"{where} › {artifact.name}", f"required {artifact.type} input is not bound; "
-                            "bind it to an upstream output as '<node>.<output>'")
+                    Problem(
+                        f"{where} › {artifact.name}",
+                        f"required {artifact.type} input is not bound; "
+                        "bind it to an upstream output as '<node>.<output>'",
+                    )
                 )
     return problems
 

@@ -51,7 +51,9 @@ def parse_workflow(text: str, source: str = "<text>") -> WorkflowSpec:
     except yaml.YAMLError as exc:
         raise WorkflowInvalid(source, [Problem("YAML", str(exc))]) from None
     if not isinstance(raw, dict):
-        raise WorkflowInvalid(source, [Problem("", f"a workflow is a mapping with name and nodes, got {type(raw).__name__}")])
+        raise WorkflowInvalid(
+            source, [Problem("", f"a workflow is a mapping with name and nodes, got {type(raw).__name__}")]
+        )
     try:
         return WorkflowSpec.model_validate(raw)
     except ValidationError as exc:
@@ -81,7 +83,9 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
     head = [p for p in loc[:-1] if not isinstance(p, int)]
     model: Any = WorkflowSpec
     for part in head:
-        model = {"nodes": Node, "resources": Resources, "params": WorkflowParam, "layout": Position}.get(str(part), model)
+        model = {"nodes": Node, "resources": Resources, "params": WorkflowParam, "layout": Position}.get(
+            str(part), model
+        )
     return list(model.model_fields)
 
 

@@ -31,7 +31,9 @@ def open_store() -> Any:
 
 @app.command("list")
 def list_components(
-    search: Annotated[str | None, typer.Option("--search", "-s", help="Text in name, summary, description or tags.")] = None,
+    search: Annotated[
+        str | None, typer.Option("--search", "-s", help="Text in name, summary, description or tags.")
+    ] = None,
     category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
     tag: Annotated[str | None, typer.Option("--tag", "-t", help="Only components with this tag.")] = None,
     as_json: JsonOption = False,
@@ -86,8 +88,11 @@ def show(
     for column in ("name", "type", "default", "allowed", "help"):
         params.add_column(column)
     for p in spec.params:
-        allowed = " | ".join(map(str, p.choices)) if p.choices else (
-            f"{p.minimum:g} … {p.maximum:g}" if p.minimum is not None and p.maximum is not None else "")
+        allowed = (
+            " | ".join(map(str, p.choices))
+            if p.choices
+            else (f"{p.minimum:g} … {p.maximum:g}" if p.minimum is not None and p.maximum is not None else "")
+        )
         params.add_row(p.name, p.type, "(required)" if p.required else repr(p.default), allowed, p.description)
     console.print(params)
     artifacts = Table(title="Artifacts", title_justify="left")

@@ -114,7 +114,9 @@ def load_workspace(root: Path) -> Workspace:
     try:
         raw = yaml.safe_load(config_path.read_text()) or {}
     except FileNotFoundError as exc:
-        raise WorkspaceError(f"{root} is not a Tessera workspace (no {CONFIG_FILE}); create one with: tessera init {root}") from exc
+        raise WorkspaceError(
+            f"{root} is not a Tessera workspace (no {CONFIG_FILE}); create one with: tessera init {root}"
+        ) from exc
     except yaml.YAMLError as exc:
         raise WorkspaceError(f"{config_path} is not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -5,7 +5,13 @@ from kfp.dsl import Dataset, Input, Output
 from component_store.decorator import component
 
 
-@component(name="encode_categorical", version="1.0.0", category="transform", tags=["encoding", "one-hot", "features"], owner="platform")
+@component(
+    name="encode_categorical",
+    version="1.0.0",
+    category="transform",
+    tags=["encoding", "one-hot", "features"],
+    owner="platform",
+)
 def encode_categorical(
     table: Input[Dataset],
     encoded: Output[Dataset],

@@ -5,7 +5,9 @@ from kfp.dsl import Dataset, Output
 from component_store.decorator import component
 
 
-@component(name="load_table", version="1.0.0", category="data", tags=["csv", "parquet", "jsonl", "fsspec"], owner="platform")
+@component(
+    name="load_table", version="1.0.0", category="data", tags=["csv", "parquet", "jsonl", "fsspec"], owner="platform"
+)
 def load_table(
     table: Output[Dataset],
     path: str,
@@ -22,16 +24,18 @@ def load_table(
     """
     from component_store.runtime.tables import limit_rows, row_limit, write_table
 
-    kind = file_format
+    suffixes = {
+        "parquet": (".parquet", ".pq"),
+        "jsonl": (".jsonl", ".ndjson", ".json"),
+        "csv": (".csv", ".csv.gz", ".tsv"),
+    }
+    kind: str = file_format
     if kind == "auto":
-        lowered = path.lower()
-        kind = next(
-            (k for k, ends in {"parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".ndjson", ".json"),
-                               "csv": (".csv", ".csv.gz", ".tsv")}.items() if lowered.endswith(ends)),
-            "",
-        )
+        kind = next((k for k, ends in suffixes.items() if path.lower().endswith(ends)), "")
         if not kind:
-            raise ValueError(f"load_table: cannot tell the format of '{path}'; set file_format to csv, parquet or jsonl")
+            raise ValueError(
+                f"load_table: cannot tell the format of '{path}'; set file_format to csv, parquet or jsonl"
+            )
     import pandas as pd
 
     limit = row_limit(max_rows) or None

@@ -3,7 +3,9 @@ from kfp.dsl import Dataset, Input, Markdown, Output
 from component_store.decorator import component
 
 
-@component(name="profile_table", version="1.0.0", category="validate", tags=["profile", "eda", "quality"], owner="platform")
+@component(
+    name="profile_table", version="1.0.0", category="validate", tags=["profile", "eda", "quality"], owner="platform"
+)
 def profile_table(
     table: Input[Dataset],
     profile: Output[Markdown],

@@ -5,7 +5,9 @@ from kfp.dsl import Dataset, Output
 from component_store.decorator import component
 
 
-@component(name="sample_dataset", version="1.0.0", category="data", tags=["demo", "sklearn", "player-risk"], owner="platform")
+@component(
+    name="sample_dataset", version="1.0.0", category="data", tags=["demo", "sklearn", "player-risk"], owner="platform"
+)
 def sample_dataset(
     table: Output[Dataset],
     dataset: Literal["player_risk", "breast_cancer", "wine", "iris", "diabetes", "digits"] = "player_risk",

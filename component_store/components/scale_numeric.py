@@ -5,7 +5,13 @@ from kfp.dsl import Dataset, Input, Output
 from component_store.decorator import component
 
 
-@component(name="scale_numeric", version="1.0.0", category="transform", tags=["scaling", "standardize", "features"], owner="platform")
+@component(
+    name="scale_numeric",
+    version="1.0.0",
+    category="transform",
+    tags=["scaling", "standardize", "features"],
+    owner="platform",
+)
 def scale_numeric(
     table: Input[Dataset],
     scaled: Output[Dataset],

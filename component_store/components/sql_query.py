@@ -42,7 +42,9 @@ def sql_query(
             frame = pd.DataFrame(rows, columns=list(result.keys()))
             connection.rollback()
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise ValueError(f"sql_query on {safe_url} failed: {exc.__class__.__name__}: {exc.orig or exc}") from None
+        raise ValueError(
+            f"sql_query on {safe_url} failed: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
+        ) from None
     finally:
         engine.dispose()
     write_table(limit_rows(frame, max_rows), table)

@@ -5,7 +5,9 @@ from kfp.dsl import Dataset, Input, Output
 from component_store.decorator import component
 
 
-@component(name="train_test_split", version="1.0.0", category="transform", tags=["split", "stratified"], owner="platform")
+@component(
+    name="train_test_split", version="1.0.0", category="transform", tags=["split", "stratified"], owner="platform"
+)
 def train_test_split(
     table: Input[Dataset],
     train: Output[Dataset],
@@ -44,4 +46,6 @@ def train_test_split(
     if label:
         for artifact, part in ((train, train_frame), (test, test_frame)):
             artifact.metadata["label"] = label
-            artifact.metadata["label_mean"] = round(float(part[label].mean()), 6) if part[label].dtype.kind in "biuf" else None
+            artifact.metadata["label_mean"] = (
+                round(float(part[label].mean()), 6) if part[label].dtype.kind in "biuf" else None
+            )

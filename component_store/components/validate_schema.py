@@ -5,7 +5,13 @@ from kfp.dsl import Dataset, Input, Markdown, Output
 from component_store.decorator import component
 
 
-@component(name="validate_schema", version="1.0.0", category="validate", tags=["pandera", "quality", "schema"], owner="platform")
+@component(
+    name="validate_schema",
+    version="1.0.0",
+    category="validate",
+    tags=["pandera", "quality", "schema"],
+    owner="platform",
+)
 def validate_schema(
     table: Input[Dataset],
     validated: Output[Dataset],
@@ -48,13 +54,14 @@ def validate_schema(
     if failures is not None:
         shown = failures.head(50)[["schema_context", "column", "check", "failure_case", "index"]]
         lines += ["## Violations (first 50)", "", shown.to_markdown(index=False), ""]
-    lines += ["## Schema", "", "```yaml", schema.to_yaml(), "```"]
+    lines += ["## Schema", "", "```yaml", schema.to_yaml() or "", "```"]
     with open(report.path, "w") as handle:
         handle.write("\n".join(lines))
     report.metadata["violations"] = 0 if failures is None else int(len(failures))
     if failures is not None and on_failure == "fail":
         summary = "; ".join(
-            f"{row.column or row.schema_context}: {row.check}" for row in failures.drop_duplicates(["column", "check"]).head(5).itertuples()
+            f"{row.column or row.schema_context}: {row.check}"
+            for row in failures.drop_duplicates(["column", "check"]).head(5).itertuples()
         )
         raise ValueError(f"validate_schema: {len(failures)} violation(s): {summary} (see the report for all)")
     shutil.copyfile(table.path, validated.path)

@@ -23,4 +23,6 @@ def require_select(query: str) -> None:
         raise ValueError(f"sql_query runs only SELECT statements; this one is a {shown}")
     keywords = {t.normalized for t in statements[0].flatten() if t.ttype in sqlparse.tokens.Keyword.DML}
     if keywords - {"SELECT"}:
-        raise ValueError(f"sql_query runs only SELECT statements; this one also has {', '.join(sorted(keywords - {'SELECT'}))}")
+        raise ValueError(
+            f"sql_query runs only SELECT statements; this one also has {', '.join(sorted(keywords - {'SELECT'}))}"
+        )

@@ -8,7 +8,9 @@ from component_store.runtime.player_risk import player_risk_table
 def test_filter_rows_keeps_matching_rows(dataset, output):
     frame = player_risk_table(2000)
     filtered = output("filtered")
-    filter_rows(table=dataset(frame), filtered=filtered, expression="account_age_days > 30 and platform in ['pc', 'mobile']")
+    filter_rows(
+        table=dataset(frame), filtered=filtered, expression="account_age_days > 30 and platform in ['pc', 'mobile']"
+    )
     expected = frame[(frame.account_age_days > 30) & frame.platform.isin(["pc", "mobile"])]
     assert len(pd.read_parquet(filtered.path)) == len(expected) > 0
 

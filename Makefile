@@ -1,0 +1,38 @@
+# Tessera's developer entry points. Every target installs what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO ?= demo-workspace
+
+.PHONY: install demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The demo on the embedded defaults: a workspace with the demo project, validated and compiled for Kubeflow.
+demo: install
+	@test -f $(DEMO)/tessera.yaml || $(BIN)/tessera init $(DEMO) --demo
+	cd $(DEMO) && ../$(BIN)/tessera workflow validate cheater_detection
+	cd $(DEMO) && ../$(BIN)/tessera workflow compile cheater_detection -o cheater_detection.kfp.yaml
+
+## The whole test suite (unit, component, CLI, architecture contracts).
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python benchmarks/compile_workflow.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
