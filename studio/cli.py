@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from studio import cli_components, cli_workflow
+from studio import cli_components, cli_runs, cli_workflow
 from studio.console import console, fail
 
 app = typer.Typer(
@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(cli_components.app, name="components")
 app.add_typer(cli_workflow.app, name="workflow")
+app.add_typer(cli_runs.app, name="runs")
+app.command("run")(cli_runs.run_command)
 
 
 @app.command()

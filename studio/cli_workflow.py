@@ -14,7 +14,7 @@ app = typer.Typer(help="Create, validate and compile workflows.", no_args_is_hel
 WorkflowArgument = Annotated[str, typer.Argument(help="A workflow file, or PROJECT/NAME or NAME in the workspace.")]
 
 
-def _open(ref: str) -> tuple[Path, object]:
+def open_workflow(ref: str) -> tuple[Path, object]:
     from studio.cli_components import open_store
     from tessera.errors import WorkspaceError
     from tessera.workspace import find_workspace
@@ -62,7 +62,7 @@ def validate(workflows: Annotated[list[str], typer.Argument(help="Workflows to c
 
     invalid = 0
     for ref in workflows:
-        path, store = _open(ref)
+        path, store = open_workflow(ref)
         try:
             spec = load_workflow(path, store)  # type: ignore[arg-type]
         except WorkflowInvalid as exc:
@@ -86,7 +86,7 @@ def compile_command(
     from tessera.errors import WorkspaceError
     from tessera.workspace import find_workspace, write_atomically
 
-    path, store = _open(workflow)
+    path, store = open_workflow(workflow)
     spec = load_workflow(path, store)  # type: ignore[arg-type]
     if image is None:
         try:

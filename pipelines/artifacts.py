@@ -1,0 +1,90 @@
+"""The local artifact cache: node outputs addressed by a fingerprint.
+
+    .tessera/artifacts/<fingerprint>/
+        <output name>            the file or folder the component wrote
+        manifest.json            outputs (type, metadata), node, component, run; written last
+
+fingerprint = sha256(component digest, resolved params, input fingerprints, sample size).
+A node whose fingerprint folder exists is a cache hit. Outputs are written to a private
+folder under `.partial/` and renamed into place only when the node succeeded, so a crash
+never leaves a half output that later counts as a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+
+
+def node_fingerprint(component_digest: str, params: dict[str, Any], inputs: dict[str, str], sample: int) -> str:
+    """The content address of a node's outputs.
+
+    Args:
+        component_digest: the published component version's digest.
+        params: the node's resolved parameter values (run parameters substituted).
+        inputs: input name -> `<upstream fingerprint>/<output name>`.
+        sample: quick-mode row limit (0 for a full run), so quick and full runs never share outputs.
+    """
+    document = {"component": component_digest, "params": params, "inputs": inputs, "sample": sample}
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+class ArtifactCache:
+    """Node outputs on disk, keyed by fingerprint."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        (self.root / ".partial").mkdir(parents=True, exist_ok=True)
+
+    def folder(self, fingerprint: str) -> Path:
+        return self.root / fingerprint
+
+    def lookup(self, fingerprint: str) -> dict[str, Any] | None:
+        """The outputs (name -> {uri, type, metadata}) of a complete entry, or None."""
+        manifest = self.folder(fingerprint) / MANIFEST
+        if not manifest.exists():
+            return None
+        return self._outputs(fingerprint, json.loads(manifest.read_text()))
+
+    def new_partial(self, fingerprint: str) -> Path:
+        """A private folder for a node to write its outputs into."""
+        folder = self.root / ".partial" / f"{fingerprint}-{uuid.uuid4().hex[:8]}"
+        folder.mkdir(parents=True)
+        return folder
+
+    def commit(self, partial: Path, fingerprint: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Move a finished node's outputs into place atomically; returns their final URIs.
+
+        If another run committed the same fingerprint first, its (identical) entry is kept
+        unless `manifest["replace"]` asks to replace it (nodes with caching off).
+        """
+        (partial / MANIFEST).write_text(json.dumps(manifest | {"committed_at": time.time()}, indent=2))
+        final = self.folder(fingerprint)
+        if final.exists() and manifest.get("replace"):
+            trash = self.root / ".partial" / f"old-{fingerprint}-{uuid.uuid4().hex[:8]}"
+            os.replace(final, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        try:
+            os.rename(partial, final)
+        except OSError:  # another run committed it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+        return self._outputs(fingerprint, json.loads((final / MANIFEST).read_text()))
+
+    def discard(self, partial: Path) -> None:
+        shutil.rmtree(partial, ignore_errors=True)
+
+    def _outputs(self, fingerprint: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        folder = self.folder(fingerprint)
+        return {
+            name: {"uri": str(folder / name), "type": spec["type"], "metadata": spec.get("metadata", {})}
+            for name, spec in manifest["outputs"].items()
+        }

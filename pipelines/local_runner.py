@@ -1,0 +1,420 @@
+"""The embedded default engine: run a workflow on this machine through KFP's executor.
+
+Nodes run as their own processes (see `pipelines.executor`), independent nodes in
+parallel, with outputs cached by fingerprint (`pipelines.artifacts`) and every state
+change recorded (`pipelines.runs`). A failing node fails the run and skips its
+downstream nodes while independent branches finish; running again, or `resume`, picks
+up from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from multiprocessing.connection import wait as wait_for_sentinels
+from pathlib import Path
+from typing import Any
+
+from component_store.store import ComponentStore, parse_ref
+from pipelines.artifacts import ArtifactCache, node_fingerprint
+from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
+from pipelines.run_params import effective_params, with_run_params
+from pipelines.runner import RunOptions
+from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore
+from pipelines.spec import Node, WorkflowSpec, param_reference
+from pipelines.workflow_io import check_workflow, parse_workflow, workflow_to_yaml
+from tessera.errors import TesseraError
+from tessera.workspace import Workspace
+
+OnChange = Callable[[RunRecord], None]
+_CANCEL_CHECK_SECONDS = 0.25
+
+
+class RunCancelled(Exception):
+    """Raised inside the driver loop when a cancel was asked for."""
+
+
+@dataclass
+class _Running:
+    process: NodeProcess
+    partial: Path
+    fingerprint: str
+    call: ExecutorCall
+    replace: bool
+
+
+def new_run_id() -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+
+
+class LocalRunner:
+    """Runs workflows of one workspace on this machine.
+
+    Example:
+        >>> runner = LocalRunner(workspace, ComponentStore())  # doctest: +SKIP
+        >>> record = runner.run(spec, {"test_size": 0.3}, RunOptions(sample=500))  # doctest: +SKIP
+        >>> [n.status for n in record.nodes]  # doctest: +SKIP
+        ['succeeded', 'succeeded', ...]
+    """
+
+    backend = "local"
+
+    def __init__(self, workspace: Workspace, store: ComponentStore):
+        self.workspace = workspace
+        self.store = store
+        self.runs = RunStore(workspace.state_dir / "runs.db")
+        self.cache = ArtifactCache(workspace.state_dir / "artifacts")
+
+    # ---- the runner protocol ----------------------------------------------------------
+
+    def submit(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions = RunOptions()) -> RunRecord:
+        """Record the run and start a detached driver process for it; returns at once."""
+        record = self.create_run(spec, params, options)
+        self._start_driver(record.id)
+        return self.runs.get(record.id)
+
+    def status(self, run_id: str) -> RunRecord:
+        return self.runs.get(run_id)
+
+    def wait(self, run_id: str, timeout: float = 3600) -> RunRecord:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.runs.get(run_id)
+            if record.status in FINAL_RUN_STATES or time.monotonic() > deadline:
+                return record
+            time.sleep(0.1)
+
+    def logs(self, run_id: str, node_id: str) -> str:
+        node = self.runs.get(run_id).node(node_id)
+        if not node.log_path or not Path(node.log_path).exists():
+            return f"(node '{node_id}' has no log: it was {node.status})\n"
+        return Path(node.log_path).read_text(errors="replace")
+
+    def cancel(self, run_id: str) -> RunRecord:
+        record = self.runs.get(run_id)
+        if record.status in FINAL_RUN_STATES:
+            return record
+        self.runs.request_cancel(record.id)
+        if record.status == "queued" and not record.driver_pid:
+            self.runs.finish_orphan(record.id, "cancelled", "cancelled before it started")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            record = self.runs.get(record.id)
+            if record.status in FINAL_RUN_STATES:
+                return record
+            time.sleep(0.1)
+        self.runs.finish_orphan(record.id, "cancelled", "cancelled")
+        return self.runs.get(record.id)
+
+    # ---- running in this process ------------------------------------------------------
+
+    def run(
+        self,
+        spec: WorkflowSpec,
+        params: dict[str, Any] | None = None,
+        options: RunOptions = RunOptions(),
+        on_change: OnChange | None = None,
+    ) -> RunRecord:
+        """Run `spec` to the end in this process; `on_change` sees the record after every state change."""
+        record = self.create_run(spec, params or {}, options)
+        return self.execute(record.id, on_change)
+
+    def resume(self, run_id: str, on_change: OnChange | None = None) -> RunRecord:
+        """Run again the nodes of `run_id` that did not finish; finished ones come from the cache."""
+        record = self.runs.get(run_id)
+        if record.status == "running":
+            raise TesseraError(f"Run {record.id} is still running; wait for it or cancel it first")
+        self.runs.reset_for_resume(record.id)
+        return self.execute(record.id, on_change)
+
+    def create_run(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions) -> RunRecord:
+        """Validate the workflow with these parameters and record a queued run."""
+        check_workflow(with_run_params(spec, params), self.store)
+        values = effective_params(spec, params)
+        text = workflow_to_yaml(spec)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self.runs.create(
+            new_run_id(),
+            f"{spec.project}/{spec.name}",
+            digest,
+            text,
+            values,
+            self.backend,
+            asdict(options),
+            spec.topological_order(),
+        )
+
+    def execute(self, run_id: str, on_change: OnChange | None = None) -> RunRecord:
+        """Drive a recorded run until every node is done, failed, skipped or cancelled."""
+        record = self.runs.get(run_id)
+        spec = parse_workflow(record.workflow_yaml, f"run {run_id}")
+        options = RunOptions(**record.options)
+        self.runs.mark_started(run_id)
+        driver = _Driver(self, record, spec, options, on_change)
+        return driver.drive()
+
+    def _start_driver(self, run_id: str) -> None:
+        log = self.workspace.state_dir / "runs" / run_id / "driver.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as handle:
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipelines.local_runner",
+                    str(self.workspace.root),
+                    run_id,
+                    str(self.store.root),
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+
+class _Driver:
+    """The scheduling loop of one run."""
+
+    def __init__(
+        self,
+        runner: LocalRunner,
+        record: RunRecord,
+        spec: WorkflowSpec,
+        options: RunOptions,
+        on_change: OnChange | None,
+    ):
+        self.runner, self.spec, self.options, self.on_change = runner, spec, options, on_change
+        self.run_id = record.id
+        self.params = record.params
+        self.status = {n.node_id: n.status for n in record.nodes}
+        self.outputs = {n.node_id: n.outputs for n in record.nodes if n.status in DONE_NODE_STATES}
+        self.fingerprints = {n.node_id: n.fingerprint for n in record.nodes if n.status in DONE_NODE_STATES}
+        self.attempts = {n.node_id: n.attempts for n in record.nodes}
+        self.running: dict[str, _Running] = {}
+        self.calls: dict[str, ExecutorCall] = {}
+        self.order = spec.topological_order()
+        self.max_parallel = options.max_parallel or os.cpu_count() or 1
+        self.log_dir = runner.workspace.state_dir / "runs" / record.id
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def drive(self) -> RunRecord:
+        runs = self.runner.runs
+        self._changed()
+        next_cancel_check = 0.0
+        try:
+            while True:
+                if time.monotonic() >= next_cancel_check:
+                    if runs.cancel_requested(self.run_id):
+                        raise RunCancelled
+                    next_cancel_check = time.monotonic() + _CANCEL_CHECK_SECONDS
+                progressed = self._schedule() | self._reap()
+                if not self.running and not any(s == "pending" for s in self.status.values()):
+                    break
+                if not progressed:
+                    sentinels = [r.process.sentinel for r in self.running.values() if hasattr(r.process, "sentinel")]
+                    if sentinels:
+                        wait_for_sentinels(sentinels, timeout=0.1)
+                    else:
+                        time.sleep(0.05)
+        except (KeyboardInterrupt, RunCancelled):
+            self._cancel_everything()
+            runs.finish(self.run_id, "cancelled", "cancelled")
+            return self._changed()
+        except Exception as exc:
+            self._cancel_everything()
+            runs.finish(self.run_id, "failed", f"the runner stopped: {exc}")
+            self._changed()
+            raise
+        failed = [n for n, s in self.status.items() if s == "failed"]
+        runs.finish(
+            self.run_id,
+            "failed" if failed else "succeeded",
+            f"node {', '.join(repr(n) for n in failed)} failed" if failed else "",
+        )
+        return self._changed()
+
+    def _changed(self) -> RunRecord:
+        record = self.runner.runs.get(self.run_id)
+        if self.on_change:
+            self.on_change(record)
+        return record
+
+    def _set(self, node_id: str, **fields: Any) -> None:
+        if "status" in fields:
+            self.status[node_id] = fields["status"]
+        self.runner.runs.update_node(self.run_id, node_id, **fields)
+        self._changed()
+
+    def _schedule(self) -> bool:
+        progressed = False
+        for node_id in self.order:
+            if self.status[node_id] != "pending":
+                continue
+            node = self.spec.node(node_id)
+            upstream = node.upstream()
+            if any(self.status[u] in {"failed", "skipped", "cancelled"} for u in upstream):
+                self._set(node_id, status="skipped", message="an upstream node did not finish")
+                progressed = True
+                continue
+            if not all(self.status[u] in DONE_NODE_STATES for u in upstream):
+                continue
+            fingerprint, params, inputs, component = self._resolve(node)
+            use_cache = node.cache and not self.options.no_cache
+            cached = self.runner.cache.lookup(fingerprint) if use_cache else None
+            if cached is not None:
+                self.outputs[node_id], self.fingerprints[node_id] = cached, fingerprint
+                now = time.time()
+                self._set(
+                    node_id, status="cached", fingerprint=fingerprint, outputs=cached, started_at=now, ended_at=now
+                )
+                progressed = True
+                continue
+            if len(self.running) >= self.max_parallel:
+                continue
+            self._start(node, fingerprint, params, inputs, component, replace=not use_cache)
+            progressed = True
+        return progressed
+
+    def _resolve(self, node: Node) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], Any]:
+        name, version = parse_ref(node.component)
+        component = self.runner.store.get(name, version or "")
+        params = {}
+        for key, value in node.params.items():
+            reference = param_reference(value)
+            params[key] = self.params[reference] if reference else value
+        inputs, input_keys = {}, {}
+        for input_name, binding in node.bindings().items():
+            assert binding is not None
+            inputs[input_name] = self.outputs[binding.node][binding.output]
+            input_keys[input_name] = f"{self.fingerprints[binding.node]}/{binding.output}"
+        fingerprint = node_fingerprint(component.digest, params, input_keys, self.options.sample)
+        return fingerprint, params, inputs, component
+
+    def _start(
+        self,
+        node: Node,
+        fingerprint: str,
+        params: dict[str, Any],
+        inputs: dict[str, dict[str, Any]],
+        component: Any,
+        replace: bool,
+    ) -> None:
+        if component.ref not in self.calls:
+            self.calls[component.ref] = read_executor_call(
+                self.runner.store.component_yaml(component.name, component.version)
+            )
+        call = self.calls[component.ref]
+        partial = self.runner.cache.new_partial(fingerprint)
+        log_path = self.log_dir / f"{node.id}.log"
+        self.attempts[node.id] += 1
+        with open(log_path, "a") as log:
+            log.write(
+                f"=== {node.id} ({component.ref}) attempt {self.attempts[node.id]} at {datetime.now():%H:%M:%S}\n"
+            )
+            if node.resources and node.resources.gpu and not shutil.which("nvidia-smi"):
+                log.write(f"note: {node.resources.gpu} GPU requested, but this machine has none: running on CPU\n")
+        env = {
+            "TESSERA_SAMPLE_ROWS": str(self.options.sample) if self.options.sample else None,
+            "TESSERA_RUN_ID": self.run_id,
+            "TESSERA_NODE": node.id,
+            "TESSERA_COMPONENT": component.ref,
+            "TESSERA_WORKFLOW": f"{self.spec.project}/{self.spec.name}",
+            "TESSERA_WORKSPACE": str(self.runner.workspace.root),
+            "TESSERA_PARAMS_DIGEST": hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:16],
+        }
+        process = start_node(
+            call,
+            executor_input(call, params, inputs, partial),
+            partial / "_work",
+            log_path,
+            env,
+            self.options.isolation,
+        )  # type: ignore[arg-type]
+        self.running[node.id] = _Running(process, partial, fingerprint, call, replace)
+        self._set(
+            node.id,
+            status="running",
+            fingerprint=fingerprint,
+            started_at=time.time(),
+            ended_at=None,
+            log_path=str(log_path),
+            attempts=self.attempts[node.id],
+            exit_code=None,
+            message="",
+            pid=process.pid,
+        )
+
+    def _reap(self) -> bool:
+        progressed = False
+        for node_id, running in list(self.running.items()):
+            code = running.process.poll()
+            if code is None:
+                continue
+            del self.running[node_id]
+            progressed = True
+            if code == 0:
+                shutil.rmtree(running.partial / "_work", ignore_errors=True)
+                manifest = {
+                    "node": node_id,
+                    "run_id": self.run_id,
+                    "outputs": read_outputs(running.call, running.partial),
+                    "replace": running.replace,
+                }
+                outputs = self.runner.cache.commit(running.partial, running.fingerprint, manifest)
+                self.outputs[node_id], self.fingerprints[node_id] = outputs, running.fingerprint
+                self._set(node_id, status="succeeded", exit_code=0, ended_at=time.time(), outputs=outputs)
+            else:
+                self.runner.cache.discard(running.partial)
+                self._set(
+                    node_id,
+                    status="failed",
+                    exit_code=code,
+                    ended_at=time.time(),
+                    message=_failure_message(code, self.log_dir / f"{node_id}.log"),
+                )
+        return progressed
+
+    def _cancel_everything(self) -> None:
+        for node_id, running in list(self.running.items()):
+            running.process.kill()
+            self.runner.cache.discard(running.partial)
+            self.runner.runs.update_node(
+                self.run_id, node_id, status="cancelled", ended_at=time.time(), message="cancelled"
+            )
+        self.running.clear()
+        for node_id, state in self.status.items():
+            if state == "pending":
+                self.runner.runs.update_node(self.run_id, node_id, status="cancelled")
+
+
+def _failure_message(code: int, log_path: Path) -> str:
+    if code < 0:
+        return f"killed by signal {-code}"
+    lines = (
+        [line.strip() for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+        if log_path.exists()
+        else []
+    )
+    errors = [line for line in lines if "Error" in line.split(":")[0] or "Exception" in line.split(":")[0]]
+    return (errors or lines or [f"exit code {code}"])[-1][:500]
+
+
+def _main(argv: list[str]) -> None:
+    """`python -m pipelines.local_runner WORKSPACE RUN_ID STORE`: the detached driver of a submitted run."""
+    from tessera.workspace import load_workspace
+
+    workspace = load_workspace(Path(argv[0]))
+    LocalRunner(workspace, ComponentStore(Path(argv[2]))).execute(argv[1])
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -1,0 +1,60 @@
+"""The runner protocol: what every execution backend (local, Kubeflow) promises.
+
+A runner takes a validated workflow and run parameters and gives back run records
+(`pipelines.runs.RunRecord`), the one shape the CLI and the studio read.
+
+Contract (checked by `tests/pipelines/test_runner_contract.py` for every runner):
+
+- `submit(spec, params, options)` validates the workflow and the parameters *before*
+  anything starts (bad input raises `WorkflowInvalid` and records no run), then starts
+  the run and returns its record at once (status `queued` or `running`). It never blocks
+  on the run finishing.
+- `status(run_id)` returns the current record; a unique prefix of the id is enough.
+  Node states are Tessera's (`pending, running, cached, succeeded, failed, skipped,
+  cancelled`) whatever the backend calls them. A run whose executor vanished is
+  reported `failed`, never left `running`.
+- `wait(run_id, timeout)` blocks until the run reaches a final state
+  (`succeeded, failed, cancelled`) or the timeout passes, and returns the record.
+- `logs(run_id, node_id)` returns the node's log text (or where to read it).
+- `cancel(run_id)` stops the run's running nodes and marks it `cancelled`; cancelling a
+  finished run changes nothing (idempotent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pipelines.runs import RunRecord
+from pipelines.spec import WorkflowSpec
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run, beyond the workflow's own parameters.
+
+    Attributes:
+        sample: quick mode: data sources keep at most this many rows (0 = full run).
+        no_cache: run every node even if its outputs are cached.
+        max_parallel: most nodes running at once (0 = the machine's CPU count).
+        isolation: local runner only: `fork` (preloaded server, fast) or `spawn` (fresh interpreter).
+    """
+
+    sample: int = 0
+    no_cache: bool = False
+    max_parallel: int = 0
+    isolation: str = "fork"
+
+
+class Runner(Protocol):
+    backend: str
+
+    def submit(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions) -> RunRecord: ...
+
+    def status(self, run_id: str) -> RunRecord: ...
+
+    def wait(self, run_id: str, timeout: float) -> RunRecord: ...
+
+    def logs(self, run_id: str, node_id: str) -> str: ...
+
+    def cancel(self, run_id: str) -> RunRecord: ...

@@ -1,0 +1,194 @@
+"""`tessera run` and `tessera runs …`: run workflows locally and inspect, resume or cancel runs."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from studio.console import console, fail
+
+app = typer.Typer(help="Inspect, preview, resume and cancel runs.", no_args_is_help=True)
+
+STATE_STYLE = {
+    "pending": "dim", "running": "bold yellow", "cached": "cyan", "succeeded": "green",
+    "failed": "bold red", "skipped": "magenta", "cancelled": "yellow", "queued": "dim",
+}  # fmt: skip
+
+
+def _runner() -> Any:
+    from pipelines.local_runner import LocalRunner
+    from studio.cli_components import open_store
+    from tessera.workspace import find_workspace
+
+    return LocalRunner(find_workspace(), open_store())
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}s"
+
+
+def _node_table(record: Any) -> Any:
+    from rich.table import Table
+
+    style = STATE_STYLE.get(record.status, "")
+    table = Table(
+        title=f"run {record.id} · {record.workflow} · [{style}]{record.status}[/] · {_seconds(record.seconds)}",
+        title_justify="left",
+    )
+    for column in ("node", "state", "time", "detail"):
+        table.add_column(column)
+    for node in record.nodes:
+        detail = node.message or (", ".join(node.outputs) if node.outputs else "")
+        state = f"[{STATE_STYLE.get(node.status, '')}]{node.status}[/]"
+        table.add_row(node.node_id, state, _seconds(node.seconds) if node.status != "cached" else "", detail)
+    return table
+
+
+def _finish(record: Any) -> None:
+    if record.status == "succeeded":
+        cached = sum(n.status == "cached" for n in record.nodes)
+        console.print(
+            f"[green]Run {record.id} succeeded[/] in {_seconds(record.seconds)} ({cached} of {len(record.nodes)} nodes from cache)"
+        )
+        return
+    failed = [n for n in record.nodes if n.status == "failed"]
+    hint = f"; see the log with: tessera runs logs {record.id} {failed[0].node_id}" if failed else ""
+    fail(f"Run {record.id} {record.status}: {record.message}{hint}. Resume it with: tessera runs resume {record.id}")
+
+
+def _watch(start: Any) -> Any:
+    """Run `start(on_change)` under a live per-node table."""
+    from rich.live import Live
+
+    with Live(console=console, refresh_per_second=8, transient=False) as live:
+        record = start(lambda record: live.update(_node_table(record)))
+    console.line()
+    return record
+
+
+def run_command(
+    workflow: Annotated[str, typer.Argument(help="A workflow file, or PROJECT/NAME or NAME in the workspace.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Run parameter NAME=VALUE (repeatable).")
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Quick mode: data sources keep at most N rows.", min=0)] = 0,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Run every node, ignoring cached outputs.")] = False,
+    max_parallel: Annotated[int, typer.Option(help="Most nodes at once (0 = CPU count).", min=0)] = 0,
+    isolation: Annotated[
+        str, typer.Option(help="fork (preloaded, fast) or spawn (fresh interpreter per node).")
+    ] = "fork",
+) -> None:
+    """Run a workflow on this machine, showing each node's state as it goes."""
+    from pipelines.run_params import parse_run_params
+    from pipelines.runner import RunOptions
+    from pipelines.workflow_io import load_workflow
+    from studio.cli_workflow import open_workflow
+
+    if isolation not in ("fork", "spawn"):
+        fail(f"--isolation must be fork or spawn, not '{isolation}'")
+    path, _ = open_workflow(workflow)
+    runner = _runner()
+    spec = load_workflow(path, runner.store)
+    values = parse_run_params(spec, param or [])
+    options = RunOptions(sample=sample, no_cache=no_cache, max_parallel=max_parallel, isolation=isolation)
+    _finish(_watch(lambda on_change: runner.run(spec, values, options, on_change)))
+
+
+@app.command("list")
+def list_runs(
+    workflow: Annotated[str | None, typer.Option(help="Only runs of PROJECT/NAME.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only runs in this state.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+) -> None:
+    """List recent runs."""
+    from rich.table import Table
+
+    table = Table(title="runs")
+    for column in ("run", "workflow", "state", "started", "time", "nodes"):
+        table.add_column(column)
+    for record in _runner().runs.list(limit=limit, workflow=workflow, status=status):
+        counts: dict[str, int] = {}
+        for node in record.nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.started_at or record.created_at))
+        table.add_row(
+            record.id,
+            record.workflow,
+            f"[{STATE_STYLE.get(record.status, '')}]{record.status}[/]",
+            started,
+            _seconds(record.seconds),
+            " ".join(f"{v} {k}" for k, v in counts.items()),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]) -> None:
+    """Show a run: parameters and every node's state, time and outputs."""
+    record = _runner().status(run)
+    console.print(_node_table(record))
+    console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in record.params.items()))
+    if record.options.get("sample"):
+        console.print(f"quick mode: {record.options['sample']} rows")
+
+
+@app.command()
+def logs(
+    run: Annotated[str, typer.Argument(help="Run id.")], node: Annotated[str, typer.Argument(help="Node id.")]
+) -> None:
+    """Print a node's log (its stdout and stderr)."""
+    print(_runner().logs(run, node), end="")
+
+
+@app.command()
+def preview(
+    run: Annotated[str, typer.Argument(help="Run id.")],
+    node: Annotated[str, typer.Argument(help="Node id.")],
+    output: Annotated[str | None, typer.Argument(help="Output name; the first Dataset output by default.")] = None,
+    rows: Annotated[int, typer.Option(help="How many rows to show.")] = 10,
+) -> None:
+    """Show a node's Dataset output: first rows, schema and column statistics."""
+    from rich.table import Table
+
+    from pipelines.preview import preview_table
+    from tessera.suggest import did_you_mean, one_of
+
+    record = _runner().status(run).node(node)
+    if not record.outputs:
+        fail(f"node '{node}' has no outputs (it is {record.status})")
+    datasets = [name for name, out in record.outputs.items() if out["type"] == "system.Dataset"]
+    name = output or (datasets[0] if datasets else next(iter(record.outputs)))
+    if name not in record.outputs:
+        fail(
+            f"node '{node}' has no output '{name}'{did_you_mean(name, record.outputs)}; outputs: {one_of(record.outputs)}"
+        )
+    uri = record.outputs[name]["uri"]
+    if record.outputs[name]["type"] != "system.Dataset":
+        console.print(open(uri).read() if not __import__("os").path.isdir(uri) else f"{uri} (a folder)")
+        return
+    table_preview = preview_table(uri, rows)
+    stats = Table(
+        title=f"{node}.{name}: {table_preview.rows} rows × {len(table_preview.columns)} columns", title_justify="left"
+    )
+    for column in ("column", "type", "nulls", "min", "max"):
+        stats.add_column(column)
+    for c in table_preview.columns:
+        stats.add_row(c.name, c.type, str(c.nulls), str(c.minimum), str(c.maximum))
+    console.print(stats)
+    console.print(table_preview.head_frame().to_string(max_cols=12))
+
+
+@app.command()
+def resume(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
+    """Run again the nodes that failed, were skipped or cancelled; finished ones come from the cache."""
+    runner = _runner()
+    _finish(_watch(lambda on_change: runner.resume(run, on_change)))
+
+
+@app.command()
+def cancel(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
+    """Stop a running run: its running nodes are killed and it is marked cancelled."""
+    record = _runner().cancel(run)
+    console.print(f"Run {record.id} is {record.status}")

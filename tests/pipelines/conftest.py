@@ -1,0 +1,32 @@
+"""Fixtures for running workflows: a store with the test-only components, and a runner."""
+
+from __future__ import annotations
+
+import pytest
+
+from component_store.publish import publish
+from component_store.store import ComponentStore
+from pipelines.local_runner import LocalRunner
+from pipelines.workflow_io import parse_workflow
+from tests.pipelines import toy_components
+
+
+@pytest.fixture
+def toy_store(tmp_store: ComponentStore) -> ComponentStore:
+    for component in (toy_components.sleepy, toy_components.flaky):
+        publish(component, tmp_store, tests_root=None)
+    return tmp_store
+
+
+@pytest.fixture
+def runner(demo_workspace, toy_store) -> LocalRunner:
+    return LocalRunner(demo_workspace, toy_store)
+
+
+@pytest.fixture
+def demo_spec(runner):
+    return parse_workflow(next(runner.workspace.workflow_files()).read_text())
+
+
+def workflow(text: str):
+    return parse_workflow(text)

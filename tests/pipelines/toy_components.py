@@ -1,0 +1,41 @@
+"""Components that only tests use: one that takes its time, one that fails until told not to."""
+
+from kfp.dsl import Dataset, Input, Output
+
+from component_store.decorator import component
+
+
+@component(name="sleepy", version="1.0.0", category="transform", owner="tests")
+def sleepy(table: Input[Dataset], copied: Output[Dataset], seconds: float = 30.0, unless_exists: str = ""):
+    """Wait, then pass the table on.
+
+    Args:
+        table: the input table.
+        copied: the same table.
+        seconds: how long to wait first.
+        unless_exists: a file whose presence skips the wait.
+    """
+    import os
+    import shutil
+    import time
+
+    if not (unless_exists and os.path.exists(unless_exists)):
+        time.sleep(seconds)
+    shutil.copyfile(table.path, copied.path)
+
+
+@component(name="flaky", version="1.0.0", category="transform", owner="tests")
+def flaky(table: Input[Dataset], passed: Output[Dataset], marker: str):
+    """Fail unless a marker file exists, then pass the table on.
+
+    Args:
+        table: the input table.
+        passed: the same table.
+        marker: the file whose presence lets it succeed.
+    """
+    import os
+    import shutil
+
+    if not os.path.exists(marker):
+        raise RuntimeError(f"flaky: marker {marker} is missing")
+    shutil.copyfile(table.path, passed.path)
