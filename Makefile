@@ -33,6 +33,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/compile_workflow.py
+	$(BIN)/python benchmarks/local_runner.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

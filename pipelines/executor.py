@@ -117,7 +117,7 @@ class NodeProcess(Protocol):
 class _ForkedNode:
     def __init__(self, process: Any):
         self._process = process
-        self.pid = process.pid
+        self.pid: int | None = process.pid
 
     def poll(self) -> int | None:
         code = self._process.exitcode
@@ -137,7 +137,7 @@ class _ForkedNode:
 class _SpawnedNode:
     def __init__(self, process: subprocess.Popen[bytes]):
         self._process = process
-        self.pid = process.pid
+        self.pid: int | None = process.pid
 
     def poll(self) -> int | None:
         return self._process.poll()
@@ -164,9 +164,11 @@ def start_node(
     workdir: Path,
     log_path: Path,
     env: dict[str, str | None],
-    isolation: Isolation = "fork",
+    isolation: str = "fork",
 ) -> NodeProcess:
     """Start KFP's executor for one node; stdout and stderr go to `log_path`."""
+    if isolation not in ("fork", "spawn"):
+        raise ValueError(f"isolation must be 'fork' or 'spawn', not '{isolation}'")
     workdir.mkdir(parents=True, exist_ok=True)
     if isolation == "spawn":
         command = [part.replace("{{$}}", json.dumps(payload)) for part in call.container_command]
@@ -208,10 +210,10 @@ def _die_with_parent() -> None:
     """
     from multiprocessing import forkserver
 
-    alive = getattr(forkserver._forkserver, "_forkserver_alive_fd", None)
-    if alive is not None:
-        os.close(alive)
-        forkserver._forkserver._forkserver_alive_fd = None
+    server: Any = forkserver._forkserver
+    if getattr(server, "_forkserver_alive_fd", None) is not None:
+        os.close(server._forkserver_alive_fd)
+        server._forkserver_alive_fd = None
     if sys.platform != "linux":
         return
     import ctypes

@@ -228,9 +228,10 @@ class RunStore:
             nodes = db.execute("SELECT * FROM nodes WHERE run_id = ? ORDER BY position", (run_id,)).fetchall()
         return _run_from_row(row, nodes)
 
-    def list(self, limit: int = 20, workflow: str | None = None, status: str | None = None) -> list[RunRecord]:
+    def recent(self, limit: int = 20, workflow: str | None = None, status: str | None = None) -> list[RunRecord]:
         """The most recent runs first."""
-        query, args = "SELECT id FROM runs WHERE 1=1", []
+        query = "SELECT id FROM runs WHERE 1=1"
+        args: list[Any] = []
         if workflow:
             query += " AND workflow = ?"
             args.append(workflow)

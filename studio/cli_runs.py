@@ -108,7 +108,7 @@ def list_runs(
     table = Table(title="runs")
     for column in ("run", "workflow", "state", "started", "time", "nodes"):
         table.add_column(column)
-    for record in _runner().runs.list(limit=limit, workflow=workflow, status=status):
+    for record in _runner().runs.recent(limit=limit, workflow=workflow, status=status):
         counts: dict[str, int] = {}
         for node in record.nodes:
             counts[node.status] = counts.get(node.status, 0) + 1

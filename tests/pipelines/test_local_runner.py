@@ -66,7 +66,7 @@ def test_bad_run_params_are_refused_before_anything_runs(runner, demo_spec):
         WorkflowInvalid, match="test_size: default of run parameter 'test_size' 1.5 is above the maximum 0.95"
     ):
         runner.run(demo_spec, {"test_size": 1.5})
-    assert runner.runs.list() == []
+    assert runner.runs.recent() == []
 
 
 FLAKY = """
@@ -190,4 +190,4 @@ def test_two_workflows_at_once_both_complete_with_intact_records(runner, demo_sp
     assert [r.status for r in done] == ["succeeded", "succeeded"]
     assert set(states(done[0]).values()) <= {"succeeded", "cached"} and len(done[0].nodes) == 6
     assert set(states(done[1]).values()) <= {"succeeded", "cached"} and len(done[1].nodes) == 4
-    assert {r.id for r in runner.runs.list()} == {first.id, second.id}
+    assert {r.id for r in runner.runs.recent()} == {first.id, second.id}

@@ -11,7 +11,7 @@ import yaml
 
 
 def tessera(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if k != "TESSERA_HOME"} | (env or {})
+    environment = {k: v for k, v in os.environ.items() if k != "TESSERA_HOME"} | {"COLUMNS": "200"} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "studio.cli", *args],
         cwd=cwd,
