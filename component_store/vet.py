@@ -6,7 +6,7 @@ A vetted component
   2. imports what it uses inside its body (only the function's source travels to the
      executor, with `kfp.dsl` and `typing` star-imported);
   3. writes files only under its declared `Output[...]` artifacts;
-  4. has a test, `test_<name>...`, under `tests/component_store/` that runs it.
+  4. has a test under `tests/component_store/` whose name holds its own (`test_…<name>…`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def vet_component(component: Any, tests_root: Path | None) -> list[str]:
     problems += _writes_outside_outputs(source, {o.name for o in spec.outputs})
     if tests_root is not None and not _has_test(tests_root, spec.name):
         problems.append(
-            f"no test runs it: add a function 'test_{spec.name}...' under {tests_root} that runs it on real data"
+            f"no test runs it: add a function 'test_{spec.name}_…' under {tests_root} that runs it on real data"
         )
     return problems
 
@@ -174,5 +174,5 @@ def _write_target(call: ast.Call) -> ast.AST | None:
 
 
 def _has_test(tests_root: Path, name: str) -> bool:
-    pattern = re.compile(rf"^\s*def test_{re.escape(name)}\w*\s*\(", re.MULTILINE)
+    pattern = re.compile(rf"^\s*def test_\w*{re.escape(name)}\w*\s*\(", re.MULTILINE)
     return any(pattern.search(path.read_text()) for path in tests_root.rglob("test_*.py"))

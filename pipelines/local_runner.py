@@ -322,7 +322,8 @@ class _Driver:
             )
             if node.resources and node.resources.gpu and not shutil.which("nvidia-smi"):
                 log.write(f"note: {node.resources.gpu} GPU requested, but this machine has none: running on CPU\n")
-        env = {
+        env: dict[str, str | None] = {
+            **self.runner.workspace.component_environment(),
             "TESSERA_SAMPLE_ROWS": str(self.options.sample) if self.options.sample else None,
             "TESSERA_RUN_ID": self.run_id,
             "TESSERA_NODE": node.id,

@@ -1,0 +1,1 @@
+"""Serving: the model registry view (MLflow), and later the model server and endpoints."""

@@ -74,6 +74,34 @@ class Workspace:
         """Every workflow YAML file of every project, sorted."""
         yield from sorted(self.projects_dir.glob("*/workflows/*.yaml"))
 
+    def tracking_uri(self) -> str:
+        """The MLflow tracking URI with a relative SQLite path made absolute."""
+        uri = self.config.tracking_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+            return prefix + str(self.root / uri[len(prefix) :])
+        return uri
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        """Where MLflow keeps artifacts (models, plots) for a local tracking store."""
+        return self.state_dir / "mlartifacts"
+
+    @property
+    def optuna_storage(self) -> str:
+        """The default Optuna storage: SQLite in the workspace."""
+        return f"sqlite:///{self.state_dir / 'optuna.db'}"
+
+    def component_environment(self) -> dict[str, str]:
+        """Environment every component process gets: where to track, store artifacts and tune."""
+        return {
+            "MLFLOW_TRACKING_URI": self.tracking_uri(),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "TESSERA_MLFLOW_ARTIFACTS": self.mlflow_artifacts.as_uri(),
+            "TESSERA_OPTUNA_STORAGE": self.optuna_storage,
+        }
+
     def resolve(self, path: str) -> Path:
         """A path from the config, made absolute against the workspace root."""
         candidate = Path(path)
@@ -166,7 +194,8 @@ def init_workspace(root: Path, name: str | None = None) -> Workspace:
     root.mkdir(parents=True, exist_ok=True)
     (root / "projects").mkdir(exist_ok=True)
     (root / STATE_DIR).mkdir(exist_ok=True)
-    (root / ".gitignore").write_text(f"{STATE_DIR}/\n") if not (root / ".gitignore").exists() else None
+    if not (root / ".gitignore").exists():
+        (root / ".gitignore").write_text(f"{STATE_DIR}/\n")
     body = config.model_dump(exclude_defaults=True) | {"tracking_uri": config.tracking_uri}
     write_atomically(config_path, yaml.safe_dump(body, sort_keys=False))
     return Workspace(root=root.resolve(), config=config)

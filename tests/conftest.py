@@ -83,3 +83,45 @@ def postgres_url() -> str:
             pytest.fail(f"PostgreSQL is required at {url}: {exc}")
         pytest.skip(f"no PostgreSQL at {url}")
     return url
+
+
+@pytest.fixture
+def mlflow_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """What the runner gives a component: a workspace tracking store, artifact folder, Optuna storage, lineage."""
+    state = tmp_path / ".tessera"
+    state.mkdir(exist_ok=True)
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    for key, value in {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "TESSERA_MLFLOW_ARTIFACTS": (state / "mlartifacts").as_uri(),
+        "TESSERA_OPTUNA_STORAGE": f"sqlite:///{state / 'optuna.db'}",
+        "TESSERA_WORKFLOW": "risk/test",
+        "TESSERA_RUN_ID": "run-1",
+        "TESSERA_NODE": "train",
+        "TESSERA_COMPONENT": "train_classifier@1.0.0",
+        "TESSERA_PARAMS_DIGEST": "abc",
+    }.items():
+        monkeypatch.setenv(key, value)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)  # MLflow keeps the last URI set in-process; start each test on its own store
+    return uri
+
+
+@pytest.fixture(scope="session")
+def cancer_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Dataset]:
+    """breast_cancer as train and test Dataset artifacts (label: target)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    folder = tmp_path_factory.mktemp("cancer")
+    frame = load_breast_cancer(as_frame=True).frame
+    train, test = train_test_split(frame, test_size=0.3, random_state=0, stratify=frame["target"])
+    artifacts = []
+    for name, part in (("train", train), ("test", test)):
+        artifact = Dataset(name=name, uri=str(folder / f"{name}.parquet"))
+        part.reset_index(drop=True).to_parquet(artifact.path, index=False)
+        artifacts.append(artifact)
+    return artifacts[0], artifacts[1]

@@ -24,8 +24,15 @@ def runner(demo_workspace, toy_store) -> LocalRunner:
 
 
 @pytest.fixture
-def demo_spec(runner):
-    return parse_workflow(next(runner.workspace.workflow_files()).read_text())
+def features_spec(demo_workspace):
+    """The demo's data half (six fast nodes): what most runner tests run."""
+    return parse_workflow(demo_workspace.find_workflow("player_features").read_text())
+
+
+@pytest.fixture
+def demo_spec(demo_workspace):
+    """The whole demo: data, tuning, evaluation, champion gate, registration."""
+    return parse_workflow(demo_workspace.find_workflow("cheater_detection").read_text())
 
 
 def workflow(text: str):

@@ -19,7 +19,7 @@ def test_ir_loads_back_with_kfp(demo, store):
     text = compile_to_yaml(demo, store)
     pipeline = components.load_component_from_text(text)
     assert pipeline.name == "cheater-detection"
-    assert set(pipeline.component_spec.inputs) == {"players", "test_size"}
+    assert set(pipeline.component_spec.inputs) == {"players", "test_size", "n_trials", "search_space", "model_name"}
     assert pipeline.component_spec.inputs["test_size"].default == 0.2
 
 

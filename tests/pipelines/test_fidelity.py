@@ -12,14 +12,14 @@ from pipelines.compiler import compile_to_yaml
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
-def test_kfp_local_and_tessera_produce_the_same_outputs(runner, demo_spec, tmp_path, monkeypatch):
+def test_kfp_local_and_tessera_produce_the_same_outputs(runner, features_spec, tmp_path, monkeypatch):
     from kfp import components, local
 
-    ours = runner.run(demo_spec)
+    ours = runner.run(features_spec)
     assert ours.status == "succeeded"
 
     ir_path = tmp_path / "pipeline.yaml"
-    ir_path.write_text(compile_to_yaml(demo_spec, runner.store))
+    ir_path.write_text(compile_to_yaml(features_spec, runner.store))
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     root = tmp_path / "kfp-local"
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))

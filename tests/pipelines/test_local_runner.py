@@ -19,53 +19,53 @@ def states(record) -> dict[str, str]:
     return {n.node_id: n.status for n in record.nodes}
 
 
-def test_demo_runs_then_is_all_cache_hits_then_reruns_only_what_changed(runner, demo_spec):
-    first = runner.run(demo_spec)
+def test_demo_runs_then_is_all_cache_hits_then_reruns_only_what_changed(runner, features_spec):
+    first = runner.run(features_spec)
     assert first.status == "succeeded", [(n.node_id, n.message) for n in first.nodes]
     assert set(states(first).values()) == {"succeeded"}
     train = pd.read_parquet(first.node("split").outputs["train"]["uri"])
     assert len(train) == 4000 and "is_cheater" in train.columns
     assert first.node("split").outputs["train"]["metadata"]["label"] == "is_cheater"
 
-    second = runner.run(demo_spec)
+    second = runner.run(features_spec)
     assert set(states(second).values()) == {"cached"}
 
-    third = runner.run(demo_spec, {"test_size": 0.3})
+    third = runner.run(features_spec, {"test_size": 0.3})
     assert states(third) == {
         "players": "cached", "profile": "cached", "validate": "cached",
         "fill": "cached", "encode": "cached", "split": "succeeded",
     }  # fmt: skip
     assert len(pd.read_parquet(third.node("split").outputs["train"]["uri"])) == 3500
 
-    changed = demo_spec.with_node(demo_spec.node("fill").model_copy(update={"params": {"strategy": "mean"}}))
+    changed = features_spec.with_node(features_spec.node("fill").model_copy(update={"params": {"strategy": "mean"}}))
     fourth = runner.run(changed)
     rerun = {n for n, s in states(fourth).items() if s == "succeeded"}
     assert rerun == {"fill"} | changed.downstream("fill") == {"fill", "encode", "split"}
 
 
-def test_no_cache_and_per_node_cache_off(runner, demo_spec):
-    runner.run(demo_spec)
-    assert set(states(runner.run(demo_spec, options=RunOptions(no_cache=True))).values()) == {"succeeded"}
-    uncached = demo_spec.with_node(demo_spec.node("profile").model_copy(update={"cache": False}))
+def test_no_cache_and_per_node_cache_off(runner, features_spec):
+    runner.run(features_spec)
+    assert set(states(runner.run(features_spec, options=RunOptions(no_cache=True))).values()) == {"succeeded"}
+    uncached = features_spec.with_node(features_spec.node("profile").model_copy(update={"cache": False}))
     record = runner.run(uncached)
     assert states(record)["profile"] == "succeeded"
     assert {s for n, s in states(record).items() if n != "profile"} == {"cached"}
 
 
-def test_quick_mode_samples_rows_and_keeps_its_cache_apart(runner, demo_spec):
-    quick = runner.run(demo_spec, options=RunOptions(sample=200))
+def test_quick_mode_samples_rows_and_keeps_its_cache_apart(runner, features_spec):
+    quick = runner.run(features_spec, options=RunOptions(sample=200))
     assert quick.status == "succeeded"
     rows = preview_table(quick.node("players").outputs["table"]["uri"]).rows
     assert rows == 200
-    full = runner.run(demo_spec)
+    full = runner.run(features_spec)
     assert set(states(full).values()) == {"succeeded"}, "a full run never reuses quick-mode outputs"
 
 
-def test_bad_run_params_are_refused_before_anything_runs(runner, demo_spec):
+def test_bad_run_params_are_refused_before_anything_runs(runner, features_spec):
     with pytest.raises(
         WorkflowInvalid, match="test_size: default of run parameter 'test_size' 1.5 is above the maximum 0.95"
     ):
-        runner.run(demo_spec, {"test_size": 1.5})
+        runner.run(features_spec, {"test_size": 1.5})
     assert runner.runs.recent() == []
 
 
@@ -181,10 +181,10 @@ def test_cancel_stops_running_nodes(runner):
     assert runner.cancel(submitted.id).status == "cancelled", "cancelling again changes nothing"
 
 
-def test_two_workflows_at_once_both_complete_with_intact_records(runner, demo_spec, tmp_path):
+def test_two_workflows_at_once_both_complete_with_intact_records(runner, features_spec, tmp_path):
     marker = tmp_path / "m"
     marker.write_text("go")
-    first = runner.submit(demo_spec, {})
+    first = runner.submit(features_spec, {})
     second = runner.submit(workflow(FLAKY), {"marker": str(marker)})
     done = [runner.wait(first.id, 60), runner.wait(second.id, 60)]
     assert [r.status for r in done] == ["succeeded", "succeeded"]

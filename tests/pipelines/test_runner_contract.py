@@ -28,9 +28,9 @@ def any_runner(request, demo_workspace, toy_store):
     raise AssertionError(request.param)
 
 
-def test_submit_returns_at_once_and_wait_reaches_a_final_state(any_runner, demo_spec):
+def test_submit_returns_at_once_and_wait_reaches_a_final_state(any_runner, features_spec):
     started = time.monotonic()
-    record = any_runner.submit(demo_spec, {"test_size": 0.25}, RunOptions(sample=300))
+    record = any_runner.submit(features_spec, {"test_size": 0.25}, RunOptions(sample=300))
     assert time.monotonic() - started < 2
     assert record.status in {"queued", "running"}
     final = any_runner.wait(record.id, timeout=120)
@@ -40,16 +40,16 @@ def test_submit_returns_at_once_and_wait_reaches_a_final_state(any_runner, demo_
     assert any_runner.logs(final.id, "split")
 
 
-def test_submit_refuses_bad_input_before_recording_anything(any_runner, demo_spec):
+def test_submit_refuses_bad_input_before_recording_anything(any_runner, features_spec):
     with pytest.raises(WorkflowInvalid):
-        any_runner.submit(demo_spec, {"test_size": 2.0})
+        any_runner.submit(features_spec, {"test_size": 2.0})
     with pytest.raises(WorkflowInvalid):
         any_runner.submit(workflow("name: x\nnodes:\n- {id: a, component: nope@1.0.0}\n"), {})
     assert any_runner.runs.recent() == []
 
 
-def test_status_by_unique_prefix_and_unknown_id(any_runner, demo_spec):
-    record = any_runner.submit(demo_spec, {}, RunOptions(sample=100))
+def test_status_by_unique_prefix_and_unknown_id(any_runner, features_spec):
+    record = any_runner.submit(features_spec, {}, RunOptions(sample=100))
     assert any_runner.status(record.id[:-1]).id == record.id
     with pytest.raises(RunNotFound):
         any_runner.status("no-such-run")

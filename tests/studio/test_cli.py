@@ -26,7 +26,7 @@ def tessera(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 def workspace(tmp_path: Path) -> Path:
     result = tessera("init", "ws", "--demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Added demo workflows: risk/cheater_detection" in result.stdout
+    assert "Added demo workflows: risk/cheater_detection, risk/player_features" in result.stdout
     return tmp_path / "ws"
 
 
@@ -34,11 +34,22 @@ def test_init_validate_compile_the_demo(workspace: Path):
     assert (workspace / "tessera.yaml").exists() and (workspace / ".tessera").is_dir()
     validated = tessera("workflow", "validate", "cheater_detection", cwd=workspace)
     assert validated.returncode == 0, validated.stderr
-    assert "6 nodes, 5 edges, valid" in validated.stdout
+    assert "10 nodes, 12 edges, valid" in validated.stdout
     compiled = tessera("workflow", "compile", "risk/cheater_detection", "-o", "out/pipeline.yaml", cwd=workspace)
     assert compiled.returncode == 0, compiled.stderr
     ir = yaml.safe_load((workspace / "out" / "pipeline.yaml").read_text())
-    assert set(ir["root"]["dag"]["tasks"]) == {"players", "profile", "validate", "fill", "encode", "split"}
+    assert set(ir["root"]["dag"]["tasks"]) == {
+        "players",
+        "profile",
+        "validate",
+        "fill",
+        "encode",
+        "split",
+        "tune",
+        "evaluate",
+        "gate",
+        "register",
+    }
     images = {e["container"]["image"] for e in ir["deploymentSpec"]["executors"].values()}
     assert images == {"tessera/runtime:0.1.0"}
 
@@ -50,7 +61,7 @@ def test_invalid_workflow_exits_2_with_every_problem_and_no_traceback(workspace:
     )
     result = tessera("workflow", "validate", str(path), cwd=workspace)
     assert result.returncode == 2
-    assert "has 2 problems" in result.stdout
+    assert "has 4 problems" in result.stdout  # split and tune both get lable, tune misses its label
     assert "(did you mean 'label'?)" in result.stdout
     assert "(did you mean 'fill.filled'?)" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -83,7 +94,10 @@ def test_components_show_lists_params_schema_and_usage(workspace: Path):
     body = json.loads(result.stdout)
     assert body["versions"] == ["1.0.0"]
     assert body["params_schema"]["properties"]["test_size"]["maximum"] == 0.95
-    assert body["used_by"] == [{"workflow": "risk/cheater_detection", "node": "split"}]
+    assert body["used_by"] == [
+        {"workflow": "risk/cheater_detection", "node": "split"},
+        {"workflow": "risk/player_features", "node": "split"},
+    ]
     missing = tessera("components", "show", "train_test_splt", cwd=workspace)
     assert missing.returncode == 2 and "did you mean 'train_test_split'" in missing.stderr
 

@@ -25,12 +25,12 @@ def run_id_of(output: str) -> str:
 
 
 def test_run_show_logs_preview(workspace: Path):
-    first = tessera("run", "cheater_detection", "-p", "players=1500", "-p", "test_size=0.4", cwd=workspace)
+    first = tessera("run", "player_features", "-p", "players=1500", "-p", "test_size=0.4", cwd=workspace)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "succeeded" in first.stdout and "(0 of 6 nodes from cache)" in first.stdout
     run_id = run_id_of(first.stdout)
 
-    again = tessera("run", "cheater_detection", "-p", "players=1500", "-p", "test_size=0.4", cwd=workspace)
+    again = tessera("run", "player_features", "-p", "players=1500", "-p", "test_size=0.4", cwd=workspace)
     assert "(6 of 6 nodes from cache)" in again.stdout
     second_id = run_id_of(again.stdout)
 
@@ -49,16 +49,16 @@ def test_run_show_logs_preview(workspace: Path):
 
 
 def test_bad_run_param_exits_2_with_did_you_mean(workspace: Path):
-    result = tessera("run", "cheater_detection", "-p", "test_sise=0.3", cwd=workspace)
+    result = tessera("run", "player_features", "-p", "test_sise=0.3", cwd=workspace)
     assert result.returncode == 2
     assert "no run parameter 'test_sise' (did you mean 'test_size'?)" in result.stderr
-    typed = tessera("run", "cheater_detection", "-p", "players=many", cwd=workspace)
+    typed = tessera("run", "player_features", "-p", "players=many", cwd=workspace)
     assert typed.returncode == 2 and "'many' is not a valid integer" in typed.stderr
     assert "Traceback" not in result.stderr + typed.stderr
 
 
 def test_unknown_run_and_node_suggest(workspace: Path):
-    run_id = run_id_of(tessera("run", "cheater_detection", "--sample", "100", cwd=workspace).stdout)
+    run_id = run_id_of(tessera("run", "player_features", "--sample", "100", cwd=workspace).stdout)
     missing = tessera("runs", "logs", run_id, "splt", cwd=workspace)
     assert missing.returncode == 2 and "did you mean 'split'" in missing.stderr
     unknown = tessera("runs", "show", "1999", cwd=workspace)
@@ -67,7 +67,7 @@ def test_unknown_run_and_node_suggest(workspace: Path):
 
 def test_ctrl_c_cancels_the_run(workspace: Path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "studio.cli", "run", "cheater_detection", "-p", "players=3000000"],
+        [sys.executable, "-m", "studio.cli", "run", "player_features", "-p", "players=3000000"],
         cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     time.sleep(4)

@@ -1,0 +1,82 @@
+from typing import Annotated, Any, Literal
+
+from kfp.dsl import Dataset, Input, Model, Output
+
+from component_store.decorator import component
+
+
+@component(
+    name="champion_gate", version="1.0.0", category="model", tags=["registry", "gate", "mlflow"], owner="platform"
+)
+def champion_gate(
+    model: Input[Model],
+    test: Input[Dataset],
+    approved: Output[Model],
+    model_name: str,
+    metric: Literal["roc_auc", "average_precision", "f1", "accuracy", "rmse", "mae", "r2"] = "roc_auc",
+    min_delta: Annotated[float, (0.0, 1.0)] = 0.0,
+):
+    """Let a candidate model through only if it beats the current champion on the same test set.
+
+    Scores the candidate and the registered model's `champion` on these test rows. The
+    candidate passes when it is better by at least min_delta, or when there is no
+    champion yet; otherwise the step fails and nothing downstream (registration,
+    deployment) runs.
+
+    Args:
+        model: the candidate model.
+        test: the held-out rows both models are scored on.
+        approved: the candidate, passed on when it wins.
+        model_name: the registered model whose champion to beat.
+        metric: the metric to compare; rmse and mae count lower as better.
+        min_delta: how much better the candidate must be.
+    """
+    import shutil
+
+    import mlflow
+    import mlflow.sklearn
+
+    from component_store.runtime.models import (
+        METRICS,
+        check_request,
+        features_and_label,
+        load_sklearn,
+        predict_for_metric,
+        score,
+    )
+    from component_store.runtime.tables import read_table
+    from component_store.runtime.tracking import start_tracking
+    from serving.model_registry import ModelRegistry, RegistryError
+
+    info = model.metadata
+    task = info["task"]
+    check_request(task, info["family"], metric)
+    frame = read_table(test)
+    features, target = features_and_label(
+        frame, info["label"], [c for c in frame.columns if c not in info["features"] and c != info["label"]]
+    )
+    candidate = score(task, metric, target, predict_for_metric(task, load_sklearn(model), features[info["features"]]))
+    start_tracking()
+    verdict: dict[str, Any] = {"metric": metric, "candidate": candidate, "champion": None, "champion_version": None}
+    try:
+        champion = ModelRegistry().resolve(f"{model_name}@champion")
+    except RegistryError:
+        champion = None
+    if champion is not None:
+        champion_model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
+        missing = [c for c in info["features"] if c not in frame.columns]
+        if missing:
+            raise ValueError(f"champion_gate: the test set lacks columns {missing}")
+        best = score(task, metric, target, predict_for_metric(task, champion_model, features[info["features"]]))
+        verdict.update(champion=best, champion_version=champion.version)
+        higher_is_better = METRICS[task][metric]
+        margin = candidate - best if higher_is_better else best - candidate
+        if margin < min_delta:
+            raise ValueError(
+                f"champion_gate: the candidate's {metric} {candidate:.4f} does not beat champion "
+                f"{model_name} v{champion.version} ({best:.4f}) by at least {min_delta}; "
+                "nothing downstream runs"
+            )
+    shutil.copytree(model.path, approved.path)
+    approved.metadata.update(info)
+    approved.metadata["gate"] = verdict

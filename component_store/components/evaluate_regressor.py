@@ -1,0 +1,40 @@
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+
+from component_store.decorator import component
+
+
+@component(
+    name="evaluate_regressor", version="1.0.0", category="evaluate", tags=["metrics", "mlflow"], owner="platform"
+)
+def evaluate_regressor(
+    model: Input[Model],
+    test: Input[Dataset],
+    metrics: Output[Metrics],
+):
+    """Evaluate a regressor on the test set: RMSE, MAE and R², also logged to the model's MLflow run.
+
+    Args:
+        model: the trained model (from train_regressor or tune_optuna).
+        test: the held-out rows, with the label column the model was trained on.
+        metrics: test-set metrics (rmse, mae, r2).
+    """
+    import mlflow
+
+    from component_store.runtime.evaluation import regression_report
+    from component_store.runtime.models import features_and_label, load_sklearn
+    from component_store.runtime.tables import read_table
+    from component_store.runtime.tracking import start_tracking
+
+    info = model.metadata
+    frame = read_table(test)
+    features, target = features_and_label(
+        frame, info["label"], [c for c in frame.columns if c not in info["features"] and c != info["label"]]
+    )
+    report = regression_report(target, load_sklearn(model).predict(features[info["features"]]))
+    for name, value in report.items():
+        metrics.log_metric(name, round(value, 6))
+    start_tracking()
+    client = mlflow.MlflowClient()
+    for name, value in report.items():
+        client.log_metric(info["mlflow_run_id"], f"test_{name}", value)
+    metrics.metadata["mlflow_run_id"] = info["mlflow_run_id"]

@@ -1,0 +1,241 @@
+"""Model families, metrics and search spaces for the train, tune and evaluate components.
+
+Every check here runs before any training, so a bad request fails in milliseconds with
+a message that names the parameter and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "classification": ("logistic", "random_forest", "gradient_boosting", "hist_gradient_boosting"),
+    "regression": ("linear", "random_forest", "gradient_boosting", "hist_gradient_boosting"),
+}
+METRICS: dict[str, dict[str, bool]] = {  # metric -> greater is better
+    "classification": {"roc_auc": True, "average_precision": True, "f1": True, "accuracy": True, "log_loss": False},
+    "regression": {"rmse": False, "mae": False, "r2": True},
+}
+# Hyper-parameters each family accepts (and what the train components expose).
+FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
+    "logistic": ("C",),
+    "linear": ("alpha",),
+    "random_forest": ("n_estimators", "max_depth", "min_samples_leaf"),
+    "gradient_boosting": ("n_estimators", "learning_rate", "max_depth"),
+    "hist_gradient_boosting": ("learning_rate", "max_iter", "max_depth", "l2_regularization"),
+}
+SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
+    "logistic": {"C": {"type": "float", "low": 1e-3, "high": 1e2, "log": True}},
+    "linear": {"alpha": {"type": "float", "low": 1e-3, "high": 1e2, "log": True}},
+    "random_forest": {
+        "n_estimators": {"type": "int", "low": 50, "high": 400},
+        "max_depth": {"type": "int", "low": 2, "high": 16},
+        "min_samples_leaf": {"type": "int", "low": 1, "high": 20},
+    },
+    "gradient_boosting": {
+        "n_estimators": {"type": "int", "low": 50, "high": 300},
+        "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+        "max_depth": {"type": "int", "low": 2, "high": 6},
+    },
+    "hist_gradient_boosting": {
+        "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+        "max_iter": {"type": "int", "low": 50, "high": 400},
+        "max_depth": {"type": "int", "low": 2, "high": 12},
+        "l2_regularization": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
+    },
+}
+
+
+def _hint(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_request(task: str, family: str, metric: str | None = None, params: dict[str, Any] | None = None) -> None:
+    """Raise ValueError naming the problem when a family, metric or hyper-parameter does not fit the task."""
+    families = list(FAMILIES.get(task, ()))
+    if not families:
+        raise ValueError(f"unknown task '{task}'; use classification or regression")
+    if family not in families:
+        raise ValueError(
+            f"model family '{family}' does not fit {task}{_hint(family, families)}; use one of {', '.join(families)}"
+        )
+    if metric is not None and metric not in METRICS[task]:
+        other = "regression" if task == "classification" else "classification"
+        where = f" (it is a {other} metric)" if metric in METRICS[other] else _hint(metric, list(METRICS[task]))
+        raise ValueError(f"metric '{metric}' does not fit {task}{where}; use one of {', '.join(METRICS[task])}")
+    for name in params or {}:
+        if name not in FAMILY_PARAMS[family]:
+            raise ValueError(
+                f"'{name}' is not a hyper-parameter of {family}{_hint(name, list(FAMILY_PARAMS[family]))}; "
+                f"it takes {', '.join(FAMILY_PARAMS[family])}"
+            )
+
+
+def build_estimator(task: str, family: str, params: dict[str, Any], class_weight: str = "none", seed: int = 42) -> Any:
+    """A scikit-learn estimator (linear models standardise inside their pipeline)."""
+    from sklearn import ensemble, linear_model
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    check_request(task, family, params=params)
+    weight = None if class_weight == "none" else class_weight
+    if family == "logistic":
+        return make_pipeline(
+            StandardScaler(),
+            linear_model.LogisticRegression(max_iter=2000, class_weight=weight, random_state=seed, **params),
+        )
+    if family == "linear":
+        return make_pipeline(StandardScaler(), linear_model.Ridge(random_state=seed, **params))
+    classes = {
+        ("classification", "random_forest"): ensemble.RandomForestClassifier,
+        ("classification", "gradient_boosting"): ensemble.GradientBoostingClassifier,
+        ("classification", "hist_gradient_boosting"): ensemble.HistGradientBoostingClassifier,
+        ("regression", "random_forest"): ensemble.RandomForestRegressor,
+        ("regression", "gradient_boosting"): ensemble.GradientBoostingRegressor,
+        ("regression", "hist_gradient_boosting"): ensemble.HistGradientBoostingRegressor,
+    }
+    extra: dict[str, Any] = {"random_state": seed}
+    if task == "classification" and family in ("random_forest", "hist_gradient_boosting"):
+        extra["class_weight"] = weight
+    if family == "random_forest":
+        extra["n_jobs"] = 1
+    return classes[(task, family)](**params, **extra)
+
+
+def features_and_label(frame: pd.DataFrame, label: str, drop: list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """Split a table into numeric features and the label; ValueError names any column in the way."""
+    missing = [c for c in [label, *drop] if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"no column {', '.join(repr(c) + _hint(c, list(frame.columns)) for c in missing)}; "
+            f"the table has: {', '.join(frame.columns)}"
+        )
+    features = frame.drop(columns=[label, *drop])
+    text = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if text:
+        raise ValueError(
+            f"columns {', '.join(map(repr, text))} are not numeric; encode them first or list them in drop_columns"
+        )
+    return features.astype("float64"), frame[label]
+
+
+def score(task: str, metric: str, y_true: Any, predicted: Any) -> float:
+    """A metric from labels and predictions (probabilities of the positive class for classification)."""
+    from sklearn import metrics as m
+
+    if task == "classification":
+        if metric == "roc_auc":
+            return float(m.roc_auc_score(y_true, predicted))
+        if metric == "average_precision":
+            return float(m.average_precision_score(y_true, predicted))
+        if metric == "log_loss":
+            return float(m.log_loss(y_true, predicted))
+        labels = (np.asarray(predicted) >= 0.5).astype(int)
+        return float(m.f1_score(y_true, labels) if metric == "f1" else m.accuracy_score(y_true, labels))
+    if metric == "rmse":
+        return float(np.sqrt(m.mean_squared_error(y_true, predicted)))
+    if metric == "mae":
+        return float(m.mean_absolute_error(y_true, predicted))
+    return float(m.r2_score(y_true, predicted))
+
+
+def predict_for_metric(task: str, estimator: Any, features: pd.DataFrame) -> Any:
+    """Positive-class probabilities for a classifier, predictions for a regressor."""
+    return estimator.predict_proba(features)[:, 1] if task == "classification" else estimator.predict(features)
+
+
+def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact: Any, metadata: dict[str, Any]) -> Any:
+    """Log `estimator` to the active MLflow run (signature + input example) and copy the MLflow
+    model folder into the KFP `Model` artifact; returns MLflow's ModelInfo."""
+    import mlflow
+    import mlflow.sklearn
+    import sklearn
+    import skops.io
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(features.head(200), predict_for_metric(task, estimator, features.head(200)))
+    # MLflow saves scikit-learn models with skops, which loads only types it was told to trust;
+    # we built this estimator ourselves, so the types it contains are ours to trust.
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+    info = mlflow.sklearn.log_model(
+        estimator, name="model", signature=signature, input_example=features.head(3),
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"],
+        skops_trusted_types=trusted or None,
+    )  # fmt: skip
+    mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=model_artifact.path)
+    model_artifact.metadata.update(
+        metadata | {"model_uri": info.model_uri, "flavor": "sklearn", "task": task, "features": list(features.columns)}
+    )
+    return info
+
+
+def load_sklearn(model_artifact: Any) -> Any:
+    """The scikit-learn estimator inside a `Model` artifact (an MLflow model folder)."""
+    import mlflow.sklearn
+
+    return mlflow.sklearn.load_model(model_artifact.path)
+
+
+def train_and_log(
+    task: str,
+    train: Any,
+    model: Any,
+    metrics: Any,
+    label: str,
+    family: str,
+    hyper: dict[str, Any],
+    drop_columns: list[str],
+    class_weight: str,
+    seed: int,
+    run_name: str,
+) -> None:
+    """Fit one model on a train Dataset, log it to MLflow with lineage, fill the Model and Metrics artifacts."""
+    import mlflow
+
+    from component_store.runtime.tables import read_table
+    from component_store.runtime.tracking import file_fingerprint, fingerprint_of, lineage_tags, start_tracking
+
+    hyper = {k: v for k, v in hyper.items() if k in FAMILY_PARAMS[family]}
+    check_request(task, family, params=hyper)
+    features, target = features_and_label(read_table(train), label, list(drop_columns))
+    estimator = build_estimator(task, family, hyper, class_weight, seed)
+    data_fingerprint = file_fingerprint(train.path)
+    start_tracking()
+    with mlflow.start_run(run_name=run_name, tags=lineage_tags(data_fingerprint)) as run:
+        mlflow.log_params({"family": family, "class_weight": class_weight, "seed": seed, "label": label, **hyper})
+        estimator.fit(features, target)
+        training = {
+            m: score(task, m, target, predict_for_metric(task, estimator, features))
+            for m in METRICS[task]
+            if m != "log_loss"
+        }
+        mlflow.log_metrics({f"train_{k}": v for k, v in training.items()})
+        log_model(estimator, features, task, model, {
+            "mlflow_run_id": run.info.run_id, "label": label, "family": family, "params": hyper,
+            "data_fingerprint": data_fingerprint, "lineage": lineage_tags(data_fingerprint),
+            "model_fingerprint": fingerprint_of(data_fingerprint, task, family, sorted(hyper.items()), class_weight, seed, list(drop_columns)),
+        })  # fmt: skip
+    for name, value in training.items():
+        metrics.log_metric(f"train_{name}", round(value, 6))
+
+
+def train_and_fit_best(
+    frame: pd.DataFrame,
+    task: str,
+    family: str,
+    params: dict[str, Any],
+    label: str,
+    drop: list[str],
+    class_weight: str,
+    seed: int,
+) -> tuple[Any, pd.DataFrame]:
+    """Fit the family with `params` on every row; returns the estimator and the features it saw."""
+    features, target = features_and_label(frame, label, drop)
+    estimator = build_estimator(task, family, params, class_weight, seed)
+    estimator.fit(features, target)
+    return estimator, features

@@ -1,0 +1,107 @@
+"""`tessera models …`: registered models, their versions, lineage and aliases."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+
+from studio.console import console
+
+app = typer.Typer(help="Registered models: versions, lineage, promote and roll back aliases.", no_args_is_help=True)
+
+
+def _registry() -> Any:
+    from serving.model_registry import ModelRegistry
+    from tessera.workspace import find_workspace
+
+    workspace = find_workspace()
+    workspace.state_dir.mkdir(exist_ok=True)
+    return ModelRegistry(workspace.tracking_uri())
+
+
+@app.command("list")
+def list_models() -> None:
+    """List registered models with their latest version and aliases."""
+    from rich.table import Table
+
+    table = Table(title="registered models")
+    for column in ("model", "latest", "aliases"):
+        table.add_column(column)
+    for model in _registry().models():
+        aliases = ", ".join(f"{alias} → v{version}" for alias, version in sorted(model.aliases.items()))
+        table.add_row(model.name, f"v{model.latest_version}" if model.latest_version else "-", aliases)
+    console.print(table)
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+    """Every version of a model: aliases, test metrics and lineage (run, node, component, data)."""
+    from rich.table import Table
+
+    table = Table(title=f"model {name}", title_justify="left")
+    for column in ("version", "aliases", "created", "metrics", "workflow run · node", "component", "data"):
+        table.add_column(column)
+    for version in _registry().versions(name):
+        lineage = version.lineage
+        metrics = ", ".join(
+            f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()) if k in {"roc_auc", "pr_auc", "f1", "rmse", "r2"}
+        )
+        table.add_row(
+            f"v{version.version}", ", ".join(version.aliases), time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created_at / 1000)),
+            metrics, f"{lineage.get('tessera.workflow', '?')} {lineage.get('tessera.run_id', '?')} · {lineage.get('tessera.node', '?')}",
+            lineage.get("tessera.component", "?"), lineage.get("tessera.data_fingerprint", "?"),
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Argument(help="Version number to promote.")],
+    alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
+) -> None:
+    """Point an alias (champion by default) at a version; the previous one is remembered for rollback."""
+    info = _registry().promote(name, version.removeprefix("v"), alias)
+    console.print(f"[green]{name}@{alias}[/] → v{info.version}")
+
+
+@app.command()
+def rollback(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    alias: Annotated[str, typer.Option(help="Alias to move back.")] = "champion",
+) -> None:
+    """Point an alias back at the version it pointed at before the last promote."""
+    info = _registry().rollback(name, alias)
+    console.print(f"[yellow]{name}@{alias}[/] rolled back to v{info.version}")
+
+
+def mlflow_ui(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Start MLflow's own UI on the workspace's tracking store."""
+    import os
+    import subprocess
+    import sys
+
+    from tessera.workspace import find_workspace
+
+    workspace = find_workspace()
+    uri = workspace.tracking_uri()
+    console.print(f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C stops it)")
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    if uri.startswith("sqlite") or uri.startswith("postgresql"):
+        command += ["--default-artifact-root", workspace.mlflow_artifacts.as_uri()]
+    subprocess.run(command, env=os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}, check=False)

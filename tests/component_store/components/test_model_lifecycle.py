@@ -1,0 +1,128 @@
+"""evaluate → champion gate → register → batch predict, on breast_cancer, against a real MLflow store."""
+
+import json
+
+import pandas as pd
+import pytest
+from kfp.dsl import Artifact, ClassificationMetrics, Dataset, Metrics, Model
+from mlflow import MlflowClient
+
+from component_store.components.batch_predict import batch_predict
+from component_store.components.champion_gate import champion_gate
+from component_store.components.evaluate_classifier import evaluate_classifier
+from component_store.components.evaluate_regressor import evaluate_regressor
+from component_store.components.register_model import register_model
+from component_store.components.train_classifier import train_classifier
+from component_store.components.train_regressor import train_regressor
+from serving.model_registry import ModelRegistry
+
+
+def trained(cancer_split, output, name, **params):
+    model = output(name, Model)
+    train_classifier(
+        train=cancer_split[0], model=model, metrics=output(f"{name}-train-metrics", Metrics), label="target", **params
+    )
+    return model
+
+
+def evaluated(cancer_split, output, model, name):
+    metrics, curves = output(f"{name}-metrics", Metrics), output(f"{name}-curves", ClassificationMetrics)
+    evaluate_classifier(model=model, test=cancer_split[1], metrics=metrics, curves=curves)
+    return metrics, curves
+
+
+def test_evaluate_classifier_metrics_curves_and_plots(mlflow_env, cancer_split, output):
+    model = trained(cancer_split, output, "model", family="logistic")
+    metrics, curves = evaluated(cancer_split, output, model, "eval")
+    assert metrics.metadata["roc_auc"] > 0.97 and 0.9 < metrics.metadata["f1"] <= 1
+    assert {"pr_auc", "precision", "recall", "brier", "threshold"} <= set(metrics.metadata)
+    matrix = curves.metadata["confusionMatrix"]["rows"]
+    assert sum(sum(row["row"]) for row in matrix) == len(pd.read_parquet(cancer_split[1].path))
+    assert len(curves.metadata["confidenceMetrics"]) <= 200
+    run = MlflowClient().get_run(model.metadata["mlflow_run_id"])
+    assert run.data.metrics["test_roc_auc"] == pytest.approx(metrics.metadata["roc_auc"], abs=1e-6)
+    plots = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
+    assert plots == {"evaluation/roc_curve.png", "evaluation/precision_recall.png", "evaluation/calibration.png"}
+
+
+def test_evaluate_regressor(mlflow_env, dataset, output):
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame
+    model = output("model", Model)
+    train_regressor(
+        train=dataset(frame.iloc[:300], "train"),
+        model=model,
+        metrics=output("m", Metrics),
+        label="target",
+        family="linear",
+    )
+    metrics = output("metrics", Metrics)
+    evaluate_regressor(model=model, test=dataset(frame.iloc[300:], "test"), metrics=metrics)
+    assert 30 < metrics.metadata["rmse"] < 80 and metrics.metadata["r2"] > 0.3
+
+
+def test_champion_gate_register_model_batch_predict_with_lineage(mlflow_env, cancer_split, output):
+    good = trained(cancer_split, output, "good", family="logistic")
+    good_metrics, _ = evaluated(cancer_split, output, good, "good")
+
+    approved = output("approved", Model)
+    champion_gate(model=good, test=cancer_split[1], approved=approved, model_name="cancer", metric="roc_auc")
+    assert approved.metadata["gate"]["champion"] is None, "no champion yet: the gate lets it through"
+
+    registered = output("registered", Artifact)
+    register_model(model=approved, metrics=good_metrics, registered=registered, model_name="cancer")
+    assert registered.metadata["version"] == "1" and registered.metadata["created"] is True
+    assert set(registered.metadata["aliases"]) == {"challenger", "champion"}, "the first version becomes champion"
+    assert json.loads(open(registered.path).read())["model_uri"] == "models:/cancer/1"
+
+    # Lineage read back with the plain MlflowClient: version -> run, node, component, data.
+    client = MlflowClient()
+    version = client.get_model_version("cancer", "1")
+    assert version.tags["tessera.run_id"] == "run-1" and version.tags["tessera.node"] == "train"
+    assert version.tags["tessera.component"] == "train_classifier@1.0.0"
+    assert version.tags["tessera.data_fingerprint"] == good.metadata["data_fingerprint"]
+    assert float(version.tags["tessera.metric.roc_auc"]) == pytest.approx(good_metrics.metadata["roc_auc"])
+    training_run = client.get_run(version.tags["tessera.training_run"])
+    assert training_run.data.tags["tessera.workflow"] == "risk/test"
+
+    again = output("again", Artifact)
+    register_model(model=approved, metrics=good_metrics, registered=again, model_name="cancer")
+    assert again.metadata["version"] == "1" and again.metadata["created"] is False, "same model: no duplicate"
+
+    worse = trained(cancer_split, output, "worse", family="random_forest", n_estimators=10, max_depth=1)
+    with pytest.raises(
+        ValueError, match=r"champion_gate: the candidate's roc_auc 0\.9\d+ does not beat champion cancer v1"
+    ):
+        champion_gate(
+            model=worse, test=cancer_split[1], approved=output("blocked", Model), model_name="cancer", min_delta=0.0
+        )
+
+    scored = output("scored", Dataset)
+    batch_predict(table=cancer_split[1], scored=scored, model_ref="cancer@champion")
+    frame = pd.read_parquet(scored.path)
+    assert {"prediction", "prediction_probability"} <= set(frame.columns)
+    assert ((frame.prediction == frame.target).mean()) > 0.95
+    assert scored.metadata["model"] == "cancer/1"
+
+
+def test_register_model_then_promote_and_rollback(mlflow_env, cancer_split, output):
+    registry = ModelRegistry()
+    for name, family in (("a", "logistic"), ("b", "hist_gradient_boosting")):
+        model = trained(cancer_split, output, name, family=family)
+        metrics, _ = evaluated(cancer_split, output, model, name)
+        register_model(model=model, metrics=metrics, registered=output(f"{name}-reg", Artifact), model_name="cancer")
+    assert registry.resolve("cancer@champion").version == "1"
+    assert registry.resolve("cancer@challenger").version == "2"
+    registry.promote("cancer", "2", "champion")
+    assert registry.resolve("cancer@champion").version == "2"
+    assert registry.rollback("cancer", "champion").version == "1"
+    assert registry.resolve("cancer@champion").version == "1"
+    from serving.model_registry import RegistryError
+
+    with pytest.raises(RegistryError, match="no earlier version"):
+        registry.rollback("cancer", "champion")
+    with pytest.raises(RegistryError, match="did you mean 'cancer'"):
+        registry.resolve("cancr@champion")
+    with pytest.raises(RegistryError, match="no alias 'champon' \\(did you mean 'champion'\\?\\)"):
+        registry.resolve("cancer@champon")

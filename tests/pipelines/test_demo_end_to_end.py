@@ -1,0 +1,79 @@
+"""The demo journey: raw player data → tuned, evaluated model → registered only when it beats the champion.
+
+Run on SQLite tracking (the embedded default) and on the PostgreSQL that runs on this machine.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from mlflow import MlflowClient
+
+from pipelines.local_runner import LocalRunner
+from pipelines.runner import RunOptions
+from tessera.workspace import load_workspace
+
+FAST = {"players": 1500, "n_trials": 3}
+WORSE = FAST | {"search_space": {"max_depth": 1, "max_iter": 10, "learning_rate": 0.01}}
+
+
+def states(record) -> dict[str, str]:
+    return {n.node_id: n.status for n in record.nodes}
+
+
+def journey(workspace, store, demo_spec) -> None:
+    runner = LocalRunner(workspace, store)
+    first = runner.run(demo_spec, FAST)
+    assert first.status == "succeeded", [(n.node_id, n.message) for n in first.nodes if n.message]
+    registered = first.node("register").outputs["registered"]["metadata"]
+    assert registered["version"] == "1" and set(registered["aliases"]) == {"challenger", "champion"}
+
+    client = MlflowClient(tracking_uri=workspace.tracking_uri(), registry_uri=workspace.tracking_uri())
+    version = client.get_model_version("cheater-detector", "1")
+    assert version.tags["tessera.run_id"] == first.id
+    assert version.tags["tessera.node"] == "tune"
+    assert version.tags["tessera.component"] == "tune_optuna@1.0.0"
+    assert version.tags["tessera.workflow"] == "risk/cheater_detection"
+    assert version.tags["tessera.data_fingerprint"]
+    assert float(version.tags["tessera.metric.roc_auc"]) > 0.85
+    run = client.get_run(version.tags["tessera.training_run"])
+    assert run.data.tags["tessera.node"] == "tune" and run.data.tags["optuna.study"]
+    assert client.get_experiment(run.info.experiment_id).name == "risk/cheater_detection"
+
+    rerun = runner.run(demo_spec, FAST, RunOptions(no_cache=True))
+    assert rerun.status == "succeeded"
+    assert rerun.node("register").outputs["registered"]["metadata"]["created"] is False
+    assert len(client.search_model_versions("name='cheater-detector'")) == 1, "the same run registers no duplicate"
+
+    worse = runner.run(demo_spec, WORSE)
+    assert worse.status == "failed"
+    assert states(worse)["gate"] == "failed" and states(worse)["register"] == "skipped"
+    assert "does not beat champion cheater-detector v1" in worse.node("gate").message
+    assert len(client.search_model_versions("name='cheater-detector'")) == 1
+
+
+@pytest.mark.slow
+def test_demo_journey_on_sqlite_tracking(demo_workspace, store, demo_spec):
+    journey(demo_workspace, store, demo_spec)
+
+
+@pytest.mark.slow
+def test_demo_journey_on_postgresql_tracking(demo_workspace, store, demo_spec, postgres_url):
+    import sqlalchemy
+
+    database = f"tessera_mlflow_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        config = demo_workspace.root / "tessera.yaml"
+        tracking = postgres_url.rsplit("/", 1)[0] + f"/{database}"
+        config.write_text(config.read_text().replace("sqlite:///.tessera/mlflow.db", tracking))
+        workspace = load_workspace(demo_workspace.root)
+        assert workspace.tracking_uri() == tracking
+        journey(workspace, store, demo_spec)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()
