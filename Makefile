@@ -15,11 +15,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## The demo on the embedded defaults: a workspace with the demo project, validated and compiled for Kubeflow.
+## The demo on the embedded defaults: a workspace with the demo project; validate, compile for Kubeflow,
+## run it locally (data -> tuned model -> champion gate -> MLflow registry) and show the registered model.
 demo: install
 	@test -f $(DEMO)/tessera.yaml || $(BIN)/tessera init $(DEMO) --demo
-	cd $(DEMO) && ../$(BIN)/tessera workflow validate cheater_detection
+	cd $(DEMO) && ../$(BIN)/tessera workflow validate cheater_detection player_features
 	cd $(DEMO) && ../$(BIN)/tessera workflow compile cheater_detection -o cheater_detection.kfp.yaml
+	cd $(DEMO) && ../$(BIN)/tessera run cheater_detection
+	cd $(DEMO) && ../$(BIN)/tessera models show cheater-detector
 
 ## The whole test suite (unit, component, CLI, architecture contracts).
 test: install
@@ -34,6 +37,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/compile_workflow.py
 	$(BIN)/python benchmarks/local_runner.py
+	$(BIN)/python benchmarks/tuning.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
