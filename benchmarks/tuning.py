@@ -30,7 +30,6 @@ def plain_worker(data: str, storage: str, study_name: str, trials: int, seed: in
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
-
     from threadpoolctl import threadpool_limits
 
     if workers_sharing > 1:  # same cap as tune_optuna: one core's worth of threads per worker
