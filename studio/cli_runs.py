@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -166,7 +167,7 @@ def preview(
         )
     uri = record.outputs[name]["uri"]
     if record.outputs[name]["type"] != "system.Dataset":
-        console.print(open(uri).read() if not __import__("os").path.isdir(uri) else f"{uri} (a folder)")
+        console.print(Path(uri).read_text(errors="replace") if Path(uri).is_file() else f"{uri} (a folder)")
         return
     table_preview = preview_table(uri, rows)
     stats = Table(

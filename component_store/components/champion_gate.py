@@ -39,23 +39,20 @@ def champion_gate(
     from component_store.runtime.models import (
         METRICS,
         check_request,
-        features_and_label,
         load_sklearn,
+        model_inputs,
         predict_for_metric,
         score,
     )
-    from component_store.runtime.tables import read_table
+    from component_store.runtime.tables import read_table, require_columns
     from component_store.runtime.tracking import start_tracking
     from serving.model_registry import ModelRegistry, RegistryError
 
     info = model.metadata
     task = info["task"]
     check_request(task, info["family"], metric)
-    frame = read_table(test)
-    features, target = features_and_label(
-        frame, info["label"], [c for c in frame.columns if c not in info["features"] and c != info["label"]]
-    )
-    candidate = score(task, metric, target, predict_for_metric(task, load_sklearn(model), features[info["features"]]))
+    features, target = model_inputs(model, test)
+    candidate = score(task, metric, target, predict_for_metric(task, load_sklearn(model), features))
     start_tracking()
     verdict: dict[str, Any] = {"metric": metric, "candidate": candidate, "champion": None, "champion_version": None}
     try:
@@ -64,10 +61,12 @@ def champion_gate(
         champion = None
     if champion is not None:
         champion_model = mlflow.sklearn.load_model(f"models:/{model_name}/{champion.version}")
-        missing = [c for c in info["features"] if c not in frame.columns]
-        if missing:
-            raise ValueError(f"champion_gate: the test set lacks columns {missing}")
-        best = score(task, metric, target, predict_for_metric(task, champion_model, features[info["features"]]))
+        # The champion may have been trained on other columns: score it on its own features.
+        champion_features = [str(c) for c in getattr(champion_model, "feature_names_in_", features.columns)]
+        frame = read_table(test)
+        require_columns(frame, champion_features, f"champion_gate: champion v{champion.version} needs")
+        rows = frame[champion_features].astype("float64")
+        best = score(task, metric, target, predict_for_metric(task, champion_model, rows))
         verdict.update(champion=best, champion_version=champion.version)
         higher_is_better = METRICS[task][metric]
         margin = candidate - best if higher_is_better else best - candidate

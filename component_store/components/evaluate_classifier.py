@@ -38,16 +38,12 @@ def evaluate_classifier(
         classification_report,
         log_classification_plots,
     )
-    from component_store.runtime.models import features_and_label, load_sklearn
-    from component_store.runtime.tables import read_table
+    from component_store.runtime.models import load_sklearn, model_inputs
     from component_store.runtime.tracking import start_tracking
 
     info = model.metadata
-    frame = read_table(test)
-    features, target = features_and_label(
-        frame, info["label"], [c for c in frame.columns if c not in info["features"] and c != info["label"]]
-    )
-    probability = load_sklearn(model).predict_proba(features[info["features"]])[:, 1]
+    features, target = model_inputs(model, test)
+    probability = load_sklearn(model).predict_proba(features)[:, 1]
     report = classification_report(target, probability, threshold)
     for name, value in report.items():
         metrics.log_metric(name, round(value, 6))

@@ -21,16 +21,12 @@ def evaluate_regressor(
     import mlflow
 
     from component_store.runtime.evaluation import regression_report
-    from component_store.runtime.models import features_and_label, load_sklearn
-    from component_store.runtime.tables import read_table
+    from component_store.runtime.models import load_sklearn, model_inputs
     from component_store.runtime.tracking import start_tracking
 
     info = model.metadata
-    frame = read_table(test)
-    features, target = features_and_label(
-        frame, info["label"], [c for c in frame.columns if c not in info["features"] and c != info["label"]]
-    )
-    report = regression_report(target, load_sklearn(model).predict(features[info["features"]]))
+    features, target = model_inputs(model, test)
+    report = regression_report(target, load_sklearn(model).predict(features))
     for name, value in report.items():
         metrics.log_metric(name, round(value, 6))
     start_tracking()

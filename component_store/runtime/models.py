@@ -239,3 +239,17 @@ def train_and_fit_best(
     estimator = build_estimator(task, family, params, class_weight, seed)
     estimator.fit(features, target)
     return estimator, features
+
+
+def model_inputs(model_artifact: Any, table_artifact: Any) -> tuple[pd.DataFrame, pd.Series]:
+    """The features a model was trained on (in its order) and its label, from a table artifact.
+
+    Raises:
+        ValueError: naming every feature or label column the table lacks.
+    """
+    from component_store.runtime.tables import read_table, require_columns
+
+    info = model_artifact.metadata
+    frame = read_table(table_artifact)
+    require_columns(frame, [*info["features"], info["label"]], f"the table for model '{info.get('family', 'model')}'")
+    return frame[info["features"]].astype("float64"), frame[info["label"]]

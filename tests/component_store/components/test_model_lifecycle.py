@@ -126,3 +126,15 @@ def test_register_model_then_promote_and_rollback(mlflow_env, cancer_split, outp
         registry.resolve("cancr@champion")
     with pytest.raises(RegistryError, match="no alias 'champon' \\(did you mean 'champion'\\?\\)"):
         registry.resolve("cancer@champon")
+
+
+def test_evaluate_classifier_names_missing_feature_columns(mlflow_env, cancer_split, output, dataset):
+    model = trained(cancer_split, output, "model", family="logistic")
+    test = pd.read_parquet(cancer_split[1].path).rename(columns={"mean radius": "mean radus"})
+    with pytest.raises(ValueError, match="no column 'mean radius' \\(did you mean 'mean radus'\\?\\)"):
+        evaluate_classifier(
+            model=model,
+            test=dataset(test, "renamed"),
+            metrics=output("m", Metrics),
+            curves=output("c", ClassificationMetrics),
+        )
