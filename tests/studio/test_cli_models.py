@@ -55,3 +55,45 @@ def test_models_list_show_promote_rollback(registry_workspace: Path):
     assert again.returncode == 2 and "no earlier version" in again.stderr
     missing = tessera("models", "show", "cancr", cwd=registry_workspace)
     assert missing.returncode == 2 and "did you mean 'cancer'" in missing.stderr
+
+
+def test_mlflow_ui_serves_the_workspace_store(tmp_path: Path):
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    assert tessera("init", "ws", cwd=tmp_path).returncode == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "studio.cli", "mlflow-ui", "--port", str(port)],
+        cwd=tmp_path / "ws",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("MLflow UI did not answer within 60 s")
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=5", timeout=5
+        ) as response:
+            assert b"experiments" in response.read()
+    finally:
+        import os
+        import signal
+
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+    assert (tmp_path / "ws" / ".tessera" / "mlflow.db").exists()
