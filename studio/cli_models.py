@@ -40,19 +40,19 @@ def show(name: Annotated[str, typer.Argument(help="Registered model name.")]) ->
     """Every version of a model: aliases, test metrics and lineage (run, node, component, data)."""
     from rich.table import Table
 
-    table = Table(title=f"model {name}", title_justify="left")
-    for column in ("version", "aliases", "created", "metrics", "workflow run · node", "component", "data"):
+    table = Table(title=f"model {name}", title_justify="left", show_lines=True)
+    for column in ("version", "aliases", "test metrics", "lineage"):
         table.add_column(column)
     for version in _registry().versions(name):
         lineage = version.lineage
-        metrics = ", ".join(
-            f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()) if k in {"roc_auc", "pr_auc", "f1", "rmse", "r2"}
-        )
-        table.add_row(
-            f"v{version.version}", ", ".join(version.aliases), time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created_at / 1000)),
-            metrics, f"{lineage.get('tessera.workflow', '?')} {lineage.get('tessera.run_id', '?')} · {lineage.get('tessera.node', '?')}",
-            lineage.get("tessera.component", "?"), lineage.get("tessera.data_fingerprint", "?"),
-        )  # fmt: skip
+        metrics = "\n".join(f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()) if k in {"roc_auc", "pr_auc", "f1", "rmse", "r2"})
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created_at / 1000))
+        trail = "\n".join([
+            f"run {lineage.get('tessera.run_id', '?')} of {lineage.get('tessera.workflow', '?')}",
+            f"node {lineage.get('tessera.node', '?')} · {lineage.get('tessera.component', '?')}",
+            f"data {lineage.get('tessera.data_fingerprint', '?')} · registered {created}",
+        ])  # fmt: skip
+        table.add_row(f"v{version.version}", "\n".join(version.aliases), metrics, trail)
     console.print(table)
 
 
