@@ -45,7 +45,9 @@ def show(name: Annotated[str, typer.Argument(help="Registered model name.")]) ->
         table.add_column(column)
     for version in _registry().versions(name):
         lineage = version.lineage
-        metrics = "\n".join(f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()) if k in {"roc_auc", "pr_auc", "f1", "rmse", "r2"})
+        metrics = "\n".join(
+            f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()) if k in {"roc_auc", "pr_auc", "f1", "rmse", "r2"}
+        )
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(version.created_at / 1000))
         trail = "\n".join([
             f"run {lineage.get('tessera.run_id', '?')} of {lineage.get('tessera.workflow', '?')}",

@@ -138,6 +138,36 @@ def log_trials_to_mlflow(job: TuningJob, study: Any) -> None:
         metrics = [Metric(f"cv_{job.metric}", trial.value, finished, 0)] if trial.value is not None else []
         client.log_batch(run.info.run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in trial.params.items()])
         client.set_terminated(run.info.run_id, "FINISHED" if trial.state.name == "COMPLETE" else "KILLED")
+    log_study_plots(client, job.parent_run_id, study)
+
+
+def log_study_plots(client: Any, run_id: str, study: Any) -> None:
+    """Optimisation history and parameter importances as PNGs under `tuning/` in the tuning run."""
+    import tempfile
+    import warnings
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from optuna.visualization import matplotlib as optuna_plots
+
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    plots = {"optimization_history.png": optuna_plots.plot_optimization_history}
+    if len(complete) >= 2 and len(study.best_params) >= 2:
+        plots["param_importances.png"] = optuna_plots.plot_param_importances
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
+        for name, draw in plots.items():
+            axes = draw(study)
+            figure = axes.figure if hasattr(axes, "figure") else axes[0].figure
+            figure.set_size_inches(6, 4)
+            figure.tight_layout()
+            path = Path(folder) / name
+            figure.savefig(path, dpi=90)
+            plt.close(figure)
+            client.log_artifact(run_id, str(path), artifact_path="tuning")
 
 
 def run_worker(job: TuningJob, n_trials: int, timeout: float | None, worker: int, threads: int = 0) -> int:

@@ -20,6 +20,8 @@ def test_tune_optuna_finds_and_refits_the_best(mlflow_env, cancer_split, output)
     parent = model.metadata["mlflow_run_id"]
     children = client.search_runs([client.get_run(parent).info.experiment_id], f"tags.mlflow.parentRunId = '{parent}'")
     assert len(children) == 8
+    plots = {a.path for a in client.list_artifacts(parent, "tuning")}
+    assert plots == {"tuning/optimization_history.png"}, "one tuned parameter: no importances to plot"
 
 
 def test_tune_optuna_search_space_override(mlflow_env, cancer_split, output):
@@ -34,6 +36,8 @@ def test_tune_optuna_search_space_override(mlflow_env, cancer_split, output):
         search_space={"n_estimators": 20, "max_depth": {"low": 2, "high": 3}},
     )
     assert model.metadata["params"]["n_estimators"] == 20 and 2 <= model.metadata["params"]["max_depth"] <= 3
+    plots = {a.path for a in MlflowClient().list_artifacts(model.metadata["mlflow_run_id"], "tuning")}
+    assert plots == {"tuning/optimization_history.png", "tuning/param_importances.png"}
 
 
 @pytest.mark.parametrize(
