@@ -154,14 +154,13 @@ def log_study_plots(client: Any, run_id: str, study: Any) -> None:
     from optuna.visualization import matplotlib as optuna_plots
 
     complete = [t for t in study.trials if t.state.name == "COMPLETE"]
-    plots = {"optimization_history.png": optuna_plots.plot_optimization_history}
+    plots: dict[str, Any] = {"optimization_history.png": optuna_plots.plot_optimization_history}
     if len(complete) >= 2 and len(study.best_params) >= 2:
         plots["param_importances.png"] = optuna_plots.plot_param_importances
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # optuna marks its matplotlib plots experimental
         for name, draw in plots.items():
-            axes = draw(study)
-            figure = axes.figure if hasattr(axes, "figure") else axes[0].figure
+            figure: Any = draw(study).figure
             figure.set_size_inches(6, 4)
             figure.tight_layout()
             path = Path(folder) / name
