@@ -63,8 +63,14 @@ def _watch(start: Any) -> Any:
     """Run `start(on_change)` under a live per-node table."""
     from rich.live import Live
 
-    with Live(console=console, refresh_per_second=8, transient=False) as live:
-        record = start(lambda record: live.update(_node_table(record)))
+    latest: dict[str, Any] = {}
+
+    def render() -> Any:
+        # Rendered on every refresh, so a running node's time keeps ticking between state changes.
+        return _node_table(latest["record"]) if latest else ""
+
+    with Live(console=console, refresh_per_second=4, transient=False, get_renderable=render):
+        record = start(lambda record: latest.update(record=record))
     console.line()
     return record
 
