@@ -82,9 +82,37 @@ class ArtifactCache:
     def discard(self, partial: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
+    def prune(self, keep: set[str], older_than_seconds: float, partial_grace_seconds: float = 3600) -> tuple[int, int]:
+        """Delete entries not in `keep` committed longer ago than `older_than_seconds`, and
+        leftovers of crashed nodes under `.partial/` older than the grace period.
+
+        Returns (entries removed, bytes freed).
+        """
+        now = time.time()
+        removed, freed = 0, 0
+        for folder in self.root.iterdir():
+            if folder.name == ".partial" or folder.name in keep or not folder.is_dir():
+                continue
+            manifest = folder / MANIFEST
+            committed = json.loads(manifest.read_text()).get("committed_at", 0) if manifest.exists() else 0
+            if now - committed > older_than_seconds:
+                freed += _size(folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        for folder in (self.root / ".partial").iterdir():
+            if now - folder.stat().st_mtime > partial_grace_seconds:
+                freed += _size(folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        return removed, freed
+
     def _outputs(self, fingerprint: str, manifest: dict[str, Any]) -> dict[str, Any]:
         folder = self.folder(fingerprint)
         return {
             name: {"uri": str(folder / name), "type": spec["type"], "metadata": spec.get("metadata", {})}
             for name, spec in manifest["outputs"].items()
         }
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())

@@ -161,6 +161,11 @@ class LocalRunner:
         driver = _Driver(self, record, spec, options, on_change)
         return driver.drive()
 
+    def prune_cache(self, days: float) -> tuple[int, int]:
+        """Delete cached outputs that no run of the last `days` days (or still running) uses."""
+        horizon = days * 86400
+        return self.cache.prune(self.runs.fingerprints_since(time.time() - horizon), horizon)
+
     def _start_driver(self, run_id: str) -> None:
         log = self.workspace.state_dir / "runs" / run_id / "driver.log"
         log.parent.mkdir(parents=True, exist_ok=True)

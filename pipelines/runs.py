@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs(created_at);
 """
+SCHEMA_VERSION = 1  # bump with a step in RunStore._migrate when the tables change
 
 
 class RunNotFound(TesseraError):
@@ -145,6 +146,17 @@ class RunStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            self._migrate(db)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise TesseraError(
+                f"runs.db was written by a newer Tessera (schema {version}, this one knows {SCHEMA_VERSION}); upgrade Tessera"
+            )
+        if version < SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -243,6 +255,16 @@ class RunStore:
         with self._connect() as db:
             ids = [r["id"] for r in db.execute(query, args)]
         return [self.get(run_id) for run_id in ids]
+
+    def fingerprints_since(self, since: float) -> set[str]:
+        """Fingerprints of every node of runs created after `since` (their outputs are still wanted)."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT DISTINCT n.fingerprint FROM nodes n JOIN runs r ON r.id = n.run_id WHERE r.created_at >= ?"
+                " OR r.status IN ('queued', 'running')",
+                (since,),
+            ).fetchall()
+        return {r["fingerprint"] for r in rows if r["fingerprint"]}
 
     def mark_started(self, run_id: str) -> None:
         with self._transaction() as db:

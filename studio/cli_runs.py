@@ -195,6 +195,15 @@ def resume(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
 
 
 @app.command()
+def prune(
+    days: Annotated[float, typer.Option(help="Keep outputs used by runs of the last DAYS days.", min=0)] = 30,
+) -> None:
+    """Free disk: delete cached node outputs no recent run uses, and leftovers of crashed nodes."""
+    removed, freed = _runner().prune_cache(days)
+    console.print(f"Removed {removed} cache entr{'y' if removed == 1 else 'ies'}, freed {freed / 1e6:.1f} MB")
+
+
+@app.command()
 def cancel(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
     """Stop a running run: its running nodes are killed and it is marked cancelled."""
     record = _runner().cancel(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -191,3 +192,24 @@ def test_two_workflows_at_once_both_complete_with_intact_records(runner, feature
     assert set(states(done[0]).values()) <= {"succeeded", "cached"} and len(done[0].nodes) == 6
     assert set(states(done[1]).values()) <= {"succeeded", "cached"} and len(done[1].nodes) == 4
     assert {r.id for r in runner.runs.recent()} == {first.id, second.id}
+
+
+def test_prune_keeps_what_recent_runs_use_and_drops_the_rest(runner, features_spec):
+    first = runner.run(features_spec)
+    other = runner.run(features_spec, {"test_size": 0.3})
+    old_split = first.node("split").fingerprint
+    assert old_split != other.node("split").fingerprint
+    leftover = runner.cache.new_partial("crashed")
+    os.utime(leftover, (time.time() - 7200, time.time() - 7200))
+    with runner.runs._transaction() as db:  # age the first run beyond the horizon
+        db.execute("UPDATE runs SET created_at = created_at - 40 * 86400 WHERE id = ?", (first.id,))
+    for folder in runner.cache.root.iterdir():
+        if folder.name == old_split:
+            manifest = folder / "manifest.json"
+            data = json.loads(manifest.read_text())
+            manifest.write_text(json.dumps(data | {"committed_at": time.time() - 40 * 86400}))
+    removed, freed = runner.prune_cache(days=30)
+    assert removed == 2 and freed > 0
+    assert runner.cache.lookup(old_split) is None and not leftover.exists()
+    assert all(runner.cache.lookup(n.fingerprint) for n in other.nodes), "outputs of recent runs stay"
+    assert set(states(runner.run(features_spec, {"test_size": 0.3})).values()) == {"cached"}
