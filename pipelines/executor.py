@@ -164,7 +164,7 @@ def start_node(
     workdir: Path,
     log_path: Path,
     env: dict[str, str | None],
-    isolation: str = "fork",
+    isolation: Isolation = "fork",
 ) -> NodeProcess:
     """Start KFP's executor for one node; stdout and stderr go to `log_path`."""
     if isolation not in ("fork", "spawn"):

@@ -344,7 +344,7 @@ class _Driver:
             log_path,
             env,
             self.options.isolation,
-        )  # type: ignore[arg-type]
+        )
         self.running[node.id] = _Running(process, partial, fingerprint, call, replace)
         self._set(
             node.id,

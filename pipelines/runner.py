@@ -23,7 +23,7 @@ Contract (checked by `tests/pipelines/test_runner_contract.py` for every runner)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pipelines.runs import RunRecord
 from pipelines.spec import WorkflowSpec
@@ -43,7 +43,7 @@ class RunOptions:
     sample: int = 0
     no_cache: bool = False
     max_parallel: int = 0
-    isolation: str = "fork"
+    isolation: Literal["fork", "spawn"] = "fork"
 
 
 class Runner(Protocol):

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from studio.console import console, fail
+
+if TYPE_CHECKING:
+    from component_store.store import ComponentStore
 
 app = typer.Typer(help="Browse, vet and publish the component store.", no_args_is_help=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def open_store() -> Any:
+def open_store() -> ComponentStore:
     """The workspace's store when inside a workspace that names one, else the built-in store."""
     from component_store.store import ComponentStore
     from tessera.errors import WorkspaceError

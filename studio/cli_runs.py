@@ -99,7 +99,12 @@ def run_command(
     runner = _runner()
     spec = load_workflow(path, runner.store)
     values = parse_run_params(spec, param or [])
-    options = RunOptions(sample=sample, no_cache=no_cache, max_parallel=max_parallel, isolation=isolation)
+    options = RunOptions(
+        sample=sample,
+        no_cache=no_cache,
+        max_parallel=max_parallel,
+        isolation="spawn" if isolation == "spawn" else "fork",
+    )
     _finish(_watch(lambda on_change: runner.run(spec, values, options, on_change)))
 
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from studio.console import console, fail
+
+if TYPE_CHECKING:
+    from component_store.store import ComponentStore
 
 app = typer.Typer(help="Create, validate and compile workflows.", no_args_is_help=True)
 
 WorkflowArgument = Annotated[str, typer.Argument(help="A workflow file, or PROJECT/NAME or NAME in the workspace.")]
 
 
-def open_workflow(ref: str) -> tuple[Path, object]:
+def open_workflow(ref: str) -> tuple[Path, ComponentStore]:
+    """The workflow file a user named (a path, PROJECT/NAME or NAME) and the store to resolve it against."""
     from studio.cli_components import open_store
     from tessera.errors import WorkspaceError
     from tessera.workspace import find_workspace
@@ -64,7 +68,7 @@ def validate(workflows: Annotated[list[str], typer.Argument(help="Workflows to c
     for ref in workflows:
         path, store = open_workflow(ref)
         try:
-            spec = load_workflow(path, store)  # type: ignore[arg-type]
+            spec = load_workflow(path, store)
         except WorkflowInvalid as exc:
             invalid += 1
             console.print(f"[red]✗[/] {exc}")
@@ -87,11 +91,11 @@ def compile_command(
     from tessera.workspace import find_workspace, write_atomically
 
     path, store = open_workflow(workflow)
-    spec = load_workflow(path, store)  # type: ignore[arg-type]
+    spec = load_workflow(path, store)
     if image is None:
         try:
             image = find_workspace().config.runtime_image
         except WorkspaceError:
             image = None
-    write_atomically(output, compile_to_yaml(spec, store, runtime_image=image))  # type: ignore[arg-type]
+    write_atomically(output, compile_to_yaml(spec, store, runtime_image=image))
     console.print(f"[green]Compiled[/] {spec.project}/{spec.name} ({len(spec.nodes)} tasks) to {output}")

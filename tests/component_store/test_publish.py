@@ -2,6 +2,7 @@ import pytest
 
 from component_store.decorator import component
 from component_store.publish import publish, unpublished_changes
+from component_store.store import ComponentStore
 from component_store.vet import vet_component
 from tessera.errors import PublishRefused, VetFailed
 
@@ -80,9 +81,7 @@ def test_vet_lists_every_problem(toy_dir):
     assert "to_csv" in text
     assert "no test runs it" in text
     with pytest.raises(VetFailed, match="failed vetting"):
-        publish(
-            toy, __import__("component_store.store").store.ComponentStore(toy_dir / "store"), toy_dir.parent / "empty"
-        )
+        publish(toy, ComponentStore(toy_dir / "store"), toy_dir.parent / "empty")
 
 
 def test_vet_allows_writes_under_outputs(toy_dir):

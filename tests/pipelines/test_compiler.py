@@ -5,7 +5,7 @@ import yaml
 from kfp import components
 
 from pipelines.compiler import compile_to_yaml, compile_workflow
-from pipelines.spec import Node, Resources
+from pipelines.spec import Resources
 from pipelines.workflow_io import load_workflow, parse_workflow
 from tessera.errors import WorkflowInvalid
 
@@ -82,4 +82,3 @@ def test_node_ids_with_underscores_compile(store):
     tasks = compile_workflow(spec, store)["root"]["dag"]["tasks"]
     assert set(tasks) == {"raw-players", "first-cut"}
     assert tasks["first-cut"]["taskInfo"]["name"] == "first_cut"
-    assert Node  # imported for readers: nodes are plain values

@@ -1,4 +1,5 @@
 import mlflow
+import pandas as pd
 import pytest
 from kfp.dsl import Metrics, Model
 from mlflow import MlflowClient
@@ -15,7 +16,7 @@ def test_train_classifier_each_family_on_breast_cancer(mlflow_env, cancer_split,
     info = model.metadata
     assert info["family"] == family and info["label"] == "target" and len(info["features"]) == 30
     loaded = mlflow.sklearn.load_model(model.path)
-    assert loaded.predict_proba(__import__("pandas").read_parquet(train.path).drop(columns="target"))[:, 1].shape[0] > 0
+    assert loaded.predict_proba(pd.read_parquet(train.path).drop(columns="target"))[:, 1].shape[0] > 0
     run = MlflowClient().get_run(info["mlflow_run_id"])
     assert run.data.tags["tessera.node"] == "train" and run.data.tags["tessera.run_id"] == "run-1"
     assert run.data.tags["tessera.data_fingerprint"] == info["data_fingerprint"]
