@@ -110,6 +110,11 @@ class ModelRegistry:
             known = [v.version for v in self.versions(name)]
             raise RegistryError(f"Model '{name}' has no version {version}; versions: {one_of(known)}") from None
 
+    def artifact_uri(self, name: str, version: str) -> str:
+        """Where the version's files are (s3://, gs://, file://): what a cluster runtime can download."""
+        self.version(name, version)
+        return str(self.client.get_model_version_download_uri(name, version))
+
     def resolve(self, ref: str) -> ModelVersionInfo:
         """The version a reference points at now (`name@alias` follows the alias)."""
         from mlflow.exceptions import MlflowException

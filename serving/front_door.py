@@ -1,0 +1,231 @@
+"""The ASGI layer in front of kserve's app: auth, limits, strict decoding, and the fast predict path.
+
+Requests for this endpoint's predict (V1), infer and metadata (V2) are answered here, straight
+from the loaded model; everything else (liveness, model lists, `/metrics`, the repository API)
+goes on to kserve's own FastAPI app. Answering predict here is what makes the endpoint fast
+(no per-request DataFrame, no FastAPI dependency resolution) and safe: kserve answers a wrong
+feature count with a 500 (kserve#3377), this layer with a 400 naming the field.
+
+Rules, in order: health paths are open and report 503 while draining; every other path needs
+`Authorization: Bearer <token>` (401); a body over the limit is a 413 before it is read in
+full; a content type other than JSON is a 415; a body that does not decode is a 400. Every error
+body is `{"error": "..."}` and never repeats what was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import numpy as np
+import orjson
+from prometheus_client import Counter, Histogram
+
+from serving.payloads import BadRequest, decode_v1, decode_v2, parse_json
+from serving.served_model import Outputs, ServedModel
+from serving.tokens import bearer_matches
+from serving.traffic import EndpointState
+from tessera.suggest import did_you_mean
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("tessera.endpoint")
+
+REQUESTS = Counter(
+    "tessera_endpoint_requests", "Prediction requests answered", ["endpoint", "protocol", "model_version", "code"]
+)
+LATENCY = Histogram(
+    "tessera_endpoint_request_seconds",
+    "Time from first byte read to response sent",
+    ["endpoint", "protocol"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+
+OPEN_PATHS = {"/", "/v2/health/live", "/metrics"}
+READINESS = re.compile(r"/v2/health/ready|/v2/models/[^/]+/ready|/v1/models/[^/:]+")
+PREDICT_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+):predict|/v2/models/(?P<v2name>[^/]+)/infer")
+JSON_TYPES = {"application/json", "application/cloudevents+json"}
+V2_DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
+
+
+class FrontDoor:
+    """`FrontDoor(kserve_app, state)` is the ASGI app uvicorn serves."""
+
+    def __init__(self, fallback: ASGIApp, state: EndpointState):
+        self.fallback = fallback
+        self.state = state
+        self.v1_path = f"/v1/models/{state.name}:predict"
+        self.v2_path = f"/v2/models/{state.name}/infer"
+        self.metadata_path = f"/v2/models/{state.name}"
+        self._counters: dict[tuple[str, str, str], Any] = {}
+        self._latency = {protocol: LATENCY.labels(state.name, protocol) for protocol in ("v1", "v2")}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.fallback(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path in OPEN_PATHS or (scope["method"] == "GET" and READINESS.fullmatch(path)):
+            if self.state.draining and path != "/metrics" and path != "/v2/health/live":
+                await _reply(send, 503, {"error": "endpoint is shutting down"})
+            else:
+                await self.fallback(scope, receive, send)
+            return
+        if not bearer_matches(_header(scope, b"authorization"), self.state.token_hash):
+            await _reply(send, 401, {"error": "missing or wrong bearer token: send 'Authorization: Bearer <token>'"})
+            return
+        if scope["method"] == "POST" and path in (self.v1_path, self.v2_path):
+            await self._predict(scope, receive, send, "v1" if path == self.v1_path else "v2")
+        elif scope["method"] == "GET" and path == self.metadata_path:
+            await _reply(send, 200, self._metadata())
+        elif scope["method"] == "POST" and (match := PREDICT_PATH.fullmatch(path)):
+            asked = match["name"] or match["v2name"]
+            hint = did_you_mean(asked, [self.state.name]) or f"; this endpoint serves '{self.state.name}'"
+            await _reply(send, 404, {"error": f"no model named '{asked}' here{hint}"})
+        else:
+            await self.fallback(scope, receive, send)
+
+    async def _predict(self, scope: Scope, receive: Receive, send: Send, protocol: str) -> None:
+        started = time.perf_counter()
+        traffic = self.state.traffic  # read once: this request stays on this table through a swap
+        model, route = traffic.choose()
+        try:
+            body = await _read_body(scope, receive, self.state.max_body_bytes)
+            _check_content_type(scope)
+            payload = parse_json(body)
+            outputs = _run(model, payload, protocol, self.state.max_batch_rows)
+            code, answer = (
+                200,
+                (_v1_answer(outputs) if protocol == "v1" else _v2_answer(self.state.name, model, outputs, payload)),
+            )
+        except BadRequest as exc:
+            code, answer = exc.status, {"error": exc.message}
+        except Exception:
+            log.exception("prediction failed on %s", model.label)
+            code, answer = 500, {"error": f"the model failed on this request; see the endpoint's log ({model.label})"}
+        await _reply(
+            send,
+            code,
+            answer,
+            [(b"x-model-name", model.model_name.encode()), (b"x-model-version", model.version.encode())],
+        )
+        self._count(protocol, model.version, code)
+        self._latency[protocol].observe(time.perf_counter() - started)
+
+    def _count(self, protocol: str, version: str, code: int) -> None:
+        key = (protocol, version, str(code))
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = REQUESTS.labels(self.state.name, protocol, version, str(code))
+        counter.inc()
+
+    def _metadata(self) -> dict[str, Any]:
+        traffic = self.state.traffic
+        primary = traffic.primary
+        schema = primary.schema
+        inputs = (
+            [
+                {"name": c, "datatype": "BOOL" if k == "boolean" else "FP64", "shape": [-1]}
+                for c, k in zip(schema.columns, schema.kinds, strict=True)
+            ]
+            if schema
+            else []
+        )
+        outputs = [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
+        return {
+            "name": self.state.name,
+            "versions": [route.version for route in traffic.routes],
+            "platform": f"mlflow-{primary.flavour}",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"routes": [route.model_dump() for route in traffic.routes]},
+        }
+
+
+def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outputs:
+    if model.predict_matrix is not None and model.schema is not None:
+        decode = decode_v1 if protocol == "v1" else decode_v2
+        return model.predict_matrix(decode(payload, model.schema, max_rows))
+    assert model.predict_records is not None
+    if protocol == "v2":
+        raise BadRequest("this model takes non-numeric columns: call the V1 route with instances as objects")
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
+        raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
+    if len(payload["instances"]) > max_rows:
+        raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
+    return model.predict_records(payload["instances"])
+
+
+def _v1_answer(outputs: Outputs) -> dict[str, Any]:
+    return {name: values.tolist() for name, values in outputs.items()}
+
+
+def _v2_answer(endpoint: str, model: ServedModel, outputs: Outputs, payload: dict[str, Any]) -> dict[str, Any]:
+    tensors = []
+    for name, values in outputs.items():
+        array = np.asarray(values)
+        datatype = V2_DATATYPES.get(array.dtype.kind, "BYTES")
+        data = array.astype(str) if datatype == "BYTES" else array
+        tensors.append({"name": name, "shape": list(array.shape), "datatype": datatype, "data": data.ravel().tolist()})
+    answer: dict[str, Any] = {"model_name": endpoint, "model_version": model.version, "outputs": tensors}
+    if isinstance(payload.get("id"), str):
+        answer["id"] = payload["id"]
+    return answer
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _check_content_type(scope: Scope) -> None:
+    content_type = _header(scope, b"content-type")
+    if content_type is None:
+        return
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if mime not in JSON_TYPES:
+        raise BadRequest(f"content type '{mime}' is not supported: send 'Content-Type: application/json'", 415)
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    declared = _header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BadRequest(f"request body of {int(declared)} bytes is over this endpoint's limit of {limit} bytes", 413)
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"request body is over this endpoint's limit of {limit} bytes", 413)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _reply(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    content = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(content)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": content})

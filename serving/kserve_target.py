@@ -1,0 +1,240 @@
+"""The KServe endpoint target: an endpoint is an `InferenceService` in a namespace.
+
+Default runtime `tessera`: a custom predictor container running this same model server
+(`python -m serving.model_server --standalone ...`) from the runtime image, so auth, validation
+and the fast path behave on the cluster as they do locally. Runtime `mlserver`: KServe's
+MLServer with `modelFormat: mlflow`, protocol v2 and a `storageUri` resolved from the alias to
+the version's artifact location (KServe does not understand `models:/` URIs).
+
+A canary uses KServe's own mechanism: the predictor is patched to the canary version with
+`canaryTrafficPercent`, and KServe keeps the previous revision serving the rest. Objects are
+built from the kserve SDK's models; what is sent goes through `KServeClient`, whose Kubernetes
+API object is the seam the tests replace.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from serving.endpoint_registry import EndpointRecord, EndpointRegistry
+from serving.endpoints import Endpoint, EndpointError, EndpointRequest, Route
+from serving.model_registry import ModelRegistry
+from serving.serving_tags import sync_endpoint_tags
+from serving.tokens import new_token, token_hash
+from serving.traffic import resolve_routes
+
+ROUTES_ANNOTATION = "tessera.io/routes"
+SERVER_PORT = 8080
+
+
+def build_inference_service(
+    request: EndpointRequest,
+    routes: list[Route],
+    image: str,
+    tracking_uri: str,
+    token_digest: str,
+    storage_uri: str = "",
+) -> Any:
+    """The `V1beta1InferenceService` for an endpoint serving `routes` (the last one is the canary, if any)."""
+    from kserve import (
+        V1beta1InferenceService,
+        V1beta1InferenceServiceSpec,
+        V1beta1ModelFormat,
+        V1beta1ModelSpec,
+        V1beta1PredictorSpec,
+        constants,
+    )
+    from kubernetes.client import V1Container, V1ContainerPort, V1EnvVar, V1ObjectMeta, V1ResourceRequirements
+
+    resources = _resources(request)
+    serving = routes[-1]  # KServe rolls the newest revision out to canaryTrafficPercent of requests
+    canary_percent = request.canary_percent if request.canary is not None else None
+    if request.runtime == "mlserver":
+        predictor = V1beta1PredictorSpec(
+            canary_traffic_percent=canary_percent,
+            model=V1beta1ModelSpec(
+                model_format=V1beta1ModelFormat(name="mlflow"), protocol_version="v2",
+                storage_uri=storage_uri, resources=V1ResourceRequirements(**resources),
+            ),
+        )  # fmt: skip
+    else:
+        predictor = V1beta1PredictorSpec(
+            canary_traffic_percent=canary_percent,
+            containers=[
+                V1Container(
+                    name="kserve-container",
+                    image=image,
+                    command=["python", "-m", "serving.model_server", "--standalone", request.name],
+                    args=[
+                        "--model",
+                        f"{serving.model_name}/{serving.version}",
+                        "--host",
+                        "0.0.0.0",  # noqa: S104 (in a pod, behind the cluster network)
+                        "--port",
+                        str(SERVER_PORT),
+                        "--max-batch-rows",
+                        str(request.max_batch_rows),
+                    ],  # fmt: skip
+                    env=[
+                        V1EnvVar(name="MLFLOW_TRACKING_URI", value=tracking_uri),
+                        V1EnvVar(name="TESSERA_TOKEN_HASH", value=token_digest),
+                        V1EnvVar(name="MLFLOW_DISABLE_TELEMETRY", value="true"),
+                    ],
+                    ports=[V1ContainerPort(container_port=SERVER_PORT, protocol="TCP")],
+                    resources=V1ResourceRequirements(**resources),
+                )
+            ],
+        )
+    annotations = {ROUTES_ANNOTATION: json.dumps([r.model_dump() for r in routes])}
+    return V1beta1InferenceService(
+        api_version=f"{constants.KSERVE_GROUP}/{constants.KSERVE_V1BETA1_VERSION}",
+        kind=constants.KSERVE_KIND_INFERENCESERVICE,
+        metadata=V1ObjectMeta(
+            name=request.name,
+            namespace=request.namespace,
+            annotations=annotations,
+            labels={"app.kubernetes.io/managed-by": "tessera", "tessera.io/model": _label(serving.model_name)},
+        ),  # fmt: skip
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
+    )
+
+
+def to_manifest(inference_service: Any) -> dict[str, Any]:
+    """The JSON-ready dict the Kubernetes client sends (camelCase keys, no nulls)."""
+    from kubernetes.client import ApiClient
+
+    return dict(ApiClient().sanitize_for_serialization(inference_service))
+
+
+def _resources(request: EndpointRequest) -> dict[str, dict[str, str]]:
+    amounts = {"cpu": request.resources.cpu, "memory": request.resources.memory}
+    if request.resources.gpu:
+        amounts["nvidia.com/gpu"] = str(request.resources.gpu)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _label(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:63].strip("-_.") or "model"
+
+
+class KServeTarget:
+    """Endpoints as InferenceServices (see `EndpointTarget`); recorded in the workspace registry too."""
+
+    kind = "kserve"
+
+    def __init__(
+        self, registry: EndpointRegistry, models: ModelRegistry, image: str, tracking_uri: str, client: Any = None
+    ):
+        self.registry = registry
+        self.models = models
+        self.image = image
+        self.tracking_uri = tracking_uri
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from serving.model_server import import_kserve
+
+            import_kserve()
+            from kserve import KServeClient
+
+            try:
+                self._client = KServeClient()
+            except Exception as exc:
+                raise EndpointError(
+                    f"cannot reach a Kubernetes cluster ({exc}); set KUBECONFIG or run inside the cluster, "
+                    "or use --dry-run to print the InferenceService"
+                ) from exc
+        return self._client
+
+    def render(self, request: EndpointRequest, token: str = "") -> Any:
+        """The InferenceService that `deploy` would send (for `--dry-run`)."""
+        routes = resolve_routes(self.models, request)
+        storage = (
+            self.models.artifact_uri(routes[-1].model_name, routes[-1].version) if request.runtime == "mlserver" else ""
+        )
+        return build_inference_service(
+            request, routes, self.image, self.tracking_uri, token_hash(token) if token else "", storage
+        )
+
+    def deploy(self, request: EndpointRequest) -> Endpoint:
+        if self.registry.exists(request.name):
+            raise EndpointError(
+                f"endpoint '{request.name}' already exists: use `tessera endpoint update {request.name}`"
+            )
+        token = new_token()
+        service = self.render(request, token)
+        self._call("create", service, namespace=request.namespace)
+        record = EndpointRecord(
+            name=request.name, target=self.kind, request=request, status="serving", token_hash=token_hash(token),
+            url=f"http://{request.name}.{request.namespace}.svc.cluster.local",
+        )  # fmt: skip
+        self.registry.create(record)
+        self._served(request, service)
+        return self.status(request.name).model_copy(update={"token": token})
+
+    def update(self, name: str, request: EndpointRequest, event: str = "updated") -> Endpoint:
+        record = self.registry.get(name)
+        service = self.render(request, "")
+        if service.spec.predictor.containers:
+            _keep_token(service, record.token_hash)
+        self._call("patch", name, service, namespace=request.namespace)
+        self.registry.set_request(name, request, event)
+        self._served(request, service)
+        return self.status(name)
+
+    def promote(self, name: str) -> Endpoint:
+        request = self.registry.get(name).request
+        if request.canary is None:
+            raise EndpointError(f"endpoint '{name}' has no canary to promote; add one with --canary MODEL/VERSION")
+        return self.update(
+            name, request.model_copy(update={"model": request.canary, "canary": None, "canary_percent": 0}), "promoted"
+        )
+
+    def rollback(self, name: str) -> Endpoint:
+        request = self.registry.get(name).request
+        if request.canary is None:
+            raise EndpointError(f"endpoint '{name}' has no canary; to go back, `update` it to the version you want")
+        return self.update(name, request.model_copy(update={"canary": None, "canary_percent": 0}), "rolled back")
+
+    def status(self, name: str) -> Endpoint:
+        record = self.registry.get(name)
+        found = self._call("get", name, namespace=record.request.namespace)
+        conditions = (found.get("status") or {}).get("conditions") or []
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        url = (found.get("status") or {}).get("url") or record.url
+        return Endpoint(
+            name=name, target=self.kind, status="serving" if ready else "not ready", url=url,
+            request=record.request, routes=record.served,
+        )  # fmt: skip
+
+    def list(self) -> list[Endpoint]:
+        return [self.status(r.name) for r in self.registry.all() if r.target == self.kind]
+
+    def delete(self, name: str) -> None:
+        if not self.registry.exists(name):
+            return
+        record = self.registry.get(name)
+        self._call("delete", name, namespace=record.request.namespace)
+        self.registry.delete(name)
+        sync_endpoint_tags(self.registry.all(), also_models={r.model_name for r in record.served})
+
+    def _served(self, request: EndpointRequest, service: Any) -> None:
+        routes = [Route(**r) for r in json.loads(service.metadata.annotations[ROUTES_ANNOTATION])]
+        record = self.registry.get(request.name)
+        self.registry.record_served(request.name, routes, record.revision)
+        sync_endpoint_tags(self.registry.all(), also_models={r.model_name for r in record.served})
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except RuntimeError as exc:  # KServeClient wraps the API's errors in RuntimeError
+            raise EndpointError(f"the cluster refused to {method} the InferenceService: {exc}") from exc
+
+
+def _keep_token(service: Any, digest: str) -> None:
+    for variable in service.spec.predictor.containers[0].env:
+        if variable.name == "TESSERA_TOKEN_HASH":
+            variable.value = digest
