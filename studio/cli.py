@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from studio import cli_components, cli_models, cli_runs, cli_workflow
+from studio import cli_components, cli_endpoints, cli_models, cli_runs, cli_workflow
 from studio.console import console, fail
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(cli_workflow.app, name="workflow")
 app.add_typer(cli_runs.app, name="runs")
 app.command("run")(cli_runs.run_command)
 app.add_typer(cli_models.app, name="models")
+app.add_typer(cli_endpoints.app, name="endpoint")
 app.command("mlflow-ui")(cli_models.mlflow_ui)
 
 

@@ -41,7 +41,7 @@ def show(name: Annotated[str, typer.Argument(help="Registered model name.")]) ->
     from rich.table import Table
 
     table = Table(title=f"model {name}", title_justify="left", show_lines=True)
-    for column in ("version", "aliases", "test metrics", "lineage"):
+    for column in ("version", "aliases", "served by", "test metrics", "lineage"):
         table.add_column(column)
     for version in _registry().versions(name):
         lineage = version.lineage
@@ -54,7 +54,8 @@ def show(name: Annotated[str, typer.Argument(help="Registered model name.")]) ->
             f"node {lineage.get('tessera.node', '?')} · {lineage.get('tessera.component', '?')}",
             f"data {lineage.get('tessera.data_fingerprint', '?')} · registered {created}",
         ])  # fmt: skip
-        table.add_row(f"v{version.version}", "\n".join(version.aliases), metrics, trail)
+        served_by = version.tags.get("tessera.endpoints", "").replace(", ", "\n")
+        table.add_row(f"v{version.version}", "\n".join(version.aliases), served_by or "-", metrics, trail)
     console.print(table)
 
 
@@ -67,6 +68,7 @@ def promote(
     """Point an alias (champion by default) at a version; the previous one is remembered for rollback."""
     info = _registry().promote(name, version.removeprefix("v"), alias)
     console.print(f"[green]{name}@{alias}[/] → v{info.version}")
+    _move_following_endpoints(name, alias)
 
 
 @app.command()
@@ -77,6 +79,16 @@ def rollback(
     """Point an alias back at the version it pointed at before the last promote."""
     info = _registry().rollback(name, alias)
     console.print(f"[yellow]{name}@{alias}[/] rolled back to v{info.version}")
+    _move_following_endpoints(name, alias)
+
+
+def _move_following_endpoints(name: str, alias: str) -> None:
+    """Endpoints serving `name@alias` swap now rather than at their next poll."""
+    from serving.local_target import LocalProcessTarget
+    from tessera.workspace import find_workspace
+
+    for endpoint in LocalProcessTarget(find_workspace()).follow_alias(f"{name}@{alias}"):
+        console.print(f"endpoint {endpoint.name} now serves {endpoint.version_summary()}")
 
 
 def mlflow_ui(

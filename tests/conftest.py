@@ -17,6 +17,9 @@ from tessera.workspace import Workspace, load_workspace
 REPO = Path(__file__).resolve().parents[1]
 
 
+pytest_plugins = ["tests.serving.fixtures"]
+
+
 @pytest.fixture(scope="session")
 def store() -> ComponentStore:
     return ComponentStore()

@@ -1,0 +1,200 @@
+"""The `EndpointTarget` contract, run against the local process target and the KServe target.
+
+KServe has no cluster here: the real `KServeClient` runs with its Kubernetes API object replaced by
+a double that stores what it is sent, serialised as the Kubernetes client would, and checks that
+every object survives a round trip through the kserve SDK's `V1beta1InferenceService` model."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from serving.endpoint_registry import EndpointRegistry
+from serving.endpoints import EndpointError, EndpointRequest
+from serving.kserve_target import KServeTarget, to_manifest
+from serving.local_target import LocalProcessTarget
+from serving.model_registry import ModelRegistry
+from serving.model_server import import_kserve
+from tests.serving.fixtures import ServedWorkspace
+
+pytestmark = pytest.mark.slow
+
+
+class CustomObjectsDouble:
+    """Stands in for `kubernetes.client.CustomObjectsApi` under a real `KServeClient`."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def _checked(self, body: Any) -> dict[str, Any]:
+        from kubernetes.client import ApiClient
+
+        sent = ApiClient().sanitize_for_serialization(body)
+        check_against_model(sent, "V1beta1InferenceService", "InferenceService")
+        return dict(sent)
+
+    def create_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, body: Any
+    ) -> dict[str, Any]:
+        sent = self._checked(body)
+        assert (group, plural) == ("serving.kserve.io", "inferenceservices")
+        self.sent.append(("create", sent))
+        stored = copy.deepcopy(sent) | {
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "url": f"http://{sent['metadata']['name']}.{namespace}.example.com",
+            }
+        }
+        self.objects[(namespace, sent["metadata"]["name"])] = stored
+        return stored
+
+    def patch_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str, body: Any
+    ) -> dict[str, Any]:
+        sent = self._checked(body)
+        self.sent.append(("patch", sent))
+        self.objects[(namespace, name)] |= {"spec": sent["spec"], "metadata": sent["metadata"]}
+        return self.objects[(namespace, name)]
+
+    def get_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str
+    ) -> dict[str, Any]:
+        return self.objects[(namespace, name)]
+
+    def delete_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str
+    ) -> dict[str, Any]:
+        self.sent.append(("delete", {"name": name}))
+        return self.objects.pop((namespace, name))
+
+
+def check_against_model(value: Any, type_name: str, where: str) -> None:
+    """Every key of `value` is a field of the SDK model `type_name` (kserve's, or Kubernetes' V1…), recursively."""
+    import re
+
+    import kubernetes.client.models as kube_models
+
+    import_kserve()
+    import kserve.models as kserve_models
+
+    if (match := re.fullmatch(r"list\[(.+)\]", type_name)) and isinstance(value, list):
+        for i, item in enumerate(value):
+            check_against_model(item, match[1], f"{where}[{i}]")
+        return
+    if (match := re.fullmatch(r"dict\(str, (.+)\)", type_name)) and isinstance(value, dict):
+        for key, item in value.items():
+            check_against_model(item, match[1], f"{where}.{key}")
+        return
+    model = getattr(kserve_models, type_name, None) or getattr(kube_models, type_name, None)
+    if model is None:
+        return  # a primitive (str, int, object)
+    assert isinstance(value, dict), f"{where} should be an object ({type_name})"
+    fields = {json_name: model.openapi_types[attr] for attr, json_name in model.attribute_map.items()}
+    for key, item in value.items():
+        assert key in fields, f"{where}.{key} is not a field of {type_name}"
+        check_against_model(item, fields[key], f"{where}.{key}")
+
+
+def kserve_client(double: CustomObjectsDouble) -> Any:
+    import_kserve()
+    from kserve import KServeClient
+
+    kubeconfig = {
+        "apiVersion": "v1", "kind": "Config", "current-context": "test",
+        "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+        "users": [{"name": "test", "user": {"token": "t"}}],
+    }  # fmt: skip
+    client = KServeClient(config_dict=kubeconfig, persist_config=False)
+    client.api_instance = double
+    return client
+
+
+@pytest.fixture(params=["local", "kserve"])
+def target(request: pytest.FixtureRequest, served_workspace: ServedWorkspace, tmp_path: Any) -> Iterator[Any]:
+    if request.param == "local":
+        target: Any = LocalProcessTarget(served_workspace.workspace, drain_seconds=0.2)
+    else:
+        workspace = served_workspace.workspace
+        target = KServeTarget(
+            EndpointRegistry(tmp_path / "endpoints.db"), ModelRegistry(workspace.tracking_uri()), image="tessera/runtime@sha256:abc",
+            tracking_uri="http://mlflow.tessera.svc:5000", client=kserve_client(CustomObjectsDouble()),
+        )  # fmt: skip
+    yield target
+    target.delete("contract")
+
+
+def test_every_target_keeps_the_endpoint_contract(target: Any) -> None:
+    deployed = target.deploy(EndpointRequest(name="contract", model="cancer/1"))
+    assert deployed.token and deployed.status == "serving"
+    assert [(r.model_name, r.version, r.percent) for r in deployed.routes] == [("cancer", "1", 100)]
+    with pytest.raises(EndpointError, match="already exists"):
+        target.deploy(EndpointRequest(name="contract", model="cancer/2"))
+
+    canary = target.update(
+        "contract", EndpointRequest(name="contract", model="cancer/1", canary="cancer/2", canary_percent=20)
+    )
+    assert [(r.version, r.percent) for r in canary.routes] == [("1", 80), ("2", 20)]
+    assert [(r.version, r.percent) for r in target.promote("contract").routes] == [("2", 100)]
+    with pytest.raises(EndpointError, match="no canary to promote"):
+        target.promote("contract")
+    target.update("contract", EndpointRequest(name="contract", model="cancer/2", canary="cancer/1", canary_percent=30))
+    assert [(r.version, r.percent) for r in target.rollback("contract").routes] == [("2", 100)]
+
+    assert "contract" in [e.name for e in target.list()]  # other tests' endpoints may share the registry
+    with pytest.raises(EndpointError, match="no endpoint named 'contrat' \\(did you mean 'contract'"):
+        target.status("contrat")
+    target.delete("contract")
+    target.delete("contract")
+    assert "contract" not in [e.name for e in target.list()]
+
+
+def test_kserve_objects_carry_image_resources_gpu_and_canary(served_workspace: ServedWorkspace, tmp_path: Any) -> None:
+    double = CustomObjectsDouble()
+    workspace = served_workspace.workspace
+    target = KServeTarget(
+        EndpointRegistry(tmp_path / "endpoints.db"), ModelRegistry(workspace.tracking_uri()), image="tessera/runtime@sha256:abc",
+        tracking_uri="http://mlflow:5000", client=kserve_client(double),
+    )  # fmt: skip
+    target.deploy(
+        EndpointRequest(
+            name="gpu-api", model="cancer@champion", namespace="risk", resources={"cpu": "2", "memory": "4Gi", "gpu": 1}
+        )
+    )
+    target.update(
+        "gpu-api",
+        EndpointRequest(name="gpu-api", model="cancer/1", canary="cancer/2", canary_percent=10, namespace="risk"),
+    )
+    (_, created), (_, patched) = double.sent
+    container = created["spec"]["predictor"]["containers"][0]
+    assert container["image"] == "tessera/runtime@sha256:abc"
+    assert container["resources"]["limits"] == {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "1"}
+    assert container["args"][:2] == ["--model", "cancer/1"] and created["metadata"]["namespace"] == "risk"
+    assert patched["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert patched["spec"]["predictor"]["containers"][0]["args"][1] == "cancer/2"
+    env = {e["name"]: e["value"] for e in patched["spec"]["predictor"]["containers"][0]["env"]}
+    assert env["TESSERA_TOKEN_HASH"] == target.registry.get("gpu-api").token_hash != ""
+
+
+def test_mlserver_runtime_gets_a_storage_uri_resolved_from_the_alias(
+    served_workspace: ServedWorkspace, tmp_path: Any
+) -> None:
+    workspace = served_workspace.workspace
+    target = KServeTarget(
+        EndpointRegistry(tmp_path / "e.db"), ModelRegistry(workspace.tracking_uri()), "img", "http://mlflow:5000"
+    )
+    manifest = to_manifest(target.render(EndpointRequest(name="ml", model="cancer@champion", runtime="mlserver")))
+    model = manifest["spec"]["predictor"]["model"]
+    assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
+    assert model["storageUri"].startswith("file://") or model["storageUri"].startswith("/")
+    assert "mlartifacts" in model["storageUri"] or "mlruns" in model["storageUri"]
+
+
+def test_the_model_check_catches_a_field_the_crd_does_not_have() -> None:
+    sent = {"apiVersion": "serving.kserve.io/v1beta1", "spec": {"predictor": {"canaryPercent": 10}}}
+    with pytest.raises(AssertionError, match="spec.predictor.canaryPercent is not a field of V1beta1PredictorSpec"):
+        check_against_model(sent, "V1beta1InferenceService", "InferenceService")
