@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/compile_workflow.py
 	$(BIN)/python benchmarks/local_runner.py
 	$(BIN)/python benchmarks/tuning.py
+	$(BIN)/python benchmarks/serving.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
