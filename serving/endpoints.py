@@ -128,6 +128,7 @@ class EndpointTarget(Protocol):
       served before and EndpointError says why.
     - `promote(name)` makes the canary the only version; `rollback(name)` drops the canary, or,
       without one, goes back to the version served before the last change.
+    - `rotate_token(name)` issues a new bearer token, returned once; the old one is refused from then on.
     - `status(name)` and `list()` report routes (concrete versions, an alias resolved) and status;
       an unknown name is an EndpointError with a did-you-mean.
     - `delete(name)` stops serving and forgets the endpoint; deleting an unknown name is a no-op.
@@ -142,6 +143,8 @@ class EndpointTarget(Protocol):
     def promote(self, name: str) -> Endpoint: ...
 
     def rollback(self, name: str) -> Endpoint: ...
+
+    def rotate_token(self, name: str) -> Endpoint: ...
 
     def status(self, name: str) -> Endpoint: ...
 

@@ -199,6 +199,19 @@ class KServeTarget:
             raise EndpointError(f"endpoint '{name}' has no canary; to go back, `update` it to the version you want")
         return self.update(name, request.model_copy(update={"canary": None, "canary_percent": 0}), "rolled back")
 
+    def rotate_token(self, name: str) -> Endpoint:
+        record = self.registry.get(name)
+        if record.request.runtime == "mlserver":
+            raise EndpointError(
+                f"endpoint '{name}' runs MLServer, which has no Tessera token: protect it at the cluster's ingress"
+            )
+        token = new_token()
+        service = self.render(record.request, token)
+        self._call("patch", name, service, namespace=record.request.namespace)
+        self.registry.set_fields(name, token_hash=token_hash(token))
+        self.registry.log(name, "token rotated", {})
+        return self.status(name).model_copy(update={"token": token})
+
     def status(self, name: str) -> Endpoint:
         record = self.registry.get(name)
         found = self._call("get", name, namespace=record.request.namespace)

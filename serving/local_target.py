@@ -130,6 +130,21 @@ class LocalProcessTarget:
             moved.append(self.status(record.name))
         return moved
 
+    def rotate_token(self, name: str) -> Endpoint:
+        """Issue a new bearer token (returned once); the old one stops working when this returns."""
+        record = self.registry.get(name)
+        token = new_token()
+        self.registry.set_fields(name, token_hash=token_hash(token))
+        self.registry.log(name, "token rotated", {})
+        if _alive(record.pid):
+            os.kill(record.pid or 0, signal.SIGHUP)
+            deadline = time.monotonic() + self.start_timeout
+            while not _ready(f"{record.url}/v2/models/{name}", token):
+                if time.monotonic() > deadline:
+                    raise EndpointError(f"endpoint '{name}' did not take the new token; see its log")
+                time.sleep(0.05)
+        return self.status(name).model_copy(update={"token": token})
+
     def status(self, name: str) -> Endpoint:
         return self._endpoint(self.registry.get(name))
 
@@ -224,9 +239,10 @@ def _port_free(port: int) -> bool:
         return True
 
 
-def _ready(url: str) -> bool:
+def _ready(url: str, token: str = "") -> bool:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 (our own http:// URL)
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=1) as answer:  # noqa: S310
             return bool(answer.status == 200)
     except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
         return False

@@ -28,27 +28,22 @@ def _workspace() -> Any:
 
 
 def _local() -> Any:
-    from serving.local_target import LocalProcessTarget
+    from serving.targets import local_target
 
-    return LocalProcessTarget(_workspace())
+    return local_target(_workspace())
 
 
 def _kserve() -> Any:
-    from serving.endpoint_registry import EndpointRegistry
-    from serving.kserve_target import KServeTarget
-    from serving.model_registry import ModelRegistry
+    from serving.targets import kserve_target
 
-    workspace = _workspace()
-    return KServeTarget(
-        EndpointRegistry(workspace.state_dir / "endpoints.db"), ModelRegistry(workspace.tracking_uri()),
-        image=workspace.config.runtime_image, tracking_uri=workspace.tracking_uri(),
-    )  # fmt: skip
+    return kserve_target(_workspace())
 
 
 def _target_of(name: str) -> Any:
     """The target that holds endpoint `name` (as recorded when it was deployed)."""
-    local = _local()
-    return _kserve() if local.registry.get(name).target == "kserve" else local
+    from serving.targets import target_of
+
+    return target_of(_workspace(), name)
 
 
 def _request(**fields: Any) -> Any:
@@ -215,3 +210,10 @@ def delete(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
     target = _target_of(name)
     target.delete(name)
     console.print(f"deleted {name}")
+
+
+@app.command()
+def token(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+    """Issue a new bearer token for an endpoint (shown once); the old one stops working."""
+    endpoint = _target_of(name).rotate_token(name)
+    console.print(f"new token for {name} (shown once, keep it): [bold]{endpoint.token}[/]")

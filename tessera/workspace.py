@@ -93,8 +93,9 @@ class Workspace:
         return f"sqlite:///{self.state_dir / 'optuna.db'}"
 
     def component_environment(self) -> dict[str, str]:
-        """Environment every component process gets: where to track, store artifacts and tune."""
+        """Environment every component process gets: the workspace, where to track, store artifacts and tune."""
         return {
+            "TESSERA_HOME": str(self.root),
             "MLFLOW_TRACKING_URI": self.tracking_uri(),
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",

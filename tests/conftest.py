@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -34,10 +34,17 @@ def tmp_store(tmp_path: Path) -> ComponentStore:
 
 
 @pytest.fixture
-def demo_workspace(tmp_path: Path) -> Workspace:
+def demo_workspace(tmp_path: Path) -> Iterator[Workspace]:
     root = tmp_path / "demo"
     shutil.copytree(DEMO_WORKSPACE, root, ignore=shutil.ignore_patterns(".tessera"))
-    return load_workspace(root)
+    workspace = load_workspace(root)
+    yield workspace
+    if (workspace.state_dir / "endpoints.db").exists():  # the demo ends in a live endpoint: stop what a test started
+        from serving.local_target import LocalProcessTarget
+
+        endpoints = LocalProcessTarget(workspace, drain_seconds=0.1)
+        for endpoint in endpoints.list():
+            endpoints.delete(endpoint.name)
 
 
 @pytest.fixture

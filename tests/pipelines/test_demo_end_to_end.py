@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 import pytest
 from mlflow import MlflowClient
 
@@ -41,6 +42,14 @@ def journey(workspace, store, demo_spec) -> None:
     assert run.data.tags["tessera.node"] == "tune" and run.data.tags["optuna.study"]
     assert client.get_experiment(run.info.experiment_id).name == "risk/cheater_detection"
 
+    served = first.node("serve").outputs["endpoint"]["metadata"]
+    assert served["created"] is True and served["routes"] == [
+        {"model": "cheater-detector", "version": "1", "percent": 100}
+    ]
+    token = (workspace.state_dir / "endpoints" / "cheater-api.token").read_text().strip()
+    metadata = httpx.get(f"{served['url']}/v2/models/cheater-api", headers={"Authorization": f"Bearer {token}"})
+    assert metadata.status_code == 200 and metadata.json()["versions"] == ["1"], "the workflow ends in a live API"
+
     rerun = runner.run(demo_spec, FAST, RunOptions(no_cache=True))
     assert rerun.status == "succeeded"
     assert rerun.node("register").outputs["registered"]["metadata"]["created"] is False
@@ -48,7 +57,7 @@ def journey(workspace, store, demo_spec) -> None:
 
     worse = runner.run(demo_spec, WORSE)
     assert worse.status == "failed"
-    assert states(worse)["gate"] == "failed" and states(worse)["register"] == "skipped"
+    assert states(worse)["gate"] == "failed" and states(worse)["register"] == states(worse)["serve"] == "skipped"
     assert "does not beat champion cheater-detector v1" in worse.node("gate").message
     assert len(client.search_model_versions("name='cheater-detector'")) == 1
 

@@ -55,8 +55,10 @@ def register_cancer_versions(workspace: Workspace) -> tuple[list[str], list[list
 def served_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedWorkspace]:
     root = tmp_path_factory.mktemp("served")
     workspace = init_workspace(root, name="served")
-    saved = {k: os.environ.get(k) for k in workspace.component_environment()}
-    os.environ.update(workspace.component_environment())
+    environment = workspace.component_environment()
+    environment.pop("TESSERA_HOME")  # CLI tests elsewhere find their workspace from their folder
+    saved = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
     columns, rows, labels = register_cancer_versions(workspace)
     yield ServedWorkspace(workspace, columns, rows, labels)
     for key, value in saved.items():

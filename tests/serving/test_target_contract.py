@@ -10,6 +10,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from serving.endpoint_registry import EndpointRegistry
@@ -18,6 +19,7 @@ from serving.kserve_target import KServeTarget, to_manifest
 from serving.local_target import LocalProcessTarget
 from serving.model_registry import ModelRegistry
 from serving.model_server import import_kserve
+from serving.tokens import token_hash
 from tests.serving.fixtures import ServedWorkspace
 
 pytestmark = pytest.mark.slow
@@ -134,6 +136,17 @@ def test_every_target_keeps_the_endpoint_contract(target: Any) -> None:
     assert [(r.model_name, r.version, r.percent) for r in deployed.routes] == [("cancer", "1", 100)]
     with pytest.raises(EndpointError, match="already exists"):
         target.deploy(EndpointRequest(name="contract", model="cancer/2"))
+    rotated = target.rotate_token("contract")
+    assert rotated.token and rotated.token != deployed.token
+    assert target.registry.get("contract").token_hash == token_hash(rotated.token)
+    if target.kind == "local":  # the old token is refused as soon as rotate_token returns
+        url = f"{deployed.url}/v2/models/contract"
+        assert httpx.get(url, headers={"Authorization": f"Bearer {deployed.token}"}).status_code == 401
+        assert httpx.get(url, headers={"Authorization": f"Bearer {rotated.token}"}).status_code == 200
+    else:  # the pod's server reads the hash from its environment: the patch carries the new one
+        kind, sent = target.client.api_instance.sent[-1]
+        env = {e["name"]: e["value"] for e in sent["spec"]["predictor"]["containers"][0]["env"]}
+        assert kind == "patch" and env["TESSERA_TOKEN_HASH"] == token_hash(rotated.token)
 
     canary = target.update(
         "contract", EndpointRequest(name="contract", model="cancer/1", canary="cancer/2", canary_percent=20)

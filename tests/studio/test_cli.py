@@ -34,7 +34,7 @@ def test_init_validate_compile_the_demo(workspace: Path):
     assert (workspace / "tessera.yaml").exists() and (workspace / ".tessera").is_dir()
     validated = tessera("workflow", "validate", "cheater_detection", cwd=workspace)
     assert validated.returncode == 0, validated.stderr
-    assert "10 nodes, 12 edges, valid" in validated.stdout
+    assert "11 nodes, 13 edges, valid" in validated.stdout
     compiled = tessera("workflow", "compile", "risk/cheater_detection", "-o", "out/pipeline.yaml", cwd=workspace)
     assert compiled.returncode == 0, compiled.stderr
     ir = yaml.safe_load((workspace / "out" / "pipeline.yaml").read_text())
@@ -49,6 +49,7 @@ def test_init_validate_compile_the_demo(workspace: Path):
         "evaluate",
         "gate",
         "register",
+        "serve",
     }
     images = {e["container"]["image"] for e in ir["deploymentSpec"]["executors"].values()}
     assert images == {"tessera/runtime:0.1.0"}

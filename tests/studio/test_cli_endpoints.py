@@ -42,6 +42,12 @@ def test_endpoint_journey_from_the_cli(served_workspace: ServedWorkspace) -> Non
         assert bad.returncode == 2 and "a canary needs a percent between 1 and 99" in bad.stderr
         typo = tessera("endpoint", "show", "cli-apj", cwd=root)
         assert typo.returncode == 2 and "did you mean 'cli-api'" in typo.stderr
+
+        rotated = tessera("endpoint", "token", "cli-api", cwd=root)
+        new_token = re.search(r"new token for cli-api \(shown once, keep it\): (\S+)", rotated.stdout)[1]  # type: ignore[index]
+        for used, status in ((token, 401), (new_token, 200)):
+            headers = {"Authorization": f"Bearer {used}"}
+            assert httpx.get(f"{url}/v2/models/cli-api", headers=headers).status_code == status
     finally:
         assert tessera("endpoint", "delete", "cli-api", cwd=root).returncode == 0
 
