@@ -13,6 +13,7 @@ from typing import Any
 
 from component_store.spec import ArtifactSpec, ComponentSpec, ParamSpec
 from component_store.store import ComponentStore
+from pipelines.edits import artifacts_fit
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from tessera.errors import ComponentNotFound, Problem
 from tessera.suggest import did_you_mean, one_of
@@ -189,7 +190,7 @@ def _input_problems(
                 )
             )
             continue
-        if target is not None and not _artifacts_fit(produced.type, target.type):
+        if target is not None and not artifacts_fit(produced.type, target.type):
             problems.append(
                 Problem(
                     f"{where} › {input_name}",
@@ -208,7 +209,3 @@ def _input_problems(
                     )
                 )
     return problems
-
-
-def _artifacts_fit(produced: str, wanted: str) -> bool:
-    return produced == wanted or "Artifact" in (produced, wanted)

@@ -49,6 +49,49 @@ def init(
     console.print(f"[green]Created workspace '{workspace.config.name}'[/] in {workspace.root}")
 
 
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Studio port on 127.0.0.1.")] = 8501,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port on 127.0.0.1 (0: do not start it).")] = 5000,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="In a folder without a workspace, create one with the demo.")
+    ] = False,
+) -> None:
+    """Start the studio on this workspace, plus MLflow's UI; prints both URLs. Ctrl-C stops both."""
+    import os
+    import subprocess
+
+    from studio.demo import copy_demo_projects
+    from studio.launch import mlflow_ui_command, studio_command
+    from tessera.errors import WorkspaceError
+    from tessera.workspace import find_workspace, init_workspace
+
+    try:
+        workspace = find_workspace()
+    except WorkspaceError:
+        if not demo:
+            raise
+        workspace = init_workspace(Path.cwd())
+        console.print(
+            f"Created workspace '{workspace.config.name}' with the demo: {', '.join(copy_demo_projects(workspace))}"
+        )
+    environment = os.environ | workspace.component_environment()
+    processes = []
+    if mlflow_port:
+        processes.append(subprocess.Popen(mlflow_ui_command(workspace, mlflow_port), env=environment,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+    studio = subprocess.Popen(studio_command(port), env=environment)
+    processes.append(studio)
+    console.print(f"[bold]Tessera studio[/] http://127.0.0.1:{port}   workspace {workspace.root}")
+    if mlflow_port:
+        console.print(f"[bold]MLflow UI[/]      http://127.0.0.1:{mlflow_port}")
+    try:
+        studio.wait()
+    finally:
+        for process in processes:
+            process.terminate()
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into exit code 2."""
     from tessera.errors import TesseraError

@@ -97,25 +97,11 @@ def mlflow_ui(
     """Start MLflow's own UI on the workspace's tracking store."""
     import os
     import subprocess
-    import sys
 
+    from studio.launch import mlflow_ui_command
     from tessera.workspace import find_workspace
 
     workspace = find_workspace()
-    uri = workspace.tracking_uri()
-    console.print(f"MLflow UI for {uri} at http://127.0.0.1:{port}  (Ctrl-C stops it)")
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    if uri.startswith("sqlite") or uri.startswith("postgresql"):
-        command += ["--default-artifact-root", workspace.mlflow_artifacts.as_uri()]
+    console.print(f"MLflow UI for {workspace.tracking_uri()} at http://127.0.0.1:{port}  (Ctrl-C stops it)")
+    command = mlflow_ui_command(workspace, port)
     subprocess.run(command, env=os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}, check=False)

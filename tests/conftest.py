@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -45,6 +46,14 @@ def demo_workspace(tmp_path: Path) -> Iterator[Workspace]:
         endpoints = LocalProcessTarget(workspace, drain_seconds=0.1)
         for endpoint in endpoints.list():
             endpoints.delete(endpoint.name)
+
+
+@pytest.fixture
+def demo_spec(demo_workspace: Workspace) -> Any:
+    """The whole demo: data, tuning, evaluation, champion gate, registration, endpoint."""
+    from pipelines.workflow_io import parse_workflow
+
+    return parse_workflow(demo_workspace.find_workflow("cheater_detection").read_text())
 
 
 @pytest.fixture

@@ -29,11 +29,5 @@ def features_spec(demo_workspace):
     return parse_workflow(demo_workspace.find_workflow("player_features").read_text())
 
 
-@pytest.fixture
-def demo_spec(demo_workspace):
-    """The whole demo: data, tuning, evaluation, champion gate, registration."""
-    return parse_workflow(demo_workspace.find_workflow("cheater_detection").read_text())
-
-
 def workflow(text: str):
     return parse_workflow(text)

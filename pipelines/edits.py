@@ -1,0 +1,180 @@
+"""Edits of a workflow, as pure functions: each takes a `WorkflowSpec` and returns a new one.
+
+The studio's designer is made of these (the canvas only translates clicks into them), so
+every rule an edit enforces holds for any face: an artifact type mismatch, an unknown
+input, a duplicate node id are refused with `EditRefused`, and the spec is unchanged.
+An edit may leave the workflow incomplete (a required input not yet bound): drafts are
+allowed; `validate_workflow` says what is still missing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from component_store.spec import ComponentSpec
+from component_store.store import ComponentStore
+from pipelines.spec import Binding, Node, Position, Resources, WorkflowSpec
+from tessera.errors import TesseraError
+from tessera.suggest import did_you_mean, one_of
+
+
+class EditRefused(TesseraError):
+    """An edit that would make the workflow wrong in a way a user must fix first."""
+
+
+def artifacts_fit(produced: str, wanted: str) -> bool:
+    """Can an output of type `produced` feed an input of type `wanted`? (`Artifact` fits anything.)"""
+    return produced == wanted or "Artifact" in (produced, wanted)
+
+
+def new_node_id(spec: WorkflowSpec, component_name: str) -> str:
+    """A node id from the component's name, unique in `spec` (`split`, `split_2`…)."""
+    base = re.sub(r"[^a-z0-9_]", "_", component_name.lower()).strip("_") or "node"
+    taken = set(spec.node_ids())
+    if base not in taken:
+        return base
+    return next(f"{base}_{n}" for n in range(2, 10_000) if f"{base}_{n}" not in taken)
+
+
+def add_node(spec: WorkflowSpec, component: ComponentSpec, at: tuple[float, float] | None = None) -> WorkflowSpec:
+    """Append a node running `component` with its defaults; placed right of the last node unless `at` is given."""
+    node_id = new_node_id(spec, component.name)
+    if at is None:
+        right = max((p.x for p in spec.layout.values()), default=-260.0)
+        at = (right + 260.0, 100.0)
+    layout = dict(spec.layout) | {node_id: Position(x=at[0], y=at[1])}
+    node = Node(id=node_id, component=component.ref)
+    return spec.model_copy(update={"nodes": (*spec.nodes, node), "layout": layout})
+
+
+def remove_node(spec: WorkflowSpec, node_id: str) -> WorkflowSpec:
+    """Drop a node, its layout and every binding that pointed at it."""
+    _node(spec, node_id)
+    nodes = []
+    for node in spec.nodes:
+        if node.id == node_id:
+            continue
+        kept = {name: text for name, text in node.inputs.items() if text.partition(".")[0] != node_id}
+        nodes.append(node.model_copy(update={"inputs": kept}) if kept != node.inputs else node)
+    layout = {k: v for k, v in spec.layout.items() if k != node_id}
+    return spec.model_copy(update={"nodes": tuple(nodes), "layout": layout})
+
+
+def bind(spec: WorkflowSpec, store: ComponentStore, node_id: str, input_name: str, source: str) -> WorkflowSpec:
+    """Bind `node_id`'s input to `source` (`<node>.<output>`), checking that the artifact types fit."""
+    node = _node(spec, node_id)
+    component = store.resolve(node.component)
+    wanted = component.input(input_name)
+    if wanted is None:
+        names = [a.name for a in component.inputs]
+        raise EditRefused(
+            f"{component.ref} has no input '{input_name}'{did_you_mean(input_name, names)}; inputs: {one_of(names)}"
+        )
+    binding = Binding.parse(source)
+    if binding is None:
+        raise EditRefused(f"'{source}' is not '<node>.<output>'")
+    upstream = _node(spec, binding.node)
+    produced = store.resolve(upstream.component).output(binding.output)
+    if produced is None:
+        outputs = [a.name for a in store.resolve(upstream.component).outputs]
+        raise EditRefused(
+            f"node '{binding.node}' has no output '{binding.output}'{did_you_mean(binding.output, outputs)}; "
+            f"outputs: {one_of(outputs)}"
+        )
+    if not artifacts_fit(produced.type, wanted.type):
+        raise EditRefused(
+            f"{binding} is a {produced.type} but {node_id}.{input_name} needs a {wanted.type}: "
+            "connect an output of that type"
+        )
+    if binding.node == node_id or node_id in _ancestors(spec, binding.node):
+        raise EditRefused(f"binding {node_id}.{input_name} to {binding} would make a cycle")
+    return _replace(spec, node.model_copy(update={"inputs": dict(node.inputs) | {input_name: str(binding)}}))
+
+
+def unbind(spec: WorkflowSpec, node_id: str, input_name: str) -> WorkflowSpec:
+    node = _node(spec, node_id)
+    return _replace(spec, node.model_copy(update={"inputs": {k: v for k, v in node.inputs.items() if k != input_name}}))
+
+
+def connect(spec: WorkflowSpec, store: ComponentStore, source_node: str, target_node: str) -> tuple[WorkflowSpec, str]:
+    """Bind the first unbound input of `target_node` that an output of `source_node` fits.
+
+    This is what drawing an edge between two nodes means; returns the new spec and the
+    binding made (`output -> input`). Refused when no output fits any free input.
+    """
+    source = store.resolve(_node(spec, source_node).component)
+    target_spec = _node(spec, target_node)
+    target = store.resolve(target_spec.component)
+    for wanted in target.inputs:
+        if wanted.name in target_spec.inputs:
+            continue
+        for produced in source.outputs:
+            if artifacts_fit(produced.type, wanted.type):
+                edited = bind(spec, store, target_node, wanted.name, f"{source_node}.{produced.name}")
+                return edited, f"{produced.name} -> {wanted.name}"
+    free = [f"{a.name} ({a.type})" for a in target.inputs if a.name not in target_spec.inputs]
+    offered = [f"{a.name} ({a.type})" for a in source.outputs]
+    raise EditRefused(
+        f"cannot connect {source_node} to {target_node}: its outputs {one_of(offered) or '(none)'} fit none of "
+        f"{target_node}'s free inputs {one_of(free) or '(none: all bound)'}"
+    )
+
+
+def set_node_params(spec: WorkflowSpec, node_id: str, params: dict[str, Any]) -> WorkflowSpec:
+    """Replace a node's parameter values (leave a parameter out to use the component's default)."""
+    node = _node(spec, node_id)
+    return _replace(spec, node.model_copy(update={"params": dict(params)}))
+
+
+def set_node_resources(spec: WorkflowSpec, node_id: str, cpu: str, memory: str, gpu: int) -> WorkflowSpec:
+    """CPU, memory and GPU requests of a node (empty strings and 0 mean: no request)."""
+    from pydantic import ValidationError
+
+    node = _node(spec, node_id)
+    try:
+        resources = Resources(cpu=cpu or None, memory=memory or None, gpu=gpu)
+    except ValidationError as exc:
+        raise EditRefused(
+            f"node '{node_id}' resources: " + "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        ) from None
+    empty = resources == Resources()
+    return _replace(spec, node.model_copy(update={"resources": None if empty else resources}))
+
+
+def move_nodes(spec: WorkflowSpec, positions: dict[str, tuple[float, float]]) -> WorkflowSpec:
+    """Record canvas positions (unknown ids are ignored)."""
+    ids = set(spec.node_ids())
+    layout = dict(spec.layout) | {k: Position(x=x, y=y) for k, (x, y) in positions.items() if k in ids}
+    return spec if layout == spec.layout else spec.model_copy(update={"layout": layout})
+
+
+def upstream_workflow(spec: WorkflowSpec, node_id: str) -> WorkflowSpec:
+    """The part of `spec` a node needs: the node and its ancestors (for a quick preview run)."""
+    keep = _ancestors(spec, node_id) | {node_id}
+    nodes = tuple(n for n in spec.nodes if n.id in keep)
+    return spec.model_copy(update={"nodes": nodes, "layout": {k: v for k, v in spec.layout.items() if k in keep}})
+
+
+def _ancestors(spec: WorkflowSpec, node_id: str) -> set[str]:
+    ids = set(spec.node_ids())
+    seen: set[str] = set()
+    todo = [node_id]
+    while todo:
+        for parent in _node(spec, todo.pop()).upstream() & ids:
+            if parent not in seen:
+                seen.add(parent)
+                todo.append(parent)
+    return seen
+
+
+def _node(spec: WorkflowSpec, node_id: str) -> Node:
+    try:
+        return spec.node(node_id)
+    except KeyError:
+        ids = spec.node_ids()
+        raise EditRefused(f"no node '{node_id}'{did_you_mean(node_id, ids)}; nodes: {one_of(ids)}") from None
+
+
+def _replace(spec: WorkflowSpec, node: Node) -> WorkflowSpec:
+    return spec.model_copy(update={"nodes": tuple(node if n.id == node.id else n for n in spec.nodes)})

@@ -1,0 +1,86 @@
+"""How a run's node outputs look in the studio: tables for Datasets, numbers and ROC curves for
+metrics, the facts of a model. Shared by the designer's preview and the Runs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from pipelines.runs import RunRecord
+
+
+def latest_workflow_run(records: list[RunRecord], node_ids: list[str]) -> RunRecord | None:
+    """The newest run of the whole workflow: data previews (quick runs of a part of it) do not count."""
+    for record in records:
+        ran = {n.node_id for n in record.nodes}
+        if not (record.options.get("sample") and ran < set(node_ids)):
+            return record
+    return None
+
+
+def numeric_metrics(record: RunRecord) -> dict[str, float]:
+    """`node.metric` -> value for every number a node's Metrics output carries (to compare runs)."""
+    found: dict[str, float] = {}
+    for node in record.nodes:
+        for output in node.outputs.values():
+            if output.get("type") != "system.Metrics":
+                continue
+            for key, value in (output.get("metadata") or {}).items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    found[f"{node.node_id}.{key}"] = float(value)
+    return found
+
+
+def roc_points(metadata: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """(false positive rates, true positive rates) from KFP ClassificationMetrics' confidenceMetrics."""
+    points = sorted(
+        (float(p.get("falsePositiveRate", 0)), float(p.get("recall", 0)))
+        for p in metadata.get("confidenceMetrics") or []
+    )
+    return [x for x, _ in points], [y for _, y in points]
+
+
+def show_node_outputs(record: RunRecord, node_id: str) -> None:
+    node = record.node(node_id)
+    if node.status not in ("succeeded", "cached"):
+        st.warning(f"{node_id} is {node.status}: {node.message or 'no outputs'}")
+        return
+    for name, output in node.outputs.items():
+        kind = str(output.get("type", "")).removeprefix("system.")
+        metadata = output.get("metadata") or {}
+        st.markdown(f"**{node_id}.{name}** ({kind})")
+        if kind == "Dataset":
+            from pipelines.preview import PreviewError, preview_table
+
+            try:
+                table = preview_table(output["uri"], rows=20)
+            except PreviewError as exc:
+                st.info(str(exc))
+                continue
+            st.caption(f"{table.rows} rows × {len(table.columns)} columns")
+            st.dataframe(table.head_frame(), width="stretch", hide_index=True)
+            with st.expander("schema and column statistics"):
+                st.dataframe(
+                    [{"column": c.name, "type": c.type, "nulls": c.nulls, "min": str(c.minimum), "max": str(c.maximum)}
+                     for c in table.columns],
+                    width="stretch", hide_index=True,
+                )  # fmt: skip
+        elif kind == "Metrics":
+            numbers = {k: v for k, v in metadata.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+            columns = st.columns(min(4, max(1, len(numbers))))
+            for index, (key, value) in enumerate(numbers.items()):
+                columns[index % len(columns)].metric(key, f"{value:.4g}")
+        elif kind == "ClassificationMetrics":
+            import plotly.graph_objects as go
+
+            x, y = roc_points(metadata)
+            if x:
+                figure = go.Figure(go.Scatter(x=x, y=y, mode="lines", name="ROC"))
+                figure.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dot", "color": "gray"})
+                figure.update_layout(title="ROC curve", xaxis_title="false positive rate",
+                                     yaxis_title="true positive rate", height=320, margin={"t": 40, "b": 10})  # fmt: skip
+                st.plotly_chart(figure, width="stretch")
+        else:
+            shown = {k: v for k, v in metadata.items() if not isinstance(v, dict | list) or len(str(v)) < 400}
+            st.json(shown, expanded=False)

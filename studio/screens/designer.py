@@ -1,0 +1,252 @@
+"""Designer: compose a workflow on the canvas, fill its forms, preview data, run it."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from pipelines import edits
+from pipelines.runner import RunOptions
+from pipelines.runs import FINAL_RUN_STATES
+from pipelines.validation import validate_workflow
+from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
+from studio import forms, ui
+from studio.canvas import apply_canvas, flow_elements
+from studio.run_views import latest_workflow_run, show_node_outputs
+from tessera.errors import TesseraError
+
+st.title("Designer")
+workspace, store = ui.workspace(), ui.store()
+files = {f"{p.parent.parent.name}/{p.stem}": p for p in workspace.workflow_files()}
+if not files:
+    st.info("No workflows yet: create one on the Home page.")
+    st.stop()
+names = sorted(files)
+wanted = st.query_params.get("workflow", names[0])
+choice = st.selectbox("Workflow", names, index=names.index(wanted) if wanted in names else 0)
+st.query_params["workflow"] = choice
+path = files[choice]
+try:
+    spec = parse_workflow(path.read_text(), str(path))
+except TesseraError as exc:
+    st.error(f"{path} does not load; fix it in a text editor, then reload: {exc}")
+    st.stop()
+
+
+def save(new_spec, note: str = "") -> None:
+    """Every edit is written to the workflow file at once: the YAML on disk is the source of truth."""
+    save_workflow(new_spec, path)
+    if note:
+        st.toast(note)
+
+
+problems = validate_workflow(spec, store)
+problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
+last_run = latest_workflow_run(ui.runner().runs.recent(limit=20, workflow=choice), spec.node_ids())
+statuses = {n.node_id: n.status for n in last_run.nodes} if last_run else {}
+
+palette, canvas_column, panel = st.columns([1, 3, 1.4])
+with palette:
+    st.subheader("Add a step")
+    categories = sorted({store.latest(n).category for n in store.names()})
+    category = st.selectbox("Category", ["all", *categories])
+    refs = [store.latest(n).ref for n in store.names() if category in ("all", store.latest(n).category)]
+    ref = st.selectbox("Component", refs, key="palette-ref")
+    if st.button("Add to workflow", key="add-node", width="stretch"):
+        with ui.user_errors(f"add {ref}"):
+            added = edits.add_node(spec, store.resolve(ref))
+            save(added, f"added {added.nodes[-1].id}")
+            st.session_state["selected-node"] = added.nodes[-1].id
+            st.rerun()
+
+
+@st.fragment
+def canvas() -> None:
+    """The canvas reruns alone when the user drags or connects, so it never swallows a click elsewhere."""
+    from streamlit_flow import streamlit_flow
+    from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
+    from streamlit_flow.state import StreamlitFlowState
+
+    nodes, flow_edges = flow_elements(spec, store, statuses, problem_nodes)
+    digest = hashlib.sha256((workflow_to_yaml(spec) + repr(sorted(statuses.items()))).encode()).hexdigest()
+    if st.session_state.get("flow-digest") != digest:
+        st.session_state["flow-state"] = StreamlitFlowState(
+            [StreamlitFlowNode.from_dict(n) for n in nodes], [StreamlitFlowEdge.from_dict(e) for e in flow_edges]
+        )
+        st.session_state["flow-digest"] = digest
+    state = st.session_state["flow-state"]
+    returned = streamlit_flow(
+        "canvas", state, height=460, fit_view=True, allow_new_edges=True, get_node_on_click=True,
+        enable_node_menu=True, enable_edge_menu=True, hide_watermark=True, min_zoom=0.2,
+    )  # fmt: skip
+    if returned is not None and returned.timestamp != state.timestamp:
+        current = parse_workflow(path.read_text(), str(path))  # this fragment may run alone: read the file again
+        change = apply_canvas(
+            current, store, [n.asdict() for n in returned.nodes], [e.asdict() for e in returned.edges]
+        )
+        for message in change.refused:
+            st.error(message)
+        st.session_state["flow-state"] = returned
+        if change.refused:  # redraw without the edge that was refused
+            st.session_state.pop("flow-digest", None)
+        clicked = returned.selected_id and returned.selected_id != st.session_state.get("selected-node")
+        if returned.selected_id:
+            st.session_state["selected-node"] = returned.selected_id
+        if change.spec != current:
+            save(change.spec, "; ".join(change.notes))
+        if change.spec != current or clicked:
+            st.rerun()
+
+
+with canvas_column:
+    canvas()
+    with st.expander(f"Validation: {len(problems)} problem(s)", expanded=bool(problems)):
+        if not problems:
+            st.success("The workflow is valid.")
+        for problem in problems:
+            st.markdown(f"- **{problem.where}**: {problem.message}")
+
+with panel:
+    node_ids = spec.node_ids()
+    if not node_ids:
+        st.info("Add a first step from the left.")
+    else:
+        selected = st.session_state.get("selected-node")
+        index = node_ids.index(selected) if selected in node_ids else 0
+        node_id = st.selectbox("Step", node_ids, index=index)
+        st.session_state["selected-node"] = node_id
+        node = spec.node(node_id)
+        component = store.resolve(node.component)
+        st.caption(f"{component.ref}: {component.summary}")
+        links = st.toggle("Link parameters to run parameters", key=f"links-{node_id}", disabled=not spec.params)
+        with st.form(f"params-{choice}-{node_id}"):
+            raw = forms.param_form(component.params, node.params, spec, key=f"{choice}-{node_id}", links=links)
+            if st.form_submit_button("Apply parameters"):
+                values, bad = forms.read_form(component.params, raw)
+                for message in bad:
+                    st.error(f"{node_id} › {message}")
+                if not bad:
+                    save(edits.set_node_params(spec, node_id, values), f"{node_id}: parameters saved")
+                    st.rerun()
+        for problem in (p for p in problems if p.where.startswith(f"node '{node_id}'")):
+            st.error(f"{problem.where}: {problem.message}")
+
+        st.markdown("**Inputs**")
+        for wanted in component.inputs:
+            sources = [
+                f"{other.id}.{out.name}"
+                for other in spec.nodes if other.id != node_id
+                for out in store.resolve(other.component).outputs if edits.artifacts_fit(out.type, wanted.type)
+            ]  # fmt: skip
+            current = node.inputs.get(wanted.name, "")
+            options = ["(not bound)", *sources]
+            picked = st.selectbox(
+                f"{wanted.name} ({wanted.type})", options,
+                index=options.index(current) if current in options else 0, key=f"bind-{choice}-{node_id}-{wanted.name}",
+            )  # fmt: skip
+            if picked != (current or "(not bound)"):
+                with ui.user_errors(f"bind {node_id}.{wanted.name}"):
+                    edited = (
+                        edits.unbind(spec, node_id, wanted.name) if picked == "(not bound)"
+                        else edits.bind(spec, store, node_id, wanted.name, picked)
+                    )  # fmt: skip
+                    save(edited, f"{node_id}.{wanted.name} ← {picked}")
+                    st.rerun()
+
+        with st.expander("Resources"), st.form(f"resources-{choice}-{node_id}"):
+            have = node.resources
+            cpu = st.text_input("CPU (e.g. 2 or 500m)", value=(have.cpu or "") if have else "")
+            memory = st.text_input("Memory (e.g. 4Gi)", value=(have.memory or "") if have else "")
+            gpu = st.number_input("GPUs", min_value=0, max_value=16, value=have.gpu if have else 0, step=1)
+            if st.form_submit_button("Apply resources"):
+                with ui.user_errors(f"set resources of {node_id}"):
+                    save(
+                        edits.set_node_resources(spec, node_id, cpu.strip(), memory.strip(), int(gpu)),
+                        "resources saved",
+                    )
+                    st.rerun()
+        if st.button(f"Delete step {node_id}", key=f"delete-{node_id}"):
+            save(edits.remove_node(spec, node_id), f"deleted {node_id}")
+            st.session_state.pop("selected-node", None)
+            st.rerun()
+
+st.divider()
+run_column, preview_column = st.columns([1, 2])
+with run_column:
+    st.subheader("Run")
+    with st.form(f"run-{choice}"):
+        values = {}
+        for name, param in spec.params.items():
+            values[name] = forms.param_form(
+                (forms.as_param_spec(name, param),),
+                {name: param.default},
+                spec.model_copy(update={"params": {}}),
+                key=f"run-{choice}",
+            )[name]
+        sample = st.number_input("Quick mode: rows per data source (0 = all)", min_value=0, value=0, step=100)
+        start = st.form_submit_button("Run", type="primary", disabled=bool(problems))
+    run_values, bad = forms.read_form(tuple(forms.as_param_spec(n, p) for n, p in spec.params.items()), values)
+    if start:
+        for message in bad:
+            st.error(f"run parameter {message}")
+        if not bad:
+            with ui.user_errors(f"start {choice}"):
+                record = ui.runner().submit(spec, run_values, RunOptions(sample=int(sample)))
+                st.session_state["watch-run"] = record.id
+                st.rerun()
+    if problems:
+        st.caption("Fix the problems listed under the canvas to run.")
+    from pipelines.compiler import compile_to_yaml
+
+    with ui.user_errors("compile for Kubeflow"):
+        if not problems:
+            st.download_button(
+                "Download KFP pipeline YAML", compile_to_yaml(spec, store, runtime_image=workspace.config.runtime_image),
+                file_name=f"{spec.name}.kfp.yaml", mime="application/x-yaml",
+            )  # fmt: skip
+
+    @st.fragment(run_every=1.0)
+    def run_status() -> None:
+        """Per-node states of the latest run; redraws the canvas colours when a state changes."""
+        latest = latest_workflow_run(ui.runner().runs.recent(limit=20, workflow=choice), spec.node_ids())
+        if latest is None:
+            st.caption("No run yet.")
+            return
+        st.markdown(f"Run `{latest.id}` {ui.status_badge(latest.status)} {latest.message}")
+        for node_record in latest.nodes:
+            seconds = f"{node_record.seconds:.1f} s" if node_record.seconds is not None else ""
+            st.markdown(f"- `{node_record.node_id}` {ui.status_badge(node_record.status)} {seconds}")
+            if node_record.status == "failed":
+                with st.expander(f"log of {node_record.node_id}"):
+                    st.code(ui.runner().logs(latest.id, node_record.node_id)[-4000:])
+        now = {n.node_id: n.status for n in latest.nodes}
+        if now != statuses:
+            st.rerun()
+
+    run_status()
+
+with preview_column:
+    st.subheader("Data preview")
+    if spec.nodes:
+        target = st.session_state.get("selected-node") or spec.nodes[0].id
+        rows = st.number_input("Sample rows for the preview run", min_value=10, max_value=100_000, value=500, step=100)
+        if st.button(f"Preview {target}", key="preview"):
+            with ui.user_errors(f"preview {target}"):
+                partial = edits.upstream_workflow(spec, target)
+                record = ui.runner().submit(partial, run_values, RunOptions(sample=int(rows)))
+                st.session_state["preview-run"] = (record.id, target)
+        if "preview-run" in st.session_state:
+            run_id, node_shown = st.session_state["preview-run"]
+            preview_record = ui.runner().status(run_id)
+            if preview_record.status in FINAL_RUN_STATES:
+                show_node_outputs(preview_record, node_shown)
+            else:
+
+                @st.fragment(run_every=1.0)
+                def wait_for_preview() -> None:
+                    if ui.runner().status(run_id).status in FINAL_RUN_STATES:
+                        st.rerun()
+                    st.info(f"running up to {node_shown} on a sample (run {run_id})…")
+
+                wait_for_preview()

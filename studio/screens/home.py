@@ -1,0 +1,57 @@
+"""Home: the workspace at a glance, and new workflows."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio import ui
+from studio.workflows import TEMPLATES, new_workflow
+
+workspace = ui.workspace()
+st.title(f"Tessera · {workspace.config.name}")
+st.caption(f"workspace {workspace.root} · tracking {workspace.tracking_uri()}")
+
+workflows, runs_column = st.columns(2)
+with workflows:
+    st.subheader("Workflows")
+    rows = [
+        {"project": p.parent.parent.name, "workflow": p.stem, "file": str(p.relative_to(workspace.root))}
+        for p in workspace.workflow_files()
+    ]
+    st.dataframe(rows, width="stretch", hide_index=True)
+    with st.form("new-workflow"):
+        st.markdown("**New workflow**")
+        project = st.text_input("Project", value=(workspace.projects() or ["default"])[0])
+        name = st.text_input("Name", placeholder="churn_model")
+        template = st.selectbox("Start from", list(TEMPLATES))
+        if st.form_submit_button("Create"):
+            with ui.user_errors(f"create workflow '{name}'"):
+                path = new_workflow(workspace, project.strip(), name.strip(), template)
+                st.success(f"Created {path.relative_to(workspace.root)}: open it in the Designer")
+                st.query_params["workflow"] = f"{project.strip()}/{name.strip()}"
+
+with runs_column:
+    st.subheader("Recent runs")
+    recent = ui.runner().runs.recent(limit=10)
+    st.dataframe(
+        [{"run": r.id, "workflow": r.workflow, "status": r.status, "started": ui.ago(r.started_at or r.created_at),
+          "seconds": round(r.seconds or 0, 1)} for r in recent],
+        width="stretch", hide_index=True,
+    )  # fmt: skip
+
+models_column, endpoints_column = st.columns(2)
+with models_column:
+    st.subheader("Models")
+    with ui.user_errors("read the model registry"):
+        st.dataframe(
+            [{"model": m.name, "latest": m.latest_version, "aliases": ", ".join(f"{a}→{v}" for a, v in m.aliases.items())}
+             for m in ui.models().models()],
+            width="stretch", hide_index=True,
+        )  # fmt: skip
+with endpoints_column:
+    st.subheader("Endpoints")
+    st.dataframe(
+        [{"endpoint": e.name, "status": e.status, "serves": e.version_summary(), "url": e.url}
+         for e in ui.endpoints().list()],
+        width="stretch", hide_index=True,
+    )  # fmt: skip

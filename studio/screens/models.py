@@ -1,0 +1,43 @@
+"""Models: registered versions with metrics and lineage, aliases, promote and roll back."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from serving.serving_tags import ENDPOINTS_TAG
+from studio import ui
+
+st.title("Models")
+registry = ui.models()
+models = registry.models()
+if not models:
+    st.info("No registered model yet: run a workflow that ends in register_model (the demo does).")
+    st.stop()
+name = st.selectbox("Model", [m.name for m in models])
+versions = registry.versions(name)
+st.dataframe(
+    [{"version": v.version, "aliases": ", ".join(v.aliases), **{k: round(x, 4) for k, x in v.metrics.items()},
+      "served by": v.tags.get(ENDPOINTS_TAG, ""), "run": v.lineage.get("tessera.run_id", ""),
+      "node": v.lineage.get("tessera.node", ""), "component": v.lineage.get("tessera.component", ""),
+      "data": v.lineage.get("tessera.data_fingerprint", "")[:12]} for v in versions],
+    width="stretch", hide_index=True,
+)  # fmt: skip
+
+promote_column, rollback_column = st.columns(2)
+with promote_column, st.form("promote"):
+    st.markdown("**Promote**")
+    version = st.selectbox("Version", [v.version for v in versions])
+    alias = st.text_input("Alias", value="champion")
+    if st.form_submit_button("Promote"):
+        with ui.user_errors(f"promote {name} {version}"):
+            registry.promote(name, version, alias.strip())
+            moved = ui.endpoints().follow_alias(f"{name}@{alias.strip()}")
+            st.success(f"{name}@{alias} → {version}" + "".join(f"; {e.name} now serves it" for e in moved))
+with rollback_column, st.form("rollback"):
+    st.markdown("**Roll back**")
+    alias_back = st.text_input("Alias", value="champion", key="rollback-alias")
+    if st.form_submit_button("Roll back"):
+        with ui.user_errors(f"roll back {name}@{alias_back}"):
+            info = registry.rollback(name, alias_back.strip())
+            ui.endpoints().follow_alias(f"{name}@{alias_back.strip()}")
+            st.success(f"{name}@{alias_back} → {info.version}")

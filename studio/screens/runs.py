@@ -1,0 +1,68 @@
+"""Runs: what ran, how each node did, its logs and outputs; compare runs; resume or cancel."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio import ui
+from studio.run_views import numeric_metrics, show_node_outputs
+
+st.title("Runs")
+runner = ui.runner()
+workflow_filter, status_filter = st.columns(2)
+workflows = sorted({r.workflow for r in runner.runs.recent(limit=500)})
+workflow = workflow_filter.selectbox("Workflow", ["all", *workflows])
+status = status_filter.selectbox("Status", ["all", "succeeded", "failed", "running", "queued", "cancelled"])
+runs = runner.runs.recent(
+    limit=100, workflow=None if workflow == "all" else workflow, status=None if status == "all" else status
+)
+if not runs:
+    st.info("No runs match. Start one from the Designer or with `tessera run`.")
+    st.stop()
+st.dataframe(
+    [{"run": r.id, "workflow": r.workflow, "status": r.status, "started": ui.ago(r.started_at or r.created_at),
+      "seconds": round(r.seconds or 0, 1), "quick": bool(r.options.get("sample")), "message": r.message} for r in runs],
+    width="stretch", hide_index=True,
+)  # fmt: skip
+
+run_id = st.selectbox("Run", [r.id for r in runs])
+record = runner.status(run_id)
+st.markdown(f"### {record.workflow} · `{record.id}` {ui.status_badge(record.status)}")
+actions = st.columns(4)
+if actions[0].button("Resume", disabled=record.status in ("running", "succeeded", "queued")):
+    with ui.user_errors(f"resume {record.id}"), st.spinner("resuming…"):
+        runner.resume(record.id)
+        st.rerun()
+if actions[1].button("Cancel", disabled=record.status not in ("running", "queued")):
+    with ui.user_errors(f"cancel {record.id}"):
+        runner.cancel(record.id)
+        st.rerun()
+st.dataframe(
+    [{"node": n.node_id, "status": n.status, "seconds": round(n.seconds, 2) if n.seconds is not None else None,
+      "cache hit": n.status == "cached", "attempts": n.attempts, "message": n.message} for n in record.nodes],
+    width="stretch", hide_index=True,
+)  # fmt: skip
+with st.expander("Parameters"):
+    st.json(record.params)
+node_id = st.selectbox("Node", [n.node_id for n in record.nodes])
+outputs_tab, logs_tab = st.tabs(["outputs", "logs"])
+with outputs_tab:
+    show_node_outputs(record, node_id)
+with logs_tab:
+    st.code(runner.logs(record.id, node_id)[-20_000:] or "(empty)")
+
+st.divider()
+st.subheader("Compare runs")
+chosen = st.multiselect("Runs to compare", [r.id for r in runs], default=[r.id for r in runs[:2]])
+if len(chosen) >= 2:
+    import pandas as pd
+
+    records = [runner.status(r) for r in chosen]
+    params = pd.DataFrame({r.id: {k: str(v) for k, v in r.params.items()} for r in records})
+    metrics = pd.DataFrame({r.id: numeric_metrics(r) for r in records})
+    st.markdown("**Parameters**")
+    st.dataframe(params, width="stretch")
+    st.markdown("**Metrics**")
+    st.dataframe(metrics, width="stretch")
+    if not metrics.empty:
+        st.bar_chart(metrics.T)

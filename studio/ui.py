@@ -1,0 +1,105 @@
+"""What every studio page shares: the workspace and its services, and turning errors into `st.error`.
+
+Pages hold UI only. The state that matters (workflows, runs, models, endpoints) lives in the
+workspace, so a browser reconnect or a second tab sees the same thing; `st.session_state`
+keeps only what the user is looking at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from pydantic import ValidationError
+
+from tessera.errors import TesseraError
+
+STATUS_COLOURS = {
+    "succeeded": "#2e7d32", "cached": "#558b2f", "running": "#f9a825", "queued": "#9e9e9e",
+    "pending": "#9e9e9e", "failed": "#c62828", "skipped": "#bdbdbd", "cancelled": "#6d4c41",
+}  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False)
+def _workspace_at(home: str) -> Any:
+    from tessera.workspace import find_workspace, load_workspace
+
+    return load_workspace(Path(home)) if home else find_workspace()
+
+
+def workspace() -> Any:
+    """The studio's workspace (`TESSERA_HOME`, set by `tessera up`, else the current folder's)."""
+    import os
+
+    ws = _workspace_at(os.environ.get("TESSERA_HOME", ""))
+    ws.state_dir.mkdir(exist_ok=True)
+    return ws
+
+
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> Any:
+    from component_store.store import ComponentStore
+
+    configured = workspace().config.store
+    return ComponentStore(workspace().resolve(configured) if configured else None)
+
+
+def store() -> Any:
+    return _store(str(workspace().root))
+
+
+def runner() -> Any:
+    from pipelines.local_runner import LocalRunner
+
+    return LocalRunner(workspace(), store())
+
+
+def models() -> Any:
+    from serving.model_registry import ModelRegistry
+
+    return ModelRegistry(workspace().tracking_uri())
+
+
+def endpoints() -> Any:
+    from serving.targets import local_target
+
+    return local_target(workspace())
+
+
+@contextmanager
+def user_errors(doing: str) -> Iterator[None]:
+    """Show a user error (bad value, invalid workflow, endpoint down) as `st.error`, never a traceback."""
+    try:
+        yield
+    except TesseraError as exc:
+        st.error(f"Could not {doing}: {exc}")
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
+        st.error(f"Could not {doing}: {fields}")
+    except (ValueError, OSError) as exc:
+        st.error(f"Could not {doing}: {exc}")
+
+
+BADGES = {"succeeded": "green", "cached": "green", "running": "orange", "failed": "red", "cancelled": "violet"}
+
+
+def status_badge(status: str) -> str:
+    """Markdown for a coloured status word."""
+    return f":{BADGES.get(status, 'gray')}[{status}]"
+
+
+def ago(timestamp: float | None) -> str:
+    import time
+
+    if not timestamp:
+        return "-"
+    seconds = time.time() - timestamp
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"

@@ -1,0 +1,58 @@
+"""Workflow edits (what the designer is made of): each returns a new spec or refuses with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines import edits
+from pipelines.edits import EditRefused
+from pipelines.validation import validate_workflow
+
+
+def test_add_node_gives_unique_ids_and_places_it_right_of_the_rest(demo_spec, store):
+    added = edits.add_node(demo_spec, store.latest("train_test_split"))
+    assert added.nodes[-1].id == "train_test_split" and added.nodes[-1].component == "train_test_split@1.0.0"
+    again = edits.add_node(added, store.latest("train_test_split"))
+    assert again.nodes[-1].id == "train_test_split_2"
+    assert again.layout["train_test_split_2"].x > max(p.x for k, p in demo_spec.layout.items())
+    assert demo_spec.nodes[-1].id == "serve", "the original value is untouched"
+
+
+def test_bind_refuses_a_type_mismatch_an_unknown_input_and_a_cycle(demo_spec, store):
+    with pytest.raises(EditRefused, match=r"tune.model is a Model but split.table needs a Dataset"):
+        edits.bind(demo_spec, store, "split", "table", "tune.model")
+    with pytest.raises(EditRefused, match="has no input 'tabel' \\(did you mean 'table'"):
+        edits.bind(demo_spec, store, "split", "tabel", "encode.encoded")
+    with pytest.raises(EditRefused, match="would make a cycle"):
+        edits.bind(demo_spec, store, "fill", "table", "split.train")
+    with pytest.raises(EditRefused, match="no node 'splt' \\(did you mean 'split'"):
+        edits.bind(demo_spec, store, "splt", "table", "encode.encoded")
+
+
+def test_connect_binds_the_first_free_input_an_output_fits(demo_spec, store):
+    unbound = edits.unbind(demo_spec, "evaluate", "test")
+    connected, made = edits.connect(unbound, store, "split", "evaluate")
+    assert made == "train -> test" and connected.node("evaluate").inputs["test"] == "split.train"
+    with pytest.raises(EditRefused, match="cannot connect tune to players"):
+        edits.connect(demo_spec, store, "tune", "players")
+
+
+def test_remove_node_drops_its_bindings_and_the_workflow_says_what_is_missing(demo_spec, store):
+    removed = edits.remove_node(demo_spec, "encode")
+    assert "encode" not in removed.node_ids() and "encode" not in removed.layout
+    assert "table" not in removed.node("split").inputs
+    problems = validate_workflow(removed, store)
+    assert [str(p) for p in problems] == [
+        "node 'split' › inputs › table: required Dataset input is not bound; bind it to an upstream output as "
+        "'<node>.<output>'"
+    ]
+
+
+def test_resources_params_and_upstream(demo_spec, store):
+    sized = edits.set_node_resources(demo_spec, "tune", "4", "8Gi", 1)
+    assert sized.node("tune").resources.gpu == 1 and sized.node("tune").resources.memory == "8Gi"
+    assert edits.set_node_resources(sized, "tune", "", "", 0).node("tune").resources is None
+    with pytest.raises(EditRefused, match="node 'tune' resources: memory"):
+        edits.set_node_resources(demo_spec, "tune", "2", "lots", 0)
+    assert edits.set_node_params(demo_spec, "split", {"label": "x"}).node("split").params == {"label": "x"}
+    assert edits.upstream_workflow(demo_spec, "split").node_ids() == ["players", "validate", "fill", "encode", "split"]

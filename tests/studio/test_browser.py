@@ -1,0 +1,148 @@
+"""The analyst's path in a real browser (Debian's Chromium driven by Playwright) against `tessera up`:
+open the designer, change a parameter, preview a node's data, run the workflow, deploy the model and
+call it from the try-it form. Screenshots go to test-output/studio/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from component_store.store import ComponentStore
+from pipelines.local_runner import LocalRunner
+from tessera.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "studio"
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def studio_url(studio_workspace: Workspace) -> Iterator[str]:
+    port = free_port()
+    tessera = Path(sys.executable).parent / "tessera"
+    process = subprocess.Popen(
+        [str(tessera), "up", "--port", str(port), "--mlflow-port", "0"], cwd=studio_workspace.root,
+        env=os.environ | {"TESSERA_HOME": str(studio_workspace.root)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"tessera up did not answer: {process.stdout.read().decode() if process.stdout else ''}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser_page(studio_url: str):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    if SHOTS.exists():
+        shutil.rmtree(SHOTS)
+    SHOTS.mkdir(parents=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def settle(page) -> None:
+    """Wait until the app has finished its current rerun (a click during one can be dropped)."""
+    page.wait_for_timeout(500)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=120_000)
+    page.wait_for_timeout(500)
+
+
+def test_analyst_builds_previews_runs_deploys_and_calls_from_the_browser(
+    browser_page, studio_url: str, studio_workspace: Workspace
+) -> None:
+    try:
+        analyst_path(browser_page, studio_url, studio_workspace)
+    except Exception:
+        browser_page.screenshot(path=SHOTS / "failure.png")
+        (SHOTS / "failure.txt").write_text(browser_page.locator("[data-testid='stMain']").first.inner_text())
+        raise
+
+
+def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
+    page.goto(f"{studio_url}/designer?workflow=risk/cheater_detection")
+    page.get_by_role("heading", name="Designer").wait_for()
+    canvas = page.frame_locator("iframe[title*='streamlit_flow']")
+    canvas.get_by_text("deploy_endpoint@1.0.0").wait_for()
+    page.screenshot(path=SHOTS / "01-designer.png", full_page=True)
+
+    settle(page)
+    page.get_by_label("seed", exact=True).fill("11")
+    page.get_by_role("button", name="Apply parameters").click()
+    path = studio_workspace.find_workflow("cheater_detection")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        players = next(n for n in yaml.safe_load(path.read_text())["nodes"] if n["id"] == "players")
+        if players["params"].get("seed") == 11:
+            break
+        time.sleep(0.2)
+    assert players["params"]["seed"] == 11, "the form's value reached the workflow file"
+
+    settle(page)
+    page.get_by_role("button", name="Preview players").click()
+    page.get_by_text(re.compile(r"^500 rows × \d+ columns$")).wait_for(timeout=180_000)
+    page.screenshot(path=SHOTS / "02-preview.png", full_page=True)
+
+    runs = LocalRunner(studio_workspace, ComponentStore()).runs
+    before = {r.id for r in runs.recent(limit=100)}
+    settle(page)
+    page.get_by_label("players", exact=True).fill("1500")
+    page.get_by_label("n_trials", exact=True).fill("3")
+    page.get_by_role("button", name="Run", exact=True).click()
+    deadline = time.monotonic() + 60
+    while not (started := [r for r in runs.recent(limit=100) if r.id not in before]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [r.params["players"] for r in started] == [1500], "the Run button started one run with the form's values"
+    page.get_by_text(f"Run {started[0].id} succeeded").wait_for(timeout=300_000)
+    assert {n.status for n in runs.get(started[0].id).nodes} == {"succeeded"}
+    page.screenshot(path=SHOTS / "03-run-succeeded.png", full_page=True)
+
+    page.goto(f"{studio_url}/endpoints")
+    page.get_by_text("Deploy a model version").click()
+    settle(page)
+    page.get_by_label("Endpoint name").fill("browser-api")
+    page.get_by_role("button", name="Deploy endpoint", exact=True).click()
+    page.get_by_text(re.compile(r"^browser-api serves cheater-detector/\d+ 100%")).wait_for(timeout=120_000)
+    page.screenshot(path=SHOTS / "04-deployed.png", full_page=True)
+
+    settle(page)  # the endpoint just deployed is the one shown
+    page.get_by_role("button", name="Send request").click()
+    page.get_by_text(re.compile(r"^answered by version \d+")).wait_for(timeout=60_000)
+    page.screenshot(path=SHOTS / "05-try-it.png", full_page=True)

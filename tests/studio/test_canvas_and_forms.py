@@ -1,0 +1,84 @@
+"""The designer's canvas and forms as plain functions (custom components are opaque to AppTest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from component_store.spec import ParamSpec
+from studio.canvas import STATUS_FILL, apply_canvas, flow_elements
+from studio.forms import read_form, references_for
+
+
+def canvas_of(spec, store, **kwargs):
+    nodes, edges = flow_elements(spec, store, **kwargs)
+    return nodes, edges
+
+
+def test_flow_elements_draw_every_node_and_binding_coloured_by_status(demo_spec, store):
+    nodes, edges = flow_elements(demo_spec, store, {"split": "failed", "players": "succeeded"}, {"tune"})
+    assert [n["id"] for n in nodes] == demo_spec.node_ids()
+    by_id = {n["id"]: n for n in nodes}
+    assert by_id["split"]["style"]["background"] == STATUS_FILL["failed"]
+    assert by_id["players"]["style"]["background"] == STATUS_FILL["succeeded"]
+    assert "c62828" in by_id["tune"]["style"]["border"], "an invalid node is outlined in red"
+    assert by_id["serve"]["position"] == {"x": 2080.0, "y": 200.0}
+    assert {"source": "split", "target": "tune", "label": "train → train"}.items() <= next(
+        e for e in edges if e["target"] == "tune"
+    ).items()
+    assert len(edges) == 13
+
+
+def test_canvas_moves_deletes_and_connects_and_refuses_a_mismatch(demo_spec, store):
+    nodes, edges = canvas_of(demo_spec, store)
+    nodes = [n for n in nodes if n["id"] != "profile"]  # deleted on the canvas
+    nodes[0] = nodes[0] | {"position": {"x": 5.0, "y": 7.0}, "selected": True}  # players moved and selected
+    edges = [e for e in edges if e["target"] != "evaluate" or "test" not in e["label"]]  # split -> evaluate deleted
+    change = apply_canvas(demo_spec, store, nodes, edges)
+    assert "profile" not in change.spec.node_ids()
+    assert change.spec.layout["players"].x == 5.0 and change.selected == "players"
+    assert "test" not in change.spec.node("evaluate").inputs
+    assert "unbound evaluate.test (was split.test)" in change.notes
+
+    nodes, edges = canvas_of(change.spec, store)
+    edges.append({"id": "new-1", "source": "split", "target": "evaluate"})  # drawn: binds the first fitting Dataset
+    edges.append({"id": "new-2", "source": "tune", "target": "fill"})  # a Model into fill: refused
+    again = apply_canvas(change.spec, store, nodes, edges)
+    assert again.spec.node("evaluate").inputs["test"] == "split.train"
+    assert again.refused and "cannot connect tune to fill" in again.refused[0]
+    assert again.spec.node("fill").inputs == change.spec.node("fill").inputs
+
+
+def test_an_untouched_canvas_changes_nothing(demo_spec, store):
+    nodes, edges = canvas_of(demo_spec, store)
+    change = apply_canvas(demo_spec, store, nodes, edges)
+    assert change.spec == demo_spec and not change.notes and not change.refused
+
+
+def test_read_form_parses_values_and_names_each_bad_one() -> None:
+    params = (
+        ParamSpec(name="columns", type="array", required=False, default=[]),
+        ParamSpec(name="space", type="object", required=False, default={}),
+        ParamSpec(name="label", type="string", required=True),
+        ParamSpec(name="size", type="number", required=False, default=0.2, minimum=0.05, maximum=0.95),
+    )
+    values, problems = read_form(params, {"columns": '["a", "b"]', "space": "{}", "label": "y", "size": 0.3})
+    assert values == {"columns": ["a", "b"], "label": "y", "size": 0.3} and not problems, "defaults are left out"
+    values, problems = read_form(params, {"columns": "[a, b]", "space": "[1]", "label": " ", "size": "${params.x}"})
+    assert values == {"size": "${params.x}"}
+    assert problems[0].startswith("columns: not JSON") and 'e.g. ["a", "b"]' in problems[0]
+    assert problems[1] == 'space: needs a JSON object, e.g. {"key": 1}'
+    assert problems[2] == "label: required, give a value"
+
+
+def test_only_run_parameters_of_a_fitting_type_are_offered(demo_spec) -> None:
+    number = ParamSpec(name="test_size", type="number", required=False, default=0.2)
+    assert references_for(number, demo_spec) == ["players", "test_size", "n_trials"]
+    text = ParamSpec(name="model_name", type="string", required=True)
+    assert references_for(text, demo_spec) == ["model_name"]
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 3])
+def test_blank_and_nonsense_stay_problems(bad) -> None:
+    params = (ParamSpec(name="n", type="integer", required=True),)
+    _, problems = read_form(params, {"n": bad})
+    assert problems and problems[0].startswith("n")

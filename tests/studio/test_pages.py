@@ -1,0 +1,127 @@
+"""Every studio page under Streamlit's AppTest on a workspace with a finished demo run: it renders,
+it rejects bad values with st.error, and its actions change the workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from tessera.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+SCREENS = Path(__file__).resolve().parents[2] / "studio" / "screens"
+PAGES = ["home", "store", "designer", "runs", "models", "endpoints", "tuning"]
+
+
+@pytest.fixture
+def page(studio_workspace: Workspace, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TESSERA_HOME", str(studio_workspace.root))
+
+    def open_page(name: str, **query: str) -> AppTest:
+        app = AppTest.from_file(str(SCREENS / f"{name}.py"), default_timeout=120)
+        app.query_params.update(query)
+        return app.run()
+
+    return open_page
+
+
+def errors(app: AppTest) -> list[str]:
+    return [e.value for e in app.error]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_renders_on_the_demo_workspace(page, name: str) -> None:
+    app = page(name)
+    assert not app.exception, [e.message for e in app.exception]
+    assert not errors(app)
+
+
+def test_the_app_navigates_to_every_page(studio_workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TESSERA_HOME", str(studio_workspace.root))
+    app = AppTest.from_file(str(SCREENS.parent / "app.py"), default_timeout=60).run()
+    assert not app.exception and app.title[0].value.startswith("Tessera ·")
+    for name in PAGES[1:]:
+        app.switch_page(str(SCREENS / f"{name}.py")).run()
+        assert not app.exception, (name, [e.message for e in app.exception])
+
+
+def test_home_creates_a_workflow_and_refuses_a_bad_name(page, studio_workspace: Workspace) -> None:
+    app = page("home")
+    app.text_input[1].input("Churn Model")
+    app.button[0].click().run()
+    assert "names are lower-case letters" in errors(app)[0]
+    app.text_input[1].input("churn_model")
+    app.selectbox[0].select("cheater detection (demo)")
+    app.button[0].click().run()
+    created = studio_workspace.workflows_dir("risk") / "churn_model.yaml"
+    assert created.exists() and yaml.safe_load(created.read_text())["name"] == "churn_model"
+    app.button[0].click().run()
+    assert "already exists" in errors(app)[0], "nothing is overwritten"
+
+
+def test_designer_saves_a_param_and_rejects_bad_json(page, studio_workspace: Workspace) -> None:
+    path = studio_workspace.find_workflow("cheater_detection")
+    app = page("designer", workflow="risk/cheater_detection")
+    step = next(s for s in app.selectbox if s.label == "Step")
+    step.select("tune").run()
+    drop = next(t for t in app.text_area if t.label == "drop_columns")
+    drop.input("[player_id")  # a form: the value goes with the submit
+    next(b for b in app.button if b.label == "Apply parameters").click().run()
+    assert any("tune › drop_columns: not JSON" in e for e in errors(app))
+    assert "player_id" in path.read_text() and "[player_id\n" not in path.read_text(), "nothing half-written"
+
+    app = page("designer", workflow="risk/cheater_detection")
+    next(s for s in app.selectbox if s.label == "Step").select("players").run()
+    next(n for n in app.number_input if n.label == "seed").set_value(7)
+    next(b for b in app.button if b.label == "Apply parameters").click().run()
+    players = next(n for n in yaml.safe_load(path.read_text())["nodes"] if n["id"] == "players")
+    assert players["params"]["seed"] == 7
+
+
+def test_designer_run_button_starts_a_run_recorded_in_the_workspace(page, studio_workspace: Workspace) -> None:
+    from component_store.store import ComponentStore
+    from pipelines.local_runner import LocalRunner
+
+    runner = LocalRunner(studio_workspace, ComponentStore())
+    before = {r.id for r in runner.runs.recent(limit=100)}
+    app = page("designer", workflow="risk/player_features")
+    next(b for b in app.button if b.label == "Run").click().run()
+    assert not errors(app)
+    started = [r for r in runner.runs.recent(limit=100) if r.id not in before]
+    assert [r.workflow for r in started] == ["risk/player_features"]
+    assert runner.wait(started[0].id, timeout=300).status == "succeeded"
+
+
+def test_models_promote_and_a_refused_rollback(page, studio_workspace: Workspace) -> None:
+    from serving.model_registry import ModelRegistry
+
+    app = page("models")
+    next(t for t in app.text_input if t.key == "rollback-alias").input("canary")
+    next(b for b in app.button if b.label == "Roll back").click().run()
+    assert "Alias 'canary' of model 'cheater-detector' has no earlier version to roll back to" in errors(app)[0]
+    newest = next(s for s in app.selectbox if s.label == "Version").value
+    next(t for t in app.text_input if t.label == "Alias" and t.key != "rollback-alias").input("staging")
+    next(b for b in app.button if b.label == "Promote").click().run()
+    assert not errors(app) and app.success[0].value.startswith(f"cheater-detector@staging → {newest}")
+    registry = ModelRegistry(studio_workspace.tracking_uri())
+    assert registry.resolve("cheater-detector@staging").version == newest
+
+
+def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspace: Workspace) -> None:
+    app = page("endpoints")
+    app.text_input[0].input("Bad Name")
+    next(b for b in app.button if b.label == "Deploy endpoint").click().run()
+    assert errors(app)[0].startswith("Could not deploy 'Bad Name': name:") and "lower-case" in errors(app)[0]
+    app.text_input[0].input("studio-api")
+    next(b for b in app.button if b.label == "Deploy endpoint").click().run()
+    assert not errors(app), errors(app)
+    assert (studio_workspace.state_dir / "endpoints" / "studio-api.token").exists()
+
+    app = page("endpoints")
+    next(s for s in app.selectbox if s.label == "Endpoint").select("studio-api").run()
+    next(b for b in app.button if b.label == "Send request").click().run()
+    assert not errors(app), errors(app)
+    assert any(s.value.startswith("answered by version 1") for s in app.success)
