@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= demo-workspace
 
-.PHONY: install demo test lint bench clean
+.PHONY: install studio demo test lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## The studio on the embedded defaults with the demo project: http://127.0.0.1:8501 (MLflow UI on :5000).
+studio: install
+	@test -f $(DEMO)/tessera.yaml || $(BIN)/tessera init $(DEMO) --demo
+	cd $(DEMO) && ../$(BIN)/tessera up
 
 ## The demo on the embedded defaults: a workspace with the demo project; validate, compile for Kubeflow,
 ## run it locally (data -> tuned model -> champion gate -> MLflow registry) and show the registered model.
@@ -39,6 +44,7 @@ bench: install
 	$(BIN)/python benchmarks/local_runner.py
 	$(BIN)/python benchmarks/tuning.py
 	$(BIN)/python benchmarks/serving.py
+	$(BIN)/python benchmarks/studio.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache
