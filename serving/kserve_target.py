@@ -232,13 +232,13 @@ class KServeTarget:
         record = self.registry.get(name)
         self._call("delete", name, namespace=record.request.namespace)
         self.registry.delete(name)
-        sync_endpoint_tags(self.registry.all(), also_models={r.model_name for r in record.served})
+        sync_endpoint_tags(self.models.client, self.registry.all(), also_models={r.model_name for r in record.served})
 
     def _served(self, request: EndpointRequest, service: Any) -> None:
         routes = [Route(**r) for r in json.loads(service.metadata.annotations[ROUTES_ANNOTATION])]
         record = self.registry.get(request.name)
         self.registry.record_served(request.name, routes, record.revision)
-        sync_endpoint_tags(self.registry.all(), also_models={r.model_name for r in record.served})
+        sync_endpoint_tags(self.models.client, self.registry.all(), also_models={r.model_name for r in record.served})
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:

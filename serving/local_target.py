@@ -220,7 +220,9 @@ class LocalProcessTarget:
         )  # fmt: skip
 
     def _sync_tags(self, changed: EndpointRecord) -> None:
-        sync_endpoint_tags(self.registry.all(), also_models={route.model_name for route in changed.served})
+        sync_endpoint_tags(
+            self.models.client, self.registry.all(), also_models={route.model_name for route in changed.served}
+        )
 
 
 def _free_port() -> int:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from serving.endpoint_registry import SERVING_STATES, EndpointRecord
 
@@ -24,11 +25,11 @@ def serving_map(records: Iterable[EndpointRecord]) -> dict[tuple[str, str], list
     return {key: sorted(names) for key, names in serving.items()}
 
 
-def sync_endpoint_tags(records: list[EndpointRecord], also_models: Iterable[str] = ()) -> None:
-    """Set or clear the tag on every version of the models these endpoints serve (and `also_models`)."""
-    from mlflow import MlflowClient
+def sync_endpoint_tags(client: Any, records: list[EndpointRecord], also_models: Iterable[str] = ()) -> None:
+    """Set or clear the tag on every version of the models these endpoints serve (and `also_models`).
 
-    client = MlflowClient()
+    `client` is the `MlflowClient` of the workspace's store (never the process-wide default).
+    """
     wanted = serving_map(records)
     models = {model for model, _ in wanted} | set(also_models)
     for model in sorted(models):

@@ -169,7 +169,7 @@ class TrafficController:
         if not self.sync_tags:
             return
         try:
-            sync_endpoint_tags(self.registry.all(), also_models=previous_models or ())
+            sync_endpoint_tags(self.models.client, self.registry.all(), also_models=previous_models or ())
         except Exception as exc:  # tags are a view; serving must not stop because MLflow hiccuped
             log.warning("could not update the MLflow endpoint tags: %s", exc)
 

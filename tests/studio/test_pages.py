@@ -124,4 +124,7 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
     next(s for s in app.selectbox if s.label == "Endpoint").select("studio-api").run()
     next(b for b in app.button if b.label == "Send request").click().run()
     assert not errors(app), errors(app)
-    assert any(s.value.startswith("answered by version 1") for s in app.success)
+    from serving.model_registry import ModelRegistry
+
+    champion = ModelRegistry(studio_workspace.tracking_uri()).resolve("cheater-detector@champion").version
+    assert any(s.value.startswith(f"answered by version {champion}") for s in app.success)
