@@ -38,6 +38,22 @@ def sync_endpoint_tags(client: Any, records: list[EndpointRecord], also_models: 
             text = ", ".join(names)
             current = (version.tags or {}).get(ENDPOINTS_TAG, "")
             if text and text != current:
-                client.set_model_version_tag(model, str(version.version), ENDPOINTS_TAG, text)
+                _set_tag(client, model, str(version.version), text)
             elif not text and current:
                 client.delete_model_version_tag(model, str(version.version), ENDPOINTS_TAG)
+
+
+def _set_tag(client: Any, model: str, version: str, text: str, attempts: int = 3) -> None:
+    """Set the tag; the endpoint's server and the CLI may write it at the same moment (MLflow then raises)."""
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            client.set_model_version_tag(model, version, ENDPOINTS_TAG, text)
+            return
+        except MlflowException:
+            written = (client.get_model_version(model, version).tags or {}).get(ENDPOINTS_TAG)
+            if written == text:
+                return
+            if attempt == attempts - 1:
+                raise

@@ -116,6 +116,7 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
     next(b for b in app.button if b.label == "Deploy endpoint").click().run()
     assert errors(app)[0].startswith("Could not deploy 'Bad Name': name:") and "lower-case" in errors(app)[0]
     app.text_input[0].input("studio-api")
+    next(s for s in app.selectbox if s.label.startswith("Model")).select("cheater-detector@champion")
     next(b for b in app.button if b.label == "Deploy endpoint").click().run()
     assert not errors(app), errors(app)
     assert (studio_workspace.state_dir / "endpoints" / "studio-api.token").exists()
@@ -127,4 +128,5 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
     from serving.model_registry import ModelRegistry
 
     champion = ModelRegistry(studio_workspace.tracking_uri()).resolve("cheater-detector@champion").version
-    assert any(s.value.startswith(f"answered by version {champion}") for s in app.success)
+    answers = [s.value for s in app.success]
+    assert any(a.startswith(f"answered by version {champion}") for a in answers), answers
