@@ -4,7 +4,7 @@
 
 All contenders run the same six steps of `examples/demo` (5,000 players) on this machine:
 
-- tessera (CLI): `tessera run cheater_detection` in a fresh workspace (empty cache), as a user types it;
+- tessera (CLI): `tessera run player_features` in a fresh workspace (empty cache), as a user types it;
 - tessera (CLI, spawn): the same with `--isolation spawn` (a fresh interpreter per node, like a pod);
 - kfp.local: the compiled IR run by kfp's `SubprocessRunner` (a fresh interpreter per task, sequential);
 - plain script: the six component functions called in turn in one Python process (the floor;
@@ -45,8 +45,8 @@ def timed_command(command: list[str], cwd: Path) -> float:
 
 def tessera_cli(tmp: Path, *extra: str) -> tuple[float, float]:
     workspace = fresh_workspace(tmp / "ws")
-    cold = timed_command([str(BIN / "tessera"), "run", "cheater_detection", *extra], workspace)
-    cached = timed_command([str(BIN / "tessera"), "run", "cheater_detection", *extra], workspace)
+    cold = timed_command([str(BIN / "tessera"), "run", "player_features", *extra], workspace)
+    cached = timed_command([str(BIN / "tessera"), "run", "player_features", *extra], workspace)
     return cold, cached
 
 
@@ -93,7 +93,7 @@ PLAIN = textwrap.dedent(
 def kfp_local(tmp: Path) -> float:
     workspace = fresh_workspace(tmp / "kfp-ws")
     subprocess.run(
-        [str(BIN / "tessera"), "workflow", "compile", "cheater_detection", "-o", "ir.yaml"],
+        [str(BIN / "tessera"), "workflow", "compile", "player_features", "-o", "ir.yaml"],
         cwd=workspace,
         env=ENV,
         check=True,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from serving.model_registry import ModelRegistry
 from serving.serving_tags import sync_endpoint_tags
 from serving.tokens import new_token, token_hash
 from serving.traffic import resolve_routes
+from tessera.ports import free_port, port_free
 from tessera.workspace import Workspace
 
 
@@ -47,8 +47,8 @@ class LocalProcessTarget:
                 "to change what it serves, or pick another name"
             )
         resolve_routes(self.models, request)  # unknown model / version / alias: refused before anything starts
-        port = request.port or _free_port()
-        if not _port_free(port):
+        port = request.port or free_port()
+        if not port_free(port):
             raise EndpointError(f"port {port} is already in use on 127.0.0.1: pick another with --port")
         token = new_token()
         log_path = self.workspace.state_dir / "endpoints" / f"{request.name}.log"
@@ -70,7 +70,7 @@ class LocalProcessTarget:
         record = self.registry.get(name)
         if _alive(record.pid):
             return self.status(name)
-        if record.port is None or not _port_free(record.port):
+        if record.port is None or not port_free(record.port):
             raise EndpointError(f"port {record.port} is in use: free it, or delete and deploy '{name}' again")
         self._start(record)
         return self.status(name)
@@ -223,22 +223,6 @@ class LocalProcessTarget:
         sync_endpoint_tags(
             self.models.client, self.registry.all(), also_models={route.model_name for route in changed.served}
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _ready(url: str, token: str = "") -> bool:

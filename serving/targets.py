@@ -35,9 +35,9 @@ def kserve_target(workspace: Workspace, client: Any = None) -> KServeTarget:
     )  # fmt: skip
 
 
-def target_for(workspace: Workspace, kind: str) -> EndpointTarget:
+def target_for(workspace: Workspace, kind: str, local: LocalProcessTarget | None = None) -> EndpointTarget:
     if kind == "local":
-        return local_target(workspace)
+        return local or local_target(workspace)
     if kind == "kserve":
         return kserve_target(workspace)
     raise EndpointError(f"target '{kind}' is not one of {', '.join(map(repr, TARGET_KINDS))}")
@@ -46,7 +46,7 @@ def target_for(workspace: Workspace, kind: str) -> EndpointTarget:
 def target_of(workspace: Workspace, name: str) -> EndpointTarget:
     """The target that holds endpoint `name`, as recorded when it was deployed."""
     local = local_target(workspace)
-    return target_for(workspace, local.registry.get(name).target)
+    return target_for(workspace, local.registry.get(name).target, local)
 
 
 def apply(workspace: Workspace, request: EndpointRequest, kind: str = "local") -> tuple[Endpoint, bool]:
@@ -54,24 +54,19 @@ def apply(workspace: Workspace, request: EndpointRequest, kind: str = "local") -
 
     Only a newly created endpoint carries a `token`; an existing one keeps its token.
     """
-    registry = local_target(workspace).registry
-    if not registry.exists(request.name):
-        return target_for(workspace, kind).deploy(request), True
-    recorded = registry.get(request.name).target
+    local = local_target(workspace)
+    if not local.registry.exists(request.name):
+        return target_for(workspace, kind, local).deploy(request), True
+    recorded = local.registry.get(request.name).target
     if recorded != kind:
         raise EndpointError(
             f"endpoint '{request.name}' runs on the {recorded} target, not {kind}: "
             f"pick another name, or delete it first with `tessera endpoint delete {request.name}`"
         )
-    target = target_for(workspace, kind)
-    if (
-        recorded == "local"
-        and isinstance(target, LocalProcessTarget)
-        and target.status(request.name).status != "serving"
-    ):
-        target.update(request.name, request)
-        return target.start(request.name), False
-    return target.update(request.name, request), False
+    if kind == "local" and local.status(request.name).status != "serving":
+        local.update(request.name, request)  # a stopped endpoint takes the request when it starts
+        return local.start(request.name), False
+    return target_for(workspace, kind, local).update(request.name, request), False
 
 
 def save_token(workspace: Workspace, name: str, token: str) -> Path:

@@ -59,11 +59,13 @@ def up(
 ) -> None:
     """Start the studio on this workspace, plus MLflow's UI; prints both URLs. Ctrl-C stops both."""
     import os
+    import signal
     import subprocess
 
     from studio.demo import copy_demo_projects
     from studio.launch import mlflow_ui_command, studio_command
     from tessera.errors import WorkspaceError
+    from tessera.ports import port_free
     from tessera.workspace import find_workspace, init_workspace
 
     try:
@@ -75,6 +77,11 @@ def up(
         console.print(
             f"Created workspace '{workspace.config.name}' with the demo: {', '.join(copy_demo_projects(workspace))}"
         )
+    if not port_free(port):
+        fail(f"port {port} on 127.0.0.1 is in use (a studio already running?): pick another with --port")
+    if mlflow_port and not port_free(mlflow_port):
+        console.print(f"[yellow]port {mlflow_port} is in use: MLflow's UI not started (pick one with --mlflow-port)[/]")
+        mlflow_port = 0
     environment = os.environ | workspace.component_environment()
     processes = []
     if mlflow_port:
@@ -85,11 +92,17 @@ def up(
     console.print(f"[bold]Tessera studio[/] http://127.0.0.1:{port}   workspace {workspace.root}")
     if mlflow_port:
         console.print(f"[bold]MLflow UI[/]      http://127.0.0.1:{mlflow_port}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the children below are stopped too
     try:
         studio.wait()
     finally:
         for process in processes:
             process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def main() -> None:

@@ -43,7 +43,8 @@ def save(new_spec, note: str = "") -> None:
 
 problems = validate_workflow(spec, store)
 problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
-last_run = latest_workflow_run(ui.runner().runs.recent(limit=20, workflow=choice), spec.node_ids())
+runner = ui.runner()
+last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
 statuses = {n.node_id: n.status for n in last_run.nodes} if last_run else {}
 
 palette, canvas_column, panel = st.columns([1, 3, 1.4])
@@ -175,24 +176,18 @@ st.divider()
 run_column, preview_column = st.columns([1, 2])
 with run_column:
     st.subheader("Run")
+    run_params = tuple(forms.as_param_spec(name, param) for name, param in spec.params.items())
     with st.form(f"run-{choice}"):
-        values = {}
-        for name, param in spec.params.items():
-            values[name] = forms.param_form(
-                (forms.as_param_spec(name, param),),
-                {name: param.default},
-                spec.model_copy(update={"params": {}}),
-                key=f"run-{choice}",
-            )[name]
+        values = forms.param_form(run_params, {}, spec, key=f"run-{choice}")
         sample = st.number_input("Quick mode: rows per data source (0 = all)", min_value=0, value=0, step=100)
         start = st.form_submit_button("Run", type="primary", disabled=bool(problems))
-    run_values, bad = forms.read_form(tuple(forms.as_param_spec(n, p) for n, p in spec.params.items()), values)
+    run_values, bad = forms.read_form(run_params, values)
     if start:
         for message in bad:
             st.error(f"run parameter {message}")
         if not bad:
             with ui.user_errors(f"start {choice}"):
-                record = ui.runner().submit(spec, run_values, RunOptions(sample=int(sample)))
+                record = runner.submit(spec, run_values, RunOptions(sample=int(sample)))
                 st.session_state["watch-run"] = record.id
                 st.rerun()
     if problems:
@@ -209,7 +204,7 @@ with run_column:
     @st.fragment(run_every=1.0)
     def run_status() -> None:
         """Per-node states of the latest run; redraws the canvas colours when a state changes."""
-        latest = latest_workflow_run(ui.runner().runs.recent(limit=20, workflow=choice), spec.node_ids())
+        latest = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
         if latest is None:
             st.caption("No run yet.")
             return
@@ -219,7 +214,7 @@ with run_column:
             st.markdown(f"- `{node_record.node_id}` {ui.status_badge(node_record.status)} {seconds}")
             if node_record.status == "failed":
                 with st.expander(f"log of {node_record.node_id}"):
-                    st.code(ui.runner().logs(latest.id, node_record.node_id)[-4000:])
+                    st.code(runner.logs(latest.id, node_record.node_id)[-4000:])
         now = {n.node_id: n.status for n in latest.nodes}
         if now != statuses:
             st.rerun()
@@ -234,18 +229,18 @@ with preview_column:
         if st.button(f"Preview {target}", key="preview"):
             with ui.user_errors(f"preview {target}"):
                 partial = edits.upstream_workflow(spec, target)
-                record = ui.runner().submit(partial, run_values, RunOptions(sample=int(rows)))
+                record = runner.submit(partial, run_values, RunOptions(sample=int(rows)))
                 st.session_state["preview-run"] = (record.id, target)
         if "preview-run" in st.session_state:
             run_id, node_shown = st.session_state["preview-run"]
-            preview_record = ui.runner().status(run_id)
+            preview_record = runner.status(run_id)
             if preview_record.status in FINAL_RUN_STATES:
                 show_node_outputs(preview_record, node_shown)
             else:
 
                 @st.fragment(run_every=1.0)
                 def wait_for_preview() -> None:
-                    if ui.runner().status(run_id).status in FINAL_RUN_STATES:
+                    if runner.status(run_id).status in FINAL_RUN_STATES:
                         st.rerun()
                     st.info(f"running up to {node_shown} on a sample (run {run_id})…")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import yaml
 
 from component_store.store import ComponentStore
 from pipelines.local_runner import LocalRunner
+from tessera.ports import free_port, port_free
 from tessera.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -29,12 +29,6 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +52,11 @@ def studio_url(studio_workspace: Workspace) -> Iterator[str]:
         pytest.fail(f"tessera up did not answer: {process.stdout.read().decode() if process.stdout else ''}")
     yield url
     process.terminate()
-    process.wait(timeout=20)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while not port_free(port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert port_free(port), "stopping `tessera up` stops the studio it started"
 
 
 @pytest.fixture(scope="module")
