@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= demo-workspace
 
-.PHONY: install studio demo test lint bench clean
+.PHONY: install studio demo test lint bench image clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark,feast,torch]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,6 +45,13 @@ bench: install
 	$(BIN)/python benchmarks/tuning.py
 	$(BIN)/python benchmarks/serving.py
 	$(BIN)/python benchmarks/studio.py
+	$(BIN)/python benchmarks/spark_features.py
+
+## The runtime image (Dockerfile) where a Docker engine exists: make image IMAGE=registry/tessera/runtime:TAG
+IMAGE ?= tessera/runtime:0.1.0
+image:
+	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; build the Dockerfile where there is one"; exit 2; }
+	docker build -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

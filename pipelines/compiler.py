@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from component_store.runtime.tables import SAMPLE_ROWS_ENV
 from component_store.store import ComponentStore, parse_ref
+from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow
 from tessera.errors import CompileError
@@ -34,7 +36,9 @@ def task_name(node_id: str) -> str:
     return node_id.replace("_", "-")
 
 
-def compile_workflow(spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None) -> dict[str, Any]:
+def compile_workflow(
+    spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None, sample: int = 0
+) -> dict[str, Any]:
     """The KFP v2 IR of `spec` as a dict.
 
     Args:
@@ -42,6 +46,7 @@ def compile_workflow(spec: WorkflowSpec, store: ComponentStore, *, runtime_image
         store: where `name@version` components are resolved.
         runtime_image: the container image every task runs in (the workspace's `runtime_image`);
             None keeps the image the component was published with.
+        sample: quick mode: every task gets `TESSERA_SAMPLE_ROWS`, so data sources keep that many rows.
 
     Raises:
         WorkflowInvalid: the workflow has problems.
@@ -55,7 +60,7 @@ def compile_workflow(spec: WorkflowSpec, store: ComponentStore, *, runtime_image
     from google.protobuf import json_format
     from kfp import dsl
 
-    pipeline_func = _pipeline_function(spec, store)
+    pipeline_func = _pipeline_function(spec, store, sample)
     try:
         # Building the graph component runs kfp's pipeline-spec builder (the compiler proper);
         # we read its PipelineSpec directly rather than have kfp write and re-read YAML, which
@@ -71,13 +76,15 @@ def compile_workflow(spec: WorkflowSpec, store: ComponentStore, *, runtime_image
     return ir
 
 
-def compile_to_yaml(spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None) -> str:
+def compile_to_yaml(
+    spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None, sample: int = 0
+) -> str:
     """`compile_workflow` as YAML text, ready for `kfp.Client().create_run_from_pipeline_package`."""
-    ir = compile_workflow(spec, store, runtime_image=runtime_image)
+    ir = compile_workflow(spec, store, runtime_image=runtime_image, sample=sample)
     return yaml.dump(ir, Dumper=yaml.CSafeDumper, sort_keys=True)
 
 
-def _pipeline_function(spec: WorkflowSpec, store: ComponentStore) -> Any:
+def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, sample: int) -> Any:
     from kfp import components
 
     loaded: dict[str, Any] = {}
@@ -98,15 +105,23 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore) -> Any:
             # The task takes its name from the component: name it after the node.
             component.component_spec.name = node.id
             arguments: dict[str, Any] = {}
+            inputs = component.component_spec.inputs or {}
             for key, value in node.params.items():
                 reference = param_reference(value)
-                arguments[key] = pipeline_params[reference] if reference else value
+                if reference:
+                    arguments[key] = pipeline_params[reference]
+                elif isinstance(value, int) and not isinstance(value, bool) and inputs[key].type == "Float":
+                    arguments[key] = float(value)  # YAML's 60 for a float param; kfp refuses an int there
+                else:
+                    arguments[key] = value
             for input_name, binding in node.bindings().items():
                 assert binding is not None  # validated
                 arguments[input_name] = tasks[binding.node].outputs[binding.output]
             task = component(**arguments)
             task.set_display_name(node.id)
-            _apply_settings(task, node)
+            _apply_settings(task, node, _effective_params(component, node, spec))
+            if sample:
+                task.set_env_variable(SAMPLE_ROWS_ENV, str(sample))
             tasks[node.id] = task
 
     parameters = [
@@ -125,11 +140,20 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore) -> Any:
     return body
 
 
-def _apply_settings(task: Any, node: Node) -> None:
+def _effective_params(component: Any, node: Node, spec: WorkflowSpec) -> dict[str, Any]:
+    """The node's parameter values as the task will see them by default (component and workflow defaults)."""
+    values = {name: spec_input.default for name, spec_input in (component.component_spec.inputs or {}).items()}
+    for key, value in node.params.items():
+        reference = param_reference(value)
+        values[key] = spec.params[reference].default if reference else value
+    return values
+
+
+def _apply_settings(task: Any, node: Node, params: dict[str, Any]) -> None:
     task.set_caching_options(node.cache)
     if node.retries:
         task.set_retry(num_retries=node.retries)
-    resources = node.resources
+    resources = spark_resources(params, node.resources)
     if resources is None:
         return
     if resources.cpu:

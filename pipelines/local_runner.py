@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from pipelines.artifacts import ArtifactCache, node_fingerprint
 from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
 from pipelines.run_params import effective_params, with_run_params
 from pipelines.runner import RunOptions
-from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore
+from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow, parse_workflow, workflow_to_yaml
 from tessera.errors import TesseraError
@@ -49,10 +48,6 @@ class _Running:
     fingerprint: str
     call: ExecutorCall
     replace: bool
-
-
-def new_run_id() -> str:
-    return f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
 
 
 class LocalRunner:

@@ -19,9 +19,11 @@ import os
 import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,11 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE INDEX IF NOT EXISTS runs_by_time ON runs(created_at);
 """
 SCHEMA_VERSION = 1  # bump with a step in RunStore._migrate when the tables change
+
+
+def new_run_id() -> str:
+    """A run id that sorts by time: `20261123-103000-ab12`."""
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
 
 
 class RunNotFound(TesseraError):
@@ -265,6 +272,14 @@ class RunStore:
                 "UPDATE runs SET status='running', started_at=COALESCE(started_at, ?), ended_at=NULL, driver_pid=?,"
                 " driver_host=?, cancel_requested=0, message='' WHERE id=?",
                 (time.time(), os.getpid(), socket.gethostname(), run_id),
+            )
+
+    def mark_remote_running(self, run_id: str) -> None:
+        """A run executed elsewhere (Kubeflow) is running: no local driver process to watch."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE runs SET status='running', started_at=COALESCE(started_at, ?) WHERE id=? AND status='queued'",
+                (time.time(), run_id),
             )
 
     def finish(self, run_id: str, status: str, message: str = "") -> None:

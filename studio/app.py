@@ -9,9 +9,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio import ui
+
 PAGES = Path(__file__).resolve().parent / "screens"
 
 st.set_page_config(page_title="Tessera studio", page_icon=":material/extension:", layout="wide")
+ui.require_sign_in()
 navigation = st.navigation(
     [
         st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from studio import cli_components, cli_endpoints, cli_models, cli_runs, cli_workflow
+from studio import cli_components, cli_endpoints, cli_models, cli_runs, cli_schedules, cli_workflow
 from studio.console import console, fail
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.add_typer(cli_components.app, name="components")
 app.add_typer(cli_workflow.app, name="workflow")
 app.add_typer(cli_runs.app, name="runs")
+app.add_typer(cli_schedules.app, name="schedule")
 app.command("run")(cli_runs.run_command)
 app.add_typer(cli_models.app, name="models")
 app.add_typer(cli_endpoints.app, name="endpoint")
@@ -51,7 +52,10 @@ def init(
 
 @app.command()
 def up(
-    port: Annotated[int, typer.Option(help="Studio port on 127.0.0.1.")] = 8501,
+    port: Annotated[int, typer.Option(help="Studio port.")] = 8501,
+    address: Annotated[
+        str, typer.Option(help="Address the studio listens on: 127.0.0.1 here; 0.0.0.0 in a container.")
+    ] = "127.0.0.1",
     mlflow_port: Annotated[int, typer.Option(help="MLflow UI port on 127.0.0.1 (0: do not start it).")] = 5000,
     demo: Annotated[
         bool, typer.Option("--demo", help="In a folder without a workspace, create one with the demo.")
@@ -87,9 +91,9 @@ def up(
     if mlflow_port:
         processes.append(subprocess.Popen(mlflow_ui_command(workspace, mlflow_port), env=environment,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-    studio = subprocess.Popen(studio_command(port), env=environment)
+    studio = subprocess.Popen(studio_command(port, address), env=environment)
     processes.append(studio)
-    console.print(f"[bold]Tessera studio[/] http://127.0.0.1:{port}   workspace {workspace.root}")
+    console.print(f"[bold]Tessera studio[/] http://{address}:{port}   workspace {workspace.root}")
     if mlflow_port:
         console.print(f"[bold]MLflow UI[/]      http://127.0.0.1:{mlflow_port}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the children below are stopped too

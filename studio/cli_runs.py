@@ -18,12 +18,14 @@ STATE_STYLE = {
 }  # fmt: skip
 
 
-def _runner() -> Any:
-    from pipelines.local_runner import LocalRunner
+def _runner(run_id: str = "") -> Any:
+    """The local runner; for `run_id`, the runner of the backend that ran it (local or Kubeflow)."""
+    from pipelines.backends import open_runner, runner_of_run
     from studio.cli_components import open_store
     from tessera.workspace import find_workspace
 
-    return LocalRunner(find_workspace(), open_store())
+    workspace, store = find_workspace(), open_store()
+    return runner_of_run(workspace, store, run_id) if run_id else open_runner(workspace, store)
 
 
 def _seconds(value: float | None) -> str:
@@ -86,8 +88,12 @@ def run_command(
     isolation: Annotated[
         str, typer.Option(help="fork (preloaded, fast) or spawn (fresh interpreter per node).")
     ] = "fork",
+    backend: Annotated[
+        str, typer.Option(help="local (this machine) or kubeflow (the workspace's Kubeflow Pipelines).")
+    ] = "local",
+    detach: Annotated[bool, typer.Option("--detach", help="Kubeflow: return once the run is created.")] = False,
 ) -> None:
-    """Run a workflow on this machine, showing each node's state as it goes."""
+    """Run a workflow on this machine or on Kubeflow, showing each node's state as it goes."""
     from pipelines.run_params import parse_run_params
     from pipelines.runner import RunOptions
     from pipelines.workflow_io import load_workflow
@@ -96,7 +102,7 @@ def run_command(
     if isolation not in ("fork", "spawn"):
         fail(f"--isolation must be fork or spawn, not '{isolation}'")
     path, _ = open_workflow(workflow)
-    runner = _runner()
+    runner = _backend_runner(backend)
     spec = load_workflow(path, runner.store)
     values = parse_run_params(spec, param or [])
     options = RunOptions(
@@ -105,7 +111,31 @@ def run_command(
         max_parallel=max_parallel,
         isolation="spawn" if isolation == "spawn" else "fork",
     )
-    _finish(_watch(lambda on_change: runner.run(spec, values, options, on_change)))
+    if backend == "local":
+        _finish(_watch(lambda on_change: runner.run(spec, values, options, on_change)))
+        return
+    record = runner.submit(spec, values, options)
+    console.print(f"Run {record.id} created on Kubeflow: {record.options['kubeflow_url']}", soft_wrap=True)
+    if not detach:
+        _finish(_watch(lambda on_change: _follow(runner, record.id, on_change)))
+
+
+def _backend_runner(backend: str) -> Any:
+    from pipelines.backends import open_runner
+    from studio.cli_components import open_store
+    from tessera.workspace import find_workspace
+
+    return open_runner(find_workspace(), open_store(), backend)
+
+
+def _follow(runner: Any, run_id: str, on_change: Any) -> Any:
+    """Poll a remote run until it ends (Ctrl-C stops watching, not the run)."""
+    while True:
+        record = runner.status(run_id)
+        on_change(record)
+        if record.status in ("succeeded", "failed", "cancelled"):
+            return record
+        time.sleep(runner.poll_seconds)
 
 
 @app.command("list")
@@ -139,8 +169,10 @@ def list_runs(
 @app.command()
 def show(run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]) -> None:
     """Show a run: parameters and every node's state, time and outputs."""
-    record = _runner().status(run)
+    record = _runner(run).status(run)
     console.print(_node_table(record))
+    if record.options.get("kubeflow_url"):
+        console.print(f"Kubeflow: {record.options['kubeflow_url']}")
     console.print("params: " + ", ".join(f"{k}={v!r}" for k, v in record.params.items()))
     if record.options.get("sample"):
         console.print(f"quick mode: {record.options['sample']} rows")
@@ -151,7 +183,7 @@ def logs(
     run: Annotated[str, typer.Argument(help="Run id.")], node: Annotated[str, typer.Argument(help="Node id.")]
 ) -> None:
     """Print a node's log (its stdout and stderr)."""
-    print(_runner().logs(run, node), end="")
+    print(_runner(run).logs(run, node), end="")
 
 
 @app.command()
@@ -211,5 +243,5 @@ def prune(
 @app.command()
 def cancel(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
     """Stop a running run: its running nodes are killed and it is marked cancelled."""
-    record = _runner().cancel(run)
+    record = _runner(run).cancel(run)
     console.print(f"Run {record.id} is {record.status}")

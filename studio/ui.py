@@ -52,9 +52,24 @@ def store() -> Any:
 
 
 def runner() -> Any:
+    """The local runner: run records, previews on a sample."""
     from pipelines.local_runner import LocalRunner
 
     return LocalRunner(workspace(), store())
+
+
+def run_runner() -> Any:
+    """The runner the Run button uses: Kubeflow when the workspace has a Kubeflow endpoint, else local."""
+    from pipelines.backends import default_backend, open_runner
+
+    return open_runner(workspace(), store(), default_backend(workspace()))
+
+
+def runner_of(run_id: str) -> Any:
+    """The runner of the backend that ran `run_id`."""
+    from pipelines.backends import runner_of_run
+
+    return runner_of_run(workspace(), store(), run_id)
 
 
 def models() -> Any:
@@ -103,3 +118,38 @@ def ago(timestamp: float | None) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f} {unit} ago"
     return f"{seconds:.0f} s ago"
+
+
+def login_configured() -> bool:
+    """Whether Streamlit's OIDC sign-in is set up (`[auth]` in .streamlit/secrets.toml)."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all: the local, single-user studio
+        return False
+
+
+def require_sign_in() -> None:
+    """With sign-in configured, stop every page until the user has signed in; show who is signed in."""
+    if not login_configured():
+        return
+    if not st.user.get("is_logged_in"):
+        st.title("Tessera studio")
+        st.write("Sign in to see your team's workflows, runs, models and endpoints.")
+        st.button("Sign in", type="primary", on_click=st.login)
+        st.stop()
+    st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name')}")
+    st.sidebar.button("Sign out", on_click=st.logout)
+
+
+def signed_in_email() -> str | None:
+    """The signed-in user's email; None when the studio has no sign-in (single user)."""
+    if not login_configured() or not st.user.get("is_logged_in"):
+        return None
+    return str(st.user.get("email") or st.user.get("name") or "")
+
+
+def may_use(project: str) -> bool:
+    """Whether the current user may see and act in `project` (see `studio.access`)."""
+    from studio.access import may_use as allowed
+
+    return allowed(signed_in_email(), project, workspace().config.members)

@@ -14,6 +14,8 @@ TEMPLATES = {
     "blank": None,
     "cheater detection (demo)": DEMO_WORKSPACE / "projects/risk/workflows/cheater_detection.yaml",
     "player features (demo)": DEMO_WORKSPACE / "projects/risk/workflows/player_features.yaml",
+    "cheater detection with Spark + Feast (demo)": DEMO_WORKSPACE
+    / "projects/risk/workflows/cheater_detection_feast.yaml",
 }
 
 

@@ -26,6 +26,27 @@ STATE_DIR = ".tessera"
 DEFAULT_RUNTIME_IMAGE = "tessera/runtime:0.1.0"
 
 
+class KubeflowSettings(BaseModel):
+    """Where workflows run when they run on Kubeflow Pipelines (the `kubeflow:` section of `tessera.yaml`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(
+        min_length=1,
+        description="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline or http://ml-pipeline.kubeflow:8888",
+    )
+    namespace: str = Field(default="kubeflow", description="the profile namespace runs go to: one per project or team")
+    ui_host: str = Field(default="", description="the Kubeflow UI's address for run links; the host when empty")
+    token_env: str = Field(
+        default="KF_PIPELINES_TOKEN",
+        description="environment variable with a bearer token; unset, a pod uses its projected service-account token",
+    )
+    service_account: str = Field(default="", description="Kubernetes service account the run's pods use")
+    pipeline_root: str = Field(
+        default="", description="where KFP keeps artifacts, e.g. minio://mlpipeline/v2/artifacts"
+    )
+
+
 class WorkspaceConfig(BaseModel):
     """The settings in `tessera.yaml`. Relative paths are relative to the workspace."""
 
@@ -44,6 +65,13 @@ class WorkspaceConfig(BaseModel):
     runtime_image: str = Field(
         default=DEFAULT_RUNTIME_IMAGE,
         description="Container image every component runs in on Kubeflow (has this project installed).",
+    )
+    kubeflow: KubeflowSettings | None = Field(
+        default=None, description="Kubeflow Pipelines to run on (`tessera run --backend kubeflow`, schedules)."
+    )
+    members: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="With studio sign-in: project -> emails or @domains who may use it (see studio/access.py).",
     )
 
 

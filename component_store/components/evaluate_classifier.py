@@ -7,7 +7,7 @@ from component_store.decorator import component
 
 @component(
     name="evaluate_classifier",
-    version="1.0.0",
+    version="1.1.0",
     category="evaluate",
     tags=["metrics", "roc", "mlflow"],
     owner="platform",
@@ -25,7 +25,7 @@ def evaluate_classifier(
     model's MLflow run, as `test_*` metrics and PNGs under `evaluation/`.
 
     Args:
-        model: the trained model (from train_classifier or tune_optuna).
+        model: the trained model (from train_classifier, tune_optuna or train_torch_tabular).
         test: the held-out rows, with the label column the model was trained on.
         metrics: test-set metrics (roc_auc, pr_auc, f1, precision, recall, accuracy, brier).
         curves: ROC curve and confusion matrix for the KFP UI.
@@ -38,12 +38,12 @@ def evaluate_classifier(
         classification_report,
         log_classification_plots,
     )
-    from component_store.runtime.models import load_sklearn, model_inputs
+    from component_store.runtime.models import model_inputs, positive_probability
     from component_store.runtime.tracking import start_tracking
 
     info = model.metadata
     features, target = model_inputs(model, test)
-    probability = load_sklearn(model).predict_proba(features)[:, 1]
+    probability = positive_probability(model, features)
     report = classification_report(target, probability, threshold)
     for name, value in report.items():
         metrics.log_metric(name, round(value, 6))

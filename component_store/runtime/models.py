@@ -181,6 +181,19 @@ def load_sklearn(model_artifact: Any) -> Any:
     return mlflow.sklearn.load_model(model_artifact.path)
 
 
+def positive_probability(model_artifact: Any, features: pd.DataFrame) -> Any:
+    """P(positive class) for each row, from a scikit-learn model or a pyfunc one (e.g. train_torch_tabular)."""
+    if model_artifact.metadata.get("flavor", "sklearn") == "sklearn":
+        return load_sklearn(model_artifact).predict_proba(features)[:, 1]
+    import mlflow.pyfunc
+    import numpy as np
+
+    predicted = np.asarray(mlflow.pyfunc.load_model(model_artifact.path).predict(features), dtype="float64")
+    if predicted.ndim == 2:  # one column per class: the positive class is the last
+        predicted = predicted[:, -1]
+    return predicted
+
+
 def train_and_log(
     task: str,
     train: Any,

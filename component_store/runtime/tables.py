@@ -16,8 +16,12 @@ def read_table(artifact: Any) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, artifact: Any) -> None:
-    """Write `frame` to a Dataset artifact as Parquet and record rows and column types."""
-    frame.to_parquet(artifact.path, index=False)
+    """Write `frame` to a Dataset artifact as Parquet and record rows and column types.
+
+    Timestamps are stored in microseconds: Spark cannot read Parquet's nanosecond
+    timestamps, and every table should be readable by `spark_sql` and `spark_aggregate`.
+    """
+    frame.to_parquet(artifact.path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
     artifact.metadata["rows"] = int(len(frame))
     artifact.metadata["columns"] = {str(c): str(t) for c, t in frame.dtypes.items()}
 

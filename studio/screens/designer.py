@@ -18,7 +18,7 @@ from tessera.errors import TesseraError
 
 st.title("Designer")
 workspace, store = ui.workspace(), ui.store()
-files = {f"{p.parent.parent.name}/{p.stem}": p for p in workspace.workflow_files()}
+files = {f"{p.parent.parent.name}/{p.stem}": p for p in workspace.workflow_files() if ui.may_use(p.parent.parent.name)}
 if not files:
     st.info("No workflows yet: create one on the Home page.")
     st.stop()
@@ -187,7 +187,7 @@ with run_column:
             st.error(f"run parameter {message}")
         if not bad:
             with ui.user_errors(f"start {choice}"):
-                record = runner.submit(spec, run_values, RunOptions(sample=int(sample)))
+                record = ui.run_runner().submit(spec, run_values, RunOptions(sample=int(sample)))
                 st.session_state["watch-run"] = record.id
                 st.rerun()
     if problems:
@@ -208,6 +208,11 @@ with run_column:
         if latest is None:
             st.caption("No run yet.")
             return
+        if latest.backend != "local" and latest.status not in FINAL_RUN_STATES:
+            with ui.user_errors(f"read run {latest.id}"):
+                latest = ui.runner_of(latest.id).status(latest.id)
+        if latest.options.get("kubeflow_url"):
+            st.markdown(f"[Open in Kubeflow]({latest.options['kubeflow_url']})")
         st.markdown(f"Run `{latest.id}` {ui.status_badge(latest.status)} {latest.message}")
         for node_record in latest.nodes:
             seconds = f"{node_record.seconds:.1f} s" if node_record.seconds is not None else ""

@@ -6,6 +6,7 @@ import streamlit as st
 
 from studio import ui
 from studio.workflows import TEMPLATES, new_workflow
+from tessera.errors import TesseraError
 
 workspace = ui.workspace()
 st.title(f"Tessera · {workspace.config.name}")
@@ -17,6 +18,7 @@ with workflows:
     rows = [
         {"project": p.parent.parent.name, "workflow": p.stem, "file": str(p.relative_to(workspace.root))}
         for p in workspace.workflow_files()
+        if ui.may_use(p.parent.parent.name)
     ]
     st.dataframe(rows, width="stretch", hide_index=True)
     with st.form("new-workflow"):
@@ -26,6 +28,8 @@ with workflows:
         template = st.selectbox("Start from", list(TEMPLATES))
         if st.form_submit_button("Create"):
             with ui.user_errors(f"create workflow '{name}'"):
+                if not ui.may_use(project.strip()):
+                    raise TesseraError(f"You are not a member of project '{project.strip()}' (members in tessera.yaml)")
                 path = new_workflow(workspace, project.strip(), name.strip(), template)
                 st.success(f"Created {path.relative_to(workspace.root)}: open it in the Designer")
                 st.query_params["workflow"] = f"{project.strip()}/{name.strip()}"

@@ -10,12 +10,16 @@ from studio.run_views import numeric_metrics, show_node_outputs
 st.title("Runs")
 runner = ui.runner()
 workflow_filter, status_filter = st.columns(2)
-workflows = sorted({r.workflow for r in runner.runs.recent(limit=500)})
+workflows = sorted({r.workflow for r in runner.runs.recent(limit=500) if ui.may_use(r.workflow.split("/")[0])})
 workflow = workflow_filter.selectbox("Workflow", ["all", *workflows])
 status = status_filter.selectbox("Status", ["all", "succeeded", "failed", "running", "queued", "cancelled"])
-runs = runner.runs.recent(
-    limit=100, workflow=None if workflow == "all" else workflow, status=None if status == "all" else status
-)
+runs = [
+    r
+    for r in runner.runs.recent(
+        limit=100, workflow=None if workflow == "all" else workflow, status=None if status == "all" else status
+    )
+    if ui.may_use(r.workflow.split("/")[0])
+]
 if not runs:
     st.info("No runs match. Start one from the Designer or with `tessera run`.")
     st.stop()
@@ -26,16 +30,19 @@ st.dataframe(
 )  # fmt: skip
 
 run_id = st.selectbox("Run", [r.id for r in runs])
-record = runner.status(run_id)
+record = ui.runner_of(run_id).status(run_id)
 st.markdown(f"### {record.workflow} · `{record.id}` {ui.status_badge(record.status)}")
+if record.options.get("kubeflow_url"):
+    st.markdown(f"Ran on Kubeflow ({record.options['namespace']}): [open the run]({record.options['kubeflow_url']})")
 actions = st.columns(4)
-if actions[0].button("Resume", disabled=record.status in ("running", "succeeded", "queued")):
+resumable = record.backend == "local" and record.status not in ("running", "succeeded", "queued")
+if actions[0].button("Resume", disabled=not resumable):
     with ui.user_errors(f"resume {record.id}"), st.spinner("resuming…"):
         runner.resume(record.id)
         st.rerun()
 if actions[1].button("Cancel", disabled=record.status not in ("running", "queued")):
     with ui.user_errors(f"cancel {record.id}"):
-        runner.cancel(record.id)
+        ui.runner_of(record.id).cancel(record.id)
         st.rerun()
 st.dataframe(
     [{"node": n.node_id, "status": n.status, "seconds": round(n.seconds, 2) if n.seconds is not None else None,
@@ -49,7 +56,7 @@ outputs_tab, logs_tab = st.tabs(["outputs", "logs"])
 with outputs_tab:
     show_node_outputs(record, node_id)
 with logs_tab:
-    st.code(runner.logs(record.id, node_id)[-20_000:] or "(empty)")
+    st.code(ui.runner_of(record.id).logs(record.id, node_id)[-20_000:] or "(empty)")
 
 st.divider()
 st.subheader("Compare runs")

@@ -69,6 +69,7 @@ def test_used_by_finds_the_demo_workflow(demo_workspace):
     usages = component_usages(demo_workspace, "train_test_split", "1.0.0")
     assert sorted((u.workflow, u.node) for u in usages) == [
         ("risk/cheater_detection", "split"),
+        ("risk/cheater_detection_feast", "split"),
         ("risk/player_features", "split"),
     ]
     assert component_usages(demo_workspace, "sql_query") == []

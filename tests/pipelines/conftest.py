@@ -8,6 +8,7 @@ from component_store.publish import publish
 from component_store.store import ComponentStore
 from pipelines.local_runner import LocalRunner
 from pipelines.workflow_io import parse_workflow
+from tessera.workspace import KubeflowSettings, Workspace
 from tests.pipelines import toy_components
 
 
@@ -31,3 +32,9 @@ def features_spec(demo_workspace):
 
 def workflow(text: str):
     return parse_workflow(text)
+
+
+def kubeflow_workspace(workspace: Workspace, namespace: str = "risk-team") -> Workspace:
+    """`workspace` with a `kubeflow:` section pointing at the API double's host."""
+    settings = KubeflowSettings(host="http://kubeflow.test/pipeline", namespace=namespace)
+    return Workspace(workspace.root, workspace.config.model_copy(update={"kubeflow": settings}))

@@ -33,3 +33,21 @@ def test_preview_of_a_non_table_says_so(tmp_path):
     path.write_text("# hello")
     with pytest.raises(PreviewError, match="is not a Parquet table"):
         preview_table(path)
+
+
+def test_preview_of_a_folder_of_part_files_as_spark_writes_them(tmp_path):
+    frame = player_risk_table(3_000)
+    folder = tmp_path / "features"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(frame, 3)):
+        part.to_parquet(folder / f"part-0000{i}-abc.snappy.parquet", index=False)
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".part-00000-abc.snappy.parquet.crc").write_bytes(b"\x00crc")
+    preview = preview_table(folder, rows=1_500)
+    assert preview.rows == 3_000
+    assert [r["player_id"] for r in preview.head] == frame.player_id.iloc[:1_500].tolist()  # across part files
+    columns = {c.name: c for c in preview.columns}
+    assert columns["account_age_days"].maximum == frame.account_age_days.max()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PreviewError, match="is an empty folder"):
+        preview_table(tmp_path / "empty")

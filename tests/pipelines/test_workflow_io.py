@@ -48,9 +48,11 @@ def test_save_refuses_an_invalid_workflow_and_leaves_the_file(demo_workspace, st
     with pytest.raises(WorkflowInvalid, match="no node 'nowhere'"):
         save_workflow(broken, path, store)
     assert path.read_text() == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["cheater_detection.yaml", "player_features.yaml"], (
-        "no temporary file is left behind"
-    )
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "cheater_detection.yaml",
+        "cheater_detection_feast.yaml",
+        "player_features.yaml",
+    ], "no temporary file is left behind"
 
 
 def test_save_then_load_is_the_same_value(demo_workspace, store, tmp_path):

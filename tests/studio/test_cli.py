@@ -26,7 +26,10 @@ def tessera(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 def workspace(tmp_path: Path) -> Path:
     result = tessera("init", "ws", "--demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Added demo workflows: risk/cheater_detection, risk/player_features" in result.stdout
+    assert (
+        "Added demo workflows: risk/cheater_detection, risk/cheater_detection_feast, risk/player_features"
+        in " ".join(result.stdout.split())
+    )
     return tmp_path / "ws"
 
 
@@ -85,7 +88,7 @@ def test_components_list_json_and_filters(workspace: Path):
     result = tessera("components", "list", "--json", "--category", "data", cwd=workspace)
     assert result.returncode == 0, result.stderr
     names = {c["name"] for c in json.loads(result.stdout)}
-    assert names == {"sample_dataset", "load_table", "sql_query"}
+    assert names == {"sample_dataset", "load_table", "sql_query", "generate_event_log"}
     bad = tessera("components", "list", "--category", "dat", cwd=workspace)
     assert bad.returncode == 2 and "did you mean 'data'" in bad.stderr
 
@@ -97,6 +100,7 @@ def test_components_show_lists_params_schema_and_usage(workspace: Path):
     assert body["params_schema"]["properties"]["test_size"]["maximum"] == 0.95
     assert body["used_by"] == [
         {"workflow": "risk/cheater_detection", "node": "split"},
+        {"workflow": "risk/cheater_detection_feast", "node": "split"},
         {"workflow": "risk/player_features", "node": "split"},
     ]
     missing = tessera("components", "show", "train_test_splt", cwd=workspace)

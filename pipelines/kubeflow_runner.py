@@ -1,0 +1,243 @@
+"""Run workflows on Kubeflow Pipelines v2, behind the same runner protocol as the local runner.
+
+The workflow is compiled to KFP IR (every task in the workspace's `runtime_image`) and
+submitted with `kfp.Client` into an experiment named after the project, in the
+workspace's namespace (one per project or team, as Kubeflow profiles have it). Each run
+is also recorded in `.tessera/runs.db` with backend `kubeflow`, the KFP run id and the
+link to the Kubeflow UI, so `tessera runs …` and the studio list it with local runs;
+`status` reads the run from KFP and maps its states onto Tessera's.
+
+    # tessera.yaml
+    kubeflow:
+      host: https://kubeflow.example.com/pipeline
+      namespace: risk-team
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from component_store.store import ComponentStore
+from pipelines.compiler import compile_to_yaml
+from pipelines.run_params import effective_params, with_run_params
+from pipelines.runner import RunOptions
+from pipelines.runs import FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
+from pipelines.spec import WorkflowSpec
+from pipelines.workflow_io import check_workflow, workflow_to_yaml
+from tessera.errors import TesseraError, WorkspaceError
+from tessera.workspace import KubeflowSettings, Workspace
+
+# KFP's V2beta1RuntimeState → Tessera's run and node states.
+RUN_STATES = {
+    "RUNTIME_STATE_UNSPECIFIED": "queued",
+    "PENDING": "queued",
+    "RUNNING": "running",
+    "PAUSED": "running",
+    "CANCELING": "running",
+    "SUCCEEDED": "succeeded",
+    "SKIPPED": "succeeded",
+    "FAILED": "failed",
+    "CANCELED": "cancelled",
+}
+NODE_STATES = {
+    "RUNTIME_STATE_UNSPECIFIED": "pending",
+    "PENDING": "pending",
+    "RUNNING": "running",
+    "PAUSED": "running",
+    "CANCELING": "running",
+    "SUCCEEDED": "succeeded",
+    "CACHED": "cached",
+    "SKIPPED": "skipped",
+    "FAILED": "failed",
+    "CANCELED": "cancelled",
+}
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubeflow/pipelines/token")
+
+
+class KubeflowError(TesseraError):
+    """Kubeflow Pipelines refused a request or could not be reached."""
+
+
+def kubeflow_settings(workspace: Workspace) -> KubeflowSettings:
+    """The workspace's `kubeflow:` settings, or an error that shows how to add them."""
+    if workspace.config.kubeflow is None:
+        raise WorkspaceError(
+            f"Workspace '{workspace.config.name}' has no Kubeflow endpoint; add to {workspace.root / 'tessera.yaml'}:\n"
+            "kubeflow:\n  host: https://kubeflow.example.com/pipeline\n  namespace: your-team"
+        )
+    return workspace.config.kubeflow
+
+
+def kubeflow_client(settings: KubeflowSettings) -> Any:
+    """A `kfp.Client` for the settings: a bearer token from `token_env`, else a pod's service-account token."""
+    import kfp
+
+    token = os.environ.get(settings.token_env) if settings.token_env else None
+    credentials = None
+    if not token and SERVICE_ACCOUNT_TOKEN.exists():
+        from kfp.client.set_volume_credentials import ServiceAccountTokenVolumeCredentials
+
+        credentials = ServiceAccountTokenVolumeCredentials(path=str(SERVICE_ACCOUNT_TOKEN))
+    return kfp.Client(
+        host=settings.host,
+        namespace=settings.namespace,
+        existing_token=token,
+        credentials=credentials,
+        ui_host=settings.ui_host or None,
+    )
+
+
+def run_link(settings: KubeflowSettings, kfp_run_id: str) -> str:
+    return f"{(settings.ui_host or settings.host).rstrip('/')}/#/runs/details/{kfp_run_id}"
+
+
+@contextlib.contextmanager
+def talking_to_kubeflow(what: str) -> Any:
+    """Turn the KFP client's exceptions into a KubeflowError that says what was being done."""
+    try:
+        yield
+    except TesseraError:
+        raise
+    except Exception as exc:  # kfp_server_api.ApiException, urllib3 errors, ValueError from kfp.Client
+        status = getattr(exc, "status", None)
+        reason = getattr(exc, "reason", None) or str(exc).splitlines()[0]
+        with contextlib.suppress(ValueError, TypeError, AttributeError):
+            reason = json.loads(exc.body)["message"] or reason  # type: ignore[attr-defined]
+        hint = {401: "; check the token", 403: "; check that your account may use this namespace"}.get(status or 0, "")
+        raise KubeflowError(f"Kubeflow refused to {what}: {status or ''} {reason}{hint}".replace("  ", " ")) from exc
+
+
+class KubeflowRunner:
+    """The runner protocol (`pipelines.runner`) on Kubeflow Pipelines.
+
+    Example:
+        >>> runner = KubeflowRunner(workspace, ComponentStore())  # doctest: +SKIP
+        >>> record = runner.submit(spec, {"test_size": 0.3}, RunOptions())  # doctest: +SKIP
+        >>> record.options["kubeflow_url"]  # doctest: +SKIP
+        'https://kubeflow.example.com/pipeline/#/runs/details/…'
+    """
+
+    backend = "kubeflow"
+
+    def __init__(self, workspace: Workspace, store: ComponentStore, client: Any = None):
+        self.workspace = workspace
+        self.store = store
+        self.settings = kubeflow_settings(workspace)
+        self.client = client or kubeflow_client(self.settings)
+        self.runs = RunStore(workspace.state_dir / "runs.db")
+        self.poll_seconds = 5.0  # how often `wait` reads the run from KFP
+
+    def submit(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions = RunOptions()) -> RunRecord:
+        """Compile, create the run in the project's experiment, record it; returns at once (queued)."""
+        check_workflow(with_run_params(spec, params), self.store)
+        values = effective_params(spec, params)
+        image = self.workspace.config.runtime_image
+        pipeline = compile_to_yaml(spec, self.store, runtime_image=image, sample=options.sample)
+        run_id = new_run_id()
+        with talking_to_kubeflow(f"create a run of '{spec.project}/{spec.name}'"), tempfile.TemporaryDirectory() as tmp:
+            package = Path(tmp) / f"{spec.name}.yaml"
+            package.write_text(pipeline)
+            with contextlib.redirect_stdout(io.StringIO()):  # kfp prints its links itself
+                experiment = self._experiment(spec.project)
+                created = self.client.run_pipeline(
+                    experiment_id=experiment.experiment_id,
+                    job_name=f"{spec.name} {run_id}",
+                    pipeline_package_path=str(package),
+                    params=values,
+                    enable_caching=False if options.no_cache else None,
+                    service_account=self.settings.service_account or None,
+                    pipeline_root=self.settings.pipeline_root or None,
+                )
+        text = workflow_to_yaml(spec)
+        recorded_options = asdict(options) | {
+            "kubeflow_run_id": created.run_id,
+            "kubeflow_url": run_link(self.settings, created.run_id),
+            "experiment_id": experiment.experiment_id,
+            "namespace": self.settings.namespace,
+        }
+        return self.runs.create(
+            run_id,
+            f"{spec.project}/{spec.name}",
+            hashlib.sha256(text.encode()).hexdigest()[:16],
+            text,
+            values,
+            self.backend,
+            recorded_options,
+            spec.topological_order(),
+        )
+
+    def status(self, run_id: str) -> RunRecord:
+        """The record, brought up to date from KFP while the run is not final."""
+        record = self.runs.get(run_id)
+        if record.status in FINAL_RUN_STATES:
+            return record
+        with talking_to_kubeflow(f"read run {record.id}"):
+            run = self.client.get_run(record.options["kubeflow_run_id"])
+        self._record_kfp_state(record, run)
+        return self.runs.get(record.id)
+
+    def wait(self, run_id: str, timeout: float = 3600) -> RunRecord:
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.status(run_id)
+            if record.status in FINAL_RUN_STATES or time.monotonic() + self.poll_seconds > deadline:
+                return record
+            time.sleep(self.poll_seconds)
+
+    def logs(self, run_id: str, node_id: str) -> str:
+        """Where the node's log is: the Kubeflow UI's run page (and its pod, once KFP names it)."""
+        record = self.runs.get(run_id)
+        node = record.node(node_id)
+        pod = f" (pod {node.message})" if node.message.startswith(f"{record.options['namespace']}/") else ""
+        return (
+            f"Node '{node_id}' ran on Kubeflow{pod}; its log is in the run's page: {record.options['kubeflow_url']}\n"
+        )
+
+    def cancel(self, run_id: str) -> RunRecord:
+        """Terminate the KFP run and mark the record cancelled (a finished run is left as it is)."""
+        record = self.status(run_id)
+        if record.status in FINAL_RUN_STATES:
+            return record
+        with talking_to_kubeflow(f"terminate run {record.id}"):
+            self.client.terminate_run(record.options["kubeflow_run_id"])
+        self.runs.finish_orphan(record.id, "cancelled", "terminated on Kubeflow")
+        return self.runs.get(record.id)
+
+    def _experiment(self, project: str) -> Any:
+        """The project's experiment in the namespace, created on first use."""
+        return self.client.create_experiment(name=project, namespace=self.settings.namespace)
+
+    def _record_kfp_state(self, record: RunRecord, run: Any) -> None:
+        tasks = {t.display_name: t for t in (getattr(run.run_details, "task_details", None) or [])}
+        for node in record.nodes:
+            task = tasks.get(node.node_id)
+            if task is None:
+                continue
+            fields: dict[str, Any] = {"status": NODE_STATES.get(str(task.state), "pending")}
+            if task.start_time:
+                fields["started_at"] = task.start_time.timestamp()
+            if task.end_time:
+                fields["ended_at"] = task.end_time.timestamp()
+            if getattr(task, "pod_name", None):
+                fields["message"] = f"{record.options['namespace']}/{task.pod_name}"
+            if task.error and task.error.message:
+                fields["message"] = task.error.message
+            self.runs.update_node(record.id, node.node_id, **fields)
+        state = RUN_STATES.get(str(run.state), "queued")
+        if state in FINAL_RUN_STATES:
+            message = run.error.message if run.error and run.error.message else ""
+            if state == "succeeded":
+                self.runs.finish(record.id, state, message)
+            else:  # nodes KFP never reached are skipped (failed) or cancelled
+                self.runs.finish_orphan(record.id, state, message or f"{state} on Kubeflow")
+        elif state == "running":
+            self.runs.mark_remote_running(record.id)

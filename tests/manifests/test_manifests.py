@@ -1,0 +1,100 @@
+"""The Kubernetes manifests: every overlay renders with kustomize (kubectl's), every object is
+schema-valid Kubernetes (kubernetes-validate, strict), and the pieces fit together."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tessera.workspace import WorkspaceConfig
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+OVERLAYS = sorted(p.name for p in (MANIFESTS / "overlays").iterdir() if p.is_dir())
+KUBERNETES = "1.32"
+
+
+def render(overlay: str) -> list[dict]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        if os.environ.get("CI"):
+            pytest.fail("kubectl (with its kustomize) is needed to render the manifests")
+        pytest.skip("no kubectl here")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(MANIFESTS / "overlays" / overlay)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_object_is_schema_valid_kubernetes(overlay):
+    objects = render(overlay)
+    assert {o["kind"] for o in objects} >= {
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+    }
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+    namespaces = {o["metadata"].get("namespace") for o in objects}
+    assert len(namespaces) == 1 and None not in namespaces, "one project namespace per overlay"
+
+
+def test_the_validator_catches_a_misspelled_field():
+    deployment = copy.deepcopy(by_kind(render("dev"), "Deployment")["tessera-studio"])
+    deployment["spec"]["replicass"] = 2
+    with pytest.raises(kubernetes_validate.ValidationError, match="replicass"):
+        kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_workspace_config_is_valid_and_matches_the_images(overlay):
+    objects = render(overlay)
+    config = WorkspaceConfig.model_validate(
+        yaml.safe_load(by_kind(objects, "ConfigMap")["tessera-config"]["data"]["tessera.yaml"])
+    )
+    namespace = objects[0]["metadata"]["namespace"]
+    assert config.kubeflow is not None and config.kubeflow.namespace == namespace
+    images = {
+        c["image"] for d in by_kind(objects, "Deployment").values() for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {config.runtime_image}, "studio, MLflow and every component task run the one runtime image"
+
+
+def test_production_pins_the_runtime_image_by_digest():
+    objects = render("production")
+    for deployment in by_kind(objects, "Deployment").values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            assert "@sha256:" in container["image"], f"{deployment['metadata']['name']} uses a moveable tag"
+
+
+def test_the_studio_may_create_inference_services_and_kfp_runs_in_its_namespace_only():
+    objects = render("dev")
+    studio = by_kind(objects, "Deployment")["tessera-studio"]["spec"]["template"]["spec"]
+    account = studio["serviceAccountName"]
+    binding = by_kind(objects, "RoleBinding")["tessera-studio"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": "tessera-dev"}]
+    role = by_kind(objects, "Role")[binding["roleRef"]["name"]]
+    grants = {
+        (g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]
+    }
+    assert ("serving.kserve.io", "inferenceservices", "create") in grants
+    assert ("pipelines.kubeflow.org", "runs", "create") in grants
+    assert ("pipelines.kubeflow.org", "recurringruns", "disable") in grants
+    assert not any(kind == "ClusterRole" for kind in (o["kind"] for o in objects)), "nothing cluster-wide"
+    command = studio["containers"][0]["command"]
+    assert command[:2] == ["tessera", "up"] and "--address" in command
