@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
-from component_store.runtime.tables import SAMPLE_ROWS_ENV
 from component_store.store import ComponentStore, parse_ref
 from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
@@ -37,7 +37,11 @@ def task_name(node_id: str) -> str:
 
 
 def compile_workflow(
-    spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None, sample: int = 0
+    spec: WorkflowSpec,
+    store: ComponentStore,
+    *,
+    runtime_image: str | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The KFP v2 IR of `spec` as a dict.
 
@@ -46,7 +50,9 @@ def compile_workflow(
         store: where `name@version` components are resolved.
         runtime_image: the container image every task runs in (the workspace's `runtime_image`);
             None keeps the image the component was published with.
-        sample: quick mode: every task gets `TESSERA_SAMPLE_ROWS`, so data sources keep that many rows.
+        environment: variables every task gets (where to track, the run id, quick mode's
+            `TESSERA_SAMPLE_ROWS`…); each task also gets `TESSERA_NODE`, `TESSERA_COMPONENT` and
+            `TESSERA_WORKFLOW`, as the local runner gives them. None sets nothing.
 
     Raises:
         WorkflowInvalid: the workflow has problems.
@@ -60,7 +66,7 @@ def compile_workflow(
     from google.protobuf import json_format
     from kfp import dsl
 
-    pipeline_func = _pipeline_function(spec, store, sample)
+    pipeline_func = _pipeline_function(spec, store, environment)
     try:
         # Building the graph component runs kfp's pipeline-spec builder (the compiler proper);
         # we read its PipelineSpec directly rather than have kfp write and re-read YAML, which
@@ -77,14 +83,18 @@ def compile_workflow(
 
 
 def compile_to_yaml(
-    spec: WorkflowSpec, store: ComponentStore, *, runtime_image: str | None = None, sample: int = 0
+    spec: WorkflowSpec,
+    store: ComponentStore,
+    *,
+    runtime_image: str | None = None,
+    environment: Mapping[str, str] | None = None,
 ) -> str:
     """`compile_workflow` as YAML text, ready for `kfp.Client().create_run_from_pipeline_package`."""
-    ir = compile_workflow(spec, store, runtime_image=runtime_image, sample=sample)
+    ir = compile_workflow(spec, store, runtime_image=runtime_image, environment=environment)
     return yaml.dump(ir, Dumper=yaml.CSafeDumper, sort_keys=True)
 
 
-def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, sample: int) -> Any:
+def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: Mapping[str, str] | None) -> Any:
     from kfp import components
 
     loaded: dict[str, Any] = {}
@@ -120,8 +130,14 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, sample: int) -
             task = component(**arguments)
             task.set_display_name(node.id)
             _apply_settings(task, node, _effective_params(component, node, spec))
-            if sample:
-                task.set_env_variable(SAMPLE_ROWS_ENV, str(sample))
+            if environment is not None:
+                node_environment = {
+                    "TESSERA_NODE": node.id,
+                    "TESSERA_COMPONENT": node.component,
+                    "TESSERA_WORKFLOW": f"{spec.project}/{spec.name}",
+                }
+                for name, value in {**environment, **node_environment}.items():
+                    task.set_env_variable(name, value)
             tasks[node.id] = task
 
     parameters = [

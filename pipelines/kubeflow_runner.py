@@ -26,6 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from component_store.runtime.tables import SAMPLE_ROWS_ENV
 from component_store.store import ComponentStore
 from pipelines.compiler import compile_to_yaml
 from pipelines.run_params import effective_params, with_run_params
@@ -96,6 +97,29 @@ def kubeflow_client(settings: KubeflowSettings) -> Any:
     )
 
 
+def task_environment(workspace: Workspace, run_id: str, sample: int = 0) -> dict[str, str]:
+    """What every task of a Kubeflow run gets, as the local runner gives it to node processes.
+
+    Raises:
+        KubeflowError: when the workspace tracks to a file, which a pod cannot reach.
+    """
+    uri = workspace.config.tracking_uri
+    if uri.startswith(("sqlite:", "file:")) or "://" not in uri:
+        raise KubeflowError(
+            f"tracking_uri '{uri}' is a file on this machine, which Kubeflow's pods cannot reach; set tracking_uri "
+            "in tessera.yaml to the MLflow server (e.g. http://tessera-mlflow:5000, see docs/deploy.md)"
+        )
+    environment = {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "TESSERA_RUN_ID": run_id,
+    }
+    if sample:
+        environment[SAMPLE_ROWS_ENV] = str(sample)
+    return environment
+
+
 def run_link(settings: KubeflowSettings, kfp_run_id: str) -> str:
     return f"{(settings.ui_host or settings.host).rstrip('/')}/#/runs/details/{kfp_run_id}"
 
@@ -140,9 +164,10 @@ class KubeflowRunner:
         """Compile, create the run in the project's experiment, record it; returns at once (queued)."""
         check_workflow(with_run_params(spec, params), self.store)
         values = effective_params(spec, params)
-        image = self.workspace.config.runtime_image
-        pipeline = compile_to_yaml(spec, self.store, runtime_image=image, sample=options.sample)
         run_id = new_run_id()
+        environment = task_environment(self.workspace, run_id, options.sample)
+        image = self.workspace.config.runtime_image
+        pipeline = compile_to_yaml(spec, self.store, runtime_image=image, environment=environment)
         with talking_to_kubeflow(f"create a run of '{spec.project}/{spec.name}'"), tempfile.TemporaryDirectory() as tmp:
             package = Path(tmp) / f"{spec.name}.yaml"
             package.write_text(pipeline)

@@ -22,7 +22,7 @@ from typing import Any
 
 from component_store.store import ComponentStore
 from pipelines.compiler import compile_to_yaml
-from pipelines.kubeflow_runner import kubeflow_client, kubeflow_settings, talking_to_kubeflow
+from pipelines.kubeflow_runner import kubeflow_client, kubeflow_settings, talking_to_kubeflow, task_environment
 from pipelines.run_params import effective_params, with_run_params
 from pipelines.spec import WorkflowSpec
 from pipelines.workflow_io import check_workflow
@@ -84,7 +84,9 @@ class Schedules:
         if any(s.name == schedule_name for s in self.list()):
             raise ScheduleError(f"A schedule named '{schedule_name}' exists; delete it first or give another --name")
         values = effective_params(spec, params)
-        pipeline = compile_to_yaml(spec, self.store, runtime_image=self.workspace.config.runtime_image)
+        environment = task_environment(self.workspace, f"schedule:{schedule_name}")
+        image = self.workspace.config.runtime_image
+        pipeline = compile_to_yaml(spec, self.store, runtime_image=image, environment=environment)
         with talking_to_kubeflow(f"schedule '{schedule_name}'"), tempfile.TemporaryDirectory() as tmp:
             package = Path(tmp) / f"{spec.name}.yaml"
             package.write_text(pipeline)

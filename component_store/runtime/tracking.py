@@ -3,7 +3,8 @@
 The local runner passes the workspace's settings in the environment
 (`MLFLOW_TRACKING_URI`, `TESSERA_MLFLOW_ARTIFACTS`) and the node's identity
 (`TESSERA_WORKFLOW`, `TESSERA_RUN_ID`, `TESSERA_NODE`, `TESSERA_COMPONENT`,
-`TESSERA_PARAMS_DIGEST`); on Kubeflow the runtime image's environment does the same.
+`TESSERA_PARAMS_DIGEST`); on Kubeflow the compiled tasks carry the same variables
+(`pipelines.kubeflow_runner.task_environment`), all but the params digest.
 """
 
 from __future__ import annotations

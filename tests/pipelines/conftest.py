@@ -34,7 +34,16 @@ def workflow(text: str):
     return parse_workflow(text)
 
 
+KUBEFLOW_CONFIG = """name: {name}
+tracking_uri: http://tessera-mlflow:5000
+kubeflow:
+  host: http://kubeflow.test/pipeline
+  namespace: risk-team
+"""
+
+
 def kubeflow_workspace(workspace: Workspace, namespace: str = "risk-team") -> Workspace:
     """`workspace` with a `kubeflow:` section pointing at the API double's host."""
     settings = KubeflowSettings(host="http://kubeflow.test/pipeline", namespace=namespace)
-    return Workspace(workspace.root, workspace.config.model_copy(update={"kubeflow": settings}))
+    update = {"kubeflow": settings, "tracking_uri": "http://tessera-mlflow:5000"}
+    return Workspace(workspace.root, workspace.config.model_copy(update=update))

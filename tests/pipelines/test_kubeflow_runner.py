@@ -16,7 +16,7 @@ from pipelines.runner import RunOptions
 from pipelines.schedules import ScheduleError, Schedules, kfp_cron
 from pipelines.workflow_io import parse_workflow
 from tessera.errors import WorkflowInvalid, WorkspaceError
-from tests.pipelines.conftest import kubeflow_workspace
+from tests.pipelines.conftest import KUBEFLOW_CONFIG, kubeflow_workspace
 from tests.pipelines.fake_kubeflow import FakeKubeflow, check_against_model, fake_client
 
 
@@ -47,8 +47,14 @@ def test_submit_creates_the_run_in_the_project_experiment_with_compiled_ir(runne
     assert sent["runtime_config"]["parameters"] == {"players": 5000, "test_size": 0.3}
     expected = compile_workflow(features_spec, store, runtime_image="tessera/runtime:0.1.0")
     assert sent["pipeline_spec"]["root"] == expected["root"]
-    images = {e["container"]["image"] for e in sent["pipeline_spec"]["deploymentSpec"]["executors"].values()}
-    assert images == {"tessera/runtime:0.1.0"}
+    executors = sent["pipeline_spec"]["deploymentSpec"]["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {"tessera/runtime:0.1.0"}
+    for task in sent["pipeline_spec"]["root"]["dag"]["tasks"].values():  # what the local runner gives a node
+        container = executors[task["componentRef"]["name"].replace("comp-", "exec-")]["container"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["MLFLOW_TRACKING_URI"] == "http://tessera-mlflow:5000" and env["TESSERA_RUN_ID"] == record.id
+        assert env["TESSERA_NODE"] == task["taskInfo"]["name"] and env["TESSERA_WORKFLOW"] == "risk/player_features"
+        assert env["TESSERA_COMPONENT"] == features_spec.node(env["TESSERA_NODE"]).component
     kfp_id = record.options["kubeflow_run_id"]
     assert record.options["kubeflow_url"] == f"http://kubeflow.test/pipeline/#/runs/details/{kfp_id}"
     runner.submit(features_spec, {})
@@ -103,6 +109,11 @@ def test_bad_token_and_missing_settings_are_clear_errors(kubeflow, demo_workspac
         kubeflow_settings(demo_workspace)
     with pytest.raises(WorkflowInvalid):
         KubeflowRunner(kubeflow, store, client).submit(features_spec, {"test_size": 5.0})
+    local_tracking = type(kubeflow)(
+        kubeflow.root, kubeflow.config.model_copy(update={"tracking_uri": "sqlite:///x.db"})
+    )
+    with pytest.raises(KubeflowError, match="tracking_uri 'sqlite:///x.db' is a file on this machine.*MLflow server"):
+        KubeflowRunner(local_tracking, store, client).submit(features_spec, {})
     assert fake.sent("POST", "/runs") == [], "a bad run is refused before anything is sent"
 
 
@@ -157,10 +168,7 @@ def test_kfp_cron_keeps_six_fields_and_prefixes_five():
 def test_cli_runs_on_kubeflow_and_manages_schedules(demo_workspace, fake, monkeypatch):
     from studio.cli import app
 
-    text = (demo_workspace.root / "tessera.yaml").read_text()
-    (demo_workspace.root / "tessera.yaml").write_text(
-        text + "kubeflow:\n  host: http://kubeflow.test/pipeline\n  namespace: risk-team\n"
-    )
+    (demo_workspace.root / "tessera.yaml").write_text(KUBEFLOW_CONFIG.format(name="demo"))
     monkeypatch.setattr(kubeflow_module, "kubeflow_client", lambda settings: fake_client(fake, settings.namespace))
     monkeypatch.setattr("pipelines.schedules.kubeflow_client", lambda settings: fake_client(fake, settings.namespace))
     monkeypatch.chdir(demo_workspace.root)

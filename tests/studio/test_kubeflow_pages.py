@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pipelines.runs import RunStore
+from tests.pipelines.conftest import KUBEFLOW_CONFIG
 from tests.pipelines.fake_kubeflow import FakeKubeflow, fake_client
 
 SCREENS = Path(__file__).resolve().parents[2] / "studio" / "screens"
@@ -21,8 +22,7 @@ def open_page(name: str, **query: str) -> AppTest:
 
 
 def test_run_button_submits_to_kubeflow_and_runs_page_links_it(demo_workspace, monkeypatch):
-    config = demo_workspace.root / "tessera.yaml"
-    config.write_text(config.read_text() + "kubeflow:\n  host: http://kubeflow.test/pipeline\n  namespace: risk-team\n")
+    (demo_workspace.root / "tessera.yaml").write_text(KUBEFLOW_CONFIG.format(name="demo"))
     fake = FakeKubeflow()
     monkeypatch.setattr(
         "pipelines.kubeflow_runner.kubeflow_client", lambda settings: fake_client(fake, settings.namespace)
