@@ -19,32 +19,14 @@ from urllib.parse import parse_qs, urlparse
 
 import kfp_server_api
 
+from tests.sdk_models import check_against_model as check_sdk_model
+
 TOKEN = "t0ken-for-tests"
 
 
 def check_against_model(data: Any, type_name: str, where: str = "body") -> None:
-    """Raise AssertionError where `data` has a key or a value type that `type_name` does not define."""
-    if data is None:
-        return
-    if type_name.startswith("list["):
-        assert isinstance(data, list), f"{where}: expected a list"
-        for i, item in enumerate(data):
-            check_against_model(item, type_name[5:-1], f"{where}[{i}]")
-        return
-    if type_name.startswith("dict("):
-        assert isinstance(data, dict), f"{where}: expected an object"
-        inner = type_name[type_name.index(",") + 1 : -1].strip()
-        for key, value in data.items():
-            check_against_model(value, inner, f"{where}.{key}")
-        return
-    model = getattr(kfp_server_api.models, type_name, None)
-    if model is None or not getattr(model, "openapi_types", None):
-        return  # str, int, bool, object, datetime, or an enum
-    assert isinstance(data, dict), f"{where}: expected a {type_name} object, got {type(data).__name__}"
-    by_json_name = {json_name: attr for attr, json_name in model.attribute_map.items()}
-    for key, value in data.items():
-        assert key in by_json_name, f"{where}: '{key}' is not a field of {type_name}"
-        check_against_model(value, model.openapi_types[by_json_name[key]], f"{where}.{key}")
+    """Raise AssertionError where `data` has a key that the kfp_server_api model `type_name` does not define."""
+    check_sdk_model(data, type_name, where, kfp_server_api.models)
 
 
 @dataclass

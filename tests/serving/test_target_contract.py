@@ -20,6 +20,7 @@ from serving.local_target import LocalProcessTarget
 from serving.model_registry import ModelRegistry
 from serving.model_server import import_kserve
 from serving.tokens import token_hash
+from tests.sdk_models import check_against_model as check_sdk_model
 from tests.serving.fixtures import ServedWorkspace
 
 pytestmark = pytest.mark.slow
@@ -76,29 +77,12 @@ class CustomObjectsDouble:
 
 def check_against_model(value: Any, type_name: str, where: str) -> None:
     """Every key of `value` is a field of the SDK model `type_name` (kserve's, or Kubernetes' V1…), recursively."""
-    import re
-
     import kubernetes.client.models as kube_models
 
     import_kserve()
     import kserve.models as kserve_models
 
-    if (match := re.fullmatch(r"list\[(.+)\]", type_name)) and isinstance(value, list):
-        for i, item in enumerate(value):
-            check_against_model(item, match[1], f"{where}[{i}]")
-        return
-    if (match := re.fullmatch(r"dict\(str, (.+)\)", type_name)) and isinstance(value, dict):
-        for key, item in value.items():
-            check_against_model(item, match[1], f"{where}.{key}")
-        return
-    model = getattr(kserve_models, type_name, None) or getattr(kube_models, type_name, None)
-    if model is None:
-        return  # a primitive (str, int, object)
-    assert isinstance(value, dict), f"{where} should be an object ({type_name})"
-    fields = {json_name: model.openapi_types[attr] for attr, json_name in model.attribute_map.items()}
-    for key, item in value.items():
-        assert key in fields, f"{where}.{key} is not a field of {type_name}"
-        check_against_model(item, fields[key], f"{where}.{key}")
+    check_sdk_model(value, type_name, where, kserve_models, kube_models)
 
 
 def kserve_client(double: CustomObjectsDouble) -> Any:
