@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,23 @@ def task_environment(workspace: Workspace, run_id: str, sample: int = 0) -> dict
     return environment
 
 
+@contextlib.contextmanager
+def pipeline_package(
+    workspace: Workspace, store: ComponentStore, spec: WorkflowSpec, environment: dict[str, str]
+) -> Iterator[str]:
+    """The workflow compiled for Kubeflow (the runtime image, the task environment), as a file for kfp.Client."""
+    pipeline = compile_to_yaml(spec, store, runtime_image=workspace.config.runtime_image, environment=environment)
+    with tempfile.TemporaryDirectory() as tmp:
+        package = Path(tmp) / f"{spec.name}.yaml"
+        package.write_text(pipeline)
+        yield str(package)
+
+
+def project_experiment(client: Any, project: str, namespace: str) -> Any:
+    """The project's experiment in the namespace (kfp's create_experiment returns the existing one)."""
+    return client.create_experiment(name=project, namespace=namespace)
+
+
 def run_link(settings: KubeflowSettings, kfp_run_id: str) -> str:
     return f"{(settings.ui_host or settings.host).rstrip('/')}/#/runs/details/{kfp_run_id}"
 
@@ -166,22 +184,21 @@ class KubeflowRunner:
         values = effective_params(spec, params)
         run_id = new_run_id()
         environment = task_environment(self.workspace, run_id, options.sample)
-        image = self.workspace.config.runtime_image
-        pipeline = compile_to_yaml(spec, self.store, runtime_image=image, environment=environment)
-        with talking_to_kubeflow(f"create a run of '{spec.project}/{spec.name}'"), tempfile.TemporaryDirectory() as tmp:
-            package = Path(tmp) / f"{spec.name}.yaml"
-            package.write_text(pipeline)
-            with contextlib.redirect_stdout(io.StringIO()):  # kfp prints its links itself
-                experiment = self._experiment(spec.project)
-                created = self.client.run_pipeline(
-                    experiment_id=experiment.experiment_id,
-                    job_name=f"{spec.name} {run_id}",
-                    pipeline_package_path=str(package),
-                    params=values,
-                    enable_caching=False if options.no_cache else None,
-                    service_account=self.settings.service_account or None,
-                    pipeline_root=self.settings.pipeline_root or None,
-                )
+        with (
+            talking_to_kubeflow(f"create a run of '{spec.project}/{spec.name}'"),
+            pipeline_package(self.workspace, self.store, spec, environment) as package,
+            contextlib.redirect_stdout(io.StringIO()),  # kfp prints its links itself
+        ):
+            experiment = project_experiment(self.client, spec.project, self.settings.namespace)
+            created = self.client.run_pipeline(
+                experiment_id=experiment.experiment_id,
+                job_name=f"{spec.name} {run_id}",
+                pipeline_package_path=package,
+                params=values,
+                enable_caching=False if options.no_cache else None,
+                service_account=self.settings.service_account or None,
+                pipeline_root=self.settings.pipeline_root or None,
+            )
         text = workflow_to_yaml(spec)
         recorded_options = asdict(options) | {
             "kubeflow_run_id": created.run_id,
@@ -236,10 +253,6 @@ class KubeflowRunner:
             self.client.terminate_run(record.options["kubeflow_run_id"])
         self.runs.finish_orphan(record.id, "cancelled", "terminated on Kubeflow")
         return self.runs.get(record.id)
-
-    def _experiment(self, project: str) -> Any:
-        """The project's experiment in the namespace, created on first use."""
-        return self.client.create_experiment(name=project, namespace=self.settings.namespace)
 
     def _record_kfp_state(self, record: RunRecord, run: Any) -> None:
         tasks = {t.display_name: t for t in (getattr(run.run_details, "task_details", None) or [])}

@@ -15,14 +15,18 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from component_store.store import ComponentStore
-from pipelines.compiler import compile_to_yaml
-from pipelines.kubeflow_runner import kubeflow_client, kubeflow_settings, talking_to_kubeflow, task_environment
+from pipelines.kubeflow_runner import (
+    kubeflow_client,
+    kubeflow_settings,
+    pipeline_package,
+    project_experiment,
+    talking_to_kubeflow,
+    task_environment,
+)
 from pipelines.run_params import effective_params, with_run_params
 from pipelines.spec import WorkflowSpec
 from pipelines.workflow_io import check_workflow
@@ -85,25 +89,24 @@ class Schedules:
             raise ScheduleError(f"A schedule named '{schedule_name}' exists; delete it first or give another --name")
         values = effective_params(spec, params)
         environment = task_environment(self.workspace, f"schedule:{schedule_name}")
-        image = self.workspace.config.runtime_image
-        pipeline = compile_to_yaml(spec, self.store, runtime_image=image, environment=environment)
-        with talking_to_kubeflow(f"schedule '{schedule_name}'"), tempfile.TemporaryDirectory() as tmp:
-            package = Path(tmp) / f"{spec.name}.yaml"
-            package.write_text(pipeline)
-            with contextlib.redirect_stdout(io.StringIO()):  # kfp prints its links itself
-                experiment = self.client.create_experiment(name=spec.project, namespace=self.settings.namespace)
-                created = self.client.create_recurring_run(
-                    experiment_id=experiment.experiment_id,
-                    job_name=schedule_name,
-                    description=f"Tessera schedule of {spec.project}/{spec.name}",
-                    cron_expression=expression,
-                    max_concurrency=max_concurrency,
-                    no_catchup=True,
-                    params=values,
-                    pipeline_package_path=str(package),
-                    service_account=self.settings.service_account or None,
-                    pipeline_root=self.settings.pipeline_root or None,
-                )
+        with (
+            talking_to_kubeflow(f"schedule '{schedule_name}'"),
+            pipeline_package(self.workspace, self.store, spec, environment) as package,
+            contextlib.redirect_stdout(io.StringIO()),  # kfp prints its links itself
+        ):
+            experiment = project_experiment(self.client, spec.project, self.settings.namespace)
+            created = self.client.create_recurring_run(
+                experiment_id=experiment.experiment_id,
+                job_name=schedule_name,
+                description=f"Tessera schedule of {spec.project}/{spec.name}",
+                cron_expression=expression,
+                max_concurrency=max_concurrency,
+                no_catchup=True,
+                params=values,
+                pipeline_package_path=package,
+                service_account=self.settings.service_account or None,
+                pipeline_root=self.settings.pipeline_root or None,
+            )
         return _schedule(created)
 
     def list(self) -> list[Schedule]:
