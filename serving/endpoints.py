@@ -52,7 +52,7 @@ class EndpointRequest(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
-    runtime: Literal["tessera", "mlserver"] = "tessera"
+    runtime: Literal["tessera", "tessera-runtime", "mlserver"] = "tessera"
     resources: Resources = Resources()
     namespace: str = "default"
 

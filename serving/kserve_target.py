@@ -2,7 +2,10 @@
 
 Default runtime `tessera`: a custom predictor container running this same model server
 (`python -m serving.model_server --standalone ...`) from the runtime image, so auth, validation
-and the fast path behave on the cluster as they do locally. Runtime `mlserver`: KServe's
+and the fast path behave on the cluster as they do locally. Runtime `tessera-runtime`: the same
+server, from the `tessera-predictor` ServingRuntime the platform team installs with the
+manifests (the InferenceService names the model format and adds the endpoint's arguments; the
+image is the runtime's). Runtime `mlserver`: KServe's
 MLServer with `modelFormat: mlflow`, protocol v2 and a `storageUri` resolved from the alias to
 the version's artifact location (KServe does not understand `models:/` URIs).
 
@@ -26,6 +29,9 @@ from serving.traffic import resolve_routes
 
 ROUTES_ANNOTATION = "tessera.io/routes"
 SERVER_PORT = 8080
+# The ServingRuntime that manifests/base/serving-runtime.yaml installs in a project namespace.
+SERVING_RUNTIME = "tessera-predictor"
+MODEL_FORMAT = "tessera"
 
 
 def build_inference_service(
@@ -45,7 +51,7 @@ def build_inference_service(
         V1beta1PredictorSpec,
         constants,
     )
-    from kubernetes.client import V1Container, V1ContainerPort, V1EnvVar, V1ObjectMeta, V1ResourceRequirements
+    from kubernetes.client import V1Container, V1ContainerPort, V1ObjectMeta, V1ResourceRequirements
 
     resources = _resources(request)
     serving = routes[-1]  # KServe rolls the newest revision out to canaryTrafficPercent of requests
@@ -56,6 +62,16 @@ def build_inference_service(
             model=V1beta1ModelSpec(
                 model_format=V1beta1ModelFormat(name="mlflow"), protocol_version="v2",
                 storage_uri=storage_uri, resources=V1ResourceRequirements(**resources),
+            ),
+        )  # fmt: skip
+    elif request.runtime == "tessera-runtime":
+        predictor = V1beta1PredictorSpec(
+            canary_traffic_percent=canary_percent,
+            model=V1beta1ModelSpec(
+                model_format=V1beta1ModelFormat(name=MODEL_FORMAT), runtime=SERVING_RUNTIME,
+                args=["--standalone", request.name, "--model", f"{serving.model_name}/{serving.version}",
+                      "--max-batch-rows", str(request.max_batch_rows)],
+                env=_server_env(tracking_uri, token_digest), resources=V1ResourceRequirements(**resources),
             ),
         )  # fmt: skip
     else:
@@ -76,11 +92,7 @@ def build_inference_service(
                         "--max-batch-rows",
                         str(request.max_batch_rows),
                     ],  # fmt: skip
-                    env=[
-                        V1EnvVar(name="MLFLOW_TRACKING_URI", value=tracking_uri),
-                        V1EnvVar(name="TESSERA_TOKEN_HASH", value=token_digest),
-                        V1EnvVar(name="MLFLOW_DISABLE_TELEMETRY", value="true"),
-                    ],
+                    env=_server_env(tracking_uri, token_digest),
                     ports=[V1ContainerPort(container_port=SERVER_PORT, protocol="TCP")],
                     resources=V1ResourceRequirements(**resources),
                 )
@@ -105,6 +117,16 @@ def to_manifest(inference_service: Any) -> dict[str, Any]:
     from kubernetes.client import ApiClient
 
     return dict(ApiClient().sanitize_for_serialization(inference_service))
+
+
+def _server_env(tracking_uri: str, token_digest: str) -> list[Any]:
+    from kubernetes.client import V1EnvVar
+
+    return [
+        V1EnvVar(name="MLFLOW_TRACKING_URI", value=tracking_uri),
+        V1EnvVar(name="TESSERA_TOKEN_HASH", value=token_digest),
+        V1EnvVar(name="MLFLOW_DISABLE_TELEMETRY", value="true"),
+    ]
 
 
 def _resources(request: EndpointRequest) -> dict[str, dict[str, str]]:

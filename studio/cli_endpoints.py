@@ -80,7 +80,12 @@ def deploy(
     port: Annotated[int | None, typer.Option(help="Local port (default: a free one).")] = None,
     max_batch_rows: Annotated[int, typer.Option(help="Largest batch accepted (413 above).")] = 10_000,
     target: Annotated[str, typer.Option(help="local (a process here) or kserve (an InferenceService).")] = "local",
-    runtime: Annotated[str, typer.Option(help="kserve only: tessera (this server) or mlserver.")] = "tessera",
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="kserve only: tessera (this server's container), tessera-runtime (the tessera-predictor ServingRuntime) or mlserver."
+        ),
+    ] = "tessera",
     namespace: Annotated[str, typer.Option(help="kserve only: namespace.")] = "default",
     cpu: Annotated[str, typer.Option(help="kserve only: CPU per replica.")] = "1",
     memory: Annotated[str, typer.Option(help="kserve only: memory per replica.")] = "2Gi",

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tessera.workspace import WorkspaceConfig
+from tests.sdk_models import check_against_model
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 OVERLAYS = sorted(p.name for p in (MANIFESTS / "overlays").iterdir() if p.is_dir())
@@ -37,19 +38,21 @@ def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
+def is_custom_resource(obj: dict) -> bool:
+    return obj["apiVersion"].startswith("serving.kserve.io/")
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_object_is_schema_valid_kubernetes(overlay):
     objects = render(overlay)
     assert {o["kind"] for o in objects} >= {
-        "Deployment",
-        "Service",
-        "ConfigMap",
-        "ServiceAccount",
-        "Role",
-        "RoleBinding",
-    }
+        "Deployment", "Service", "ConfigMap", "ServiceAccount", "Role", "RoleBinding", "ServingRuntime",
+    }  # fmt: skip
     for obj in objects:
-        kubernetes_validate.validate(obj, KUBERNETES, strict=True)
+        if is_custom_resource(obj):  # KServe's CRDs: against the kserve SDK's models
+            check_against_model(obj, f"V1alpha1{obj['kind']}", obj["kind"], *kserve_models())
+        else:
+            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
     namespaces = {o["metadata"].get("namespace") for o in objects}
     assert len(namespaces) == 1 and None not in namespaces, "one project namespace per overlay"
 
@@ -72,7 +75,32 @@ def test_workspace_config_is_valid_and_matches_the_images(overlay):
     images = {
         c["image"] for d in by_kind(objects, "Deployment").values() for c in d["spec"]["template"]["spec"]["containers"]
     }
-    assert images == {config.runtime_image}, "studio, MLflow and every component task run the one runtime image"
+    images |= {c["image"] for r in by_kind(objects, "ServingRuntime").values() for c in r["spec"]["containers"]}
+    assert images == {config.runtime_image}, "studio, MLflow, endpoints and every task run the one runtime image"
+
+
+def kserve_models() -> tuple:
+    import kubernetes.client.models as kube_models
+
+    from serving.model_server import import_kserve
+
+    import_kserve()
+    import kserve.models
+
+    return kserve.models, kube_models
+
+
+def test_the_serving_runtime_is_the_one_tessera_endpoints_name():
+    from serving.kserve_target import MODEL_FORMAT, SERVING_RUNTIME
+
+    runtime = by_kind(render("dev"), "ServingRuntime")[SERVING_RUNTIME]
+    assert [f["name"] for f in runtime["spec"]["supportedModelFormats"]] == [MODEL_FORMAT]
+    (container,) = runtime["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "serving.model_server"]
+    broken = copy.deepcopy(runtime)
+    broken["spec"]["supportedModelFormat"] = broken["spec"].pop("supportedModelFormats")
+    with pytest.raises(AssertionError, match="spec.supportedModelFormat is not a field of V1alpha1ServingRuntimeSpec"):
+        check_against_model(broken, "V1alpha1ServingRuntime", "ServingRuntime", *kserve_models())
 
 
 def test_production_pins_the_runtime_image_by_digest():

@@ -191,6 +191,27 @@ def test_mlserver_runtime_gets_a_storage_uri_resolved_from_the_alias(
     assert "mlartifacts" in model["storageUri"] or "mlruns" in model["storageUri"]
 
 
+def test_tessera_runtime_names_the_serving_runtime_and_adds_the_endpoint_arguments(
+    served_workspace: ServedWorkspace, tmp_path: Any
+) -> None:
+    from serving.kserve_target import MODEL_FORMAT, SERVING_RUNTIME
+
+    workspace = served_workspace.workspace
+    target = KServeTarget(
+        EndpointRegistry(tmp_path / "e.db"), ModelRegistry(workspace.tracking_uri()), "img", "http://mlflow:5000"
+    )
+    request = EndpointRequest(name="rt", model="cancer@champion", runtime="tessera-runtime", namespace="risk-team")
+    manifest = to_manifest(target.render(request, "t0ken"))
+    check_against_model(manifest, "V1beta1InferenceService", "InferenceService")
+    predictor = manifest["spec"]["predictor"]
+    assert "containers" not in predictor, "the image comes from the ServingRuntime"
+    model = predictor["model"]
+    assert model["runtime"] == SERVING_RUNTIME and model["modelFormat"] == {"name": MODEL_FORMAT}
+    assert model["args"][:4] == ["--standalone", "rt", "--model", "cancer/1"]
+    env = {e["name"]: e["value"] for e in model["env"]}
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000" and env["TESSERA_TOKEN_HASH"] == token_hash("t0ken")
+
+
 def test_the_model_check_catches_a_field_the_crd_does_not_have() -> None:
     sent = {"apiVersion": "serving.kserve.io/v1beta1", "spec": {"predictor": {"canaryPercent": 10}}}
     with pytest.raises(AssertionError, match="spec.predictor.canaryPercent is not a field of V1beta1PredictorSpec"):
