@@ -150,9 +150,14 @@ class FrontDoor:
 
 
 def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outputs:
-    if model.predict_matrix is not None and model.schema is not None:
+    if model.schema is not None and model.schema.numeric:
+        # Numeric signatures: decode into a float matrix in signature order, for the native fast path
+        # or for pyfunc (which then gets the signature's column types, so JSON integers fit double columns).
         decode = decode_v1 if protocol == "v1" else decode_v2
-        return model.predict_matrix(decode(payload, model.schema, max_rows))
+        matrix = decode(payload, model.schema, max_rows)
+        predict = model.predict_matrix or model.predict_records
+        assert predict is not None
+        return predict(matrix)
     assert model.predict_records is not None
     if protocol == "v2":
         raise BadRequest("this model takes non-numeric columns: call the V1 route with instances as objects")

@@ -50,6 +50,11 @@ class FeatureSchema:
     def width(self) -> int:
         return len(self.columns)
 
+    @property
+    def numeric(self) -> bool:
+        """Every column is a number or a boolean: requests can be decoded into a float matrix."""
+        return all(kind in NUMERIC_KINDS or kind == "boolean" for kind in self.kinds)
+
     def describe(self, limit: int = 6) -> str:
         shown = ", ".join(self.columns[:limit])
         return shown + (f", … ({self.width} in all)" if self.width > limit else "")

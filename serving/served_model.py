@@ -4,7 +4,8 @@
 When the signature names only numeric/boolean columns and the flavour is scikit-learn, requests
 are decoded straight into a numpy matrix in signature order and handed to the estimator itself
 (MLflow's pyfunc path builds a DataFrame and casts column by column, ≈3 ms a request). Anything
-else is served through pyfunc, which enforces the signature itself.
+else is served through pyfunc, which enforces the signature itself; V2 requests to a pyfunc
+model with a numeric signature (e.g. train_torch_tabular's) are decoded the same way first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from serving.payloads import NUMERIC_KINDS, BadRequest, FeatureSchema
+from serving.payloads import INTEGER_KINDS, BadRequest, FeatureSchema
 
 Outputs = dict[str, np.ndarray]
 
@@ -29,7 +30,7 @@ class ServedModel:
     flavour: str
     schema: FeatureSchema | None
     predict_matrix: Callable[[np.ndarray], Outputs] | None = None
-    predict_records: Callable[[list[Any]], Outputs] | None = None
+    predict_records: Callable[[list[Any] | np.ndarray], Outputs] | None = None
 
     @property
     def fast(self) -> bool:
@@ -59,8 +60,7 @@ def load_served_model(model_name: str, version: str) -> ServedModel:
     uri = f"models:/{model_name}/{version}"
     info = mlflow.models.get_model_info(uri)
     schema = feature_schema(info.signature)
-    numeric = schema is not None and all(kind in NUMERIC_KINDS or kind == "boolean" for kind in schema.kinds)
-    if numeric and "sklearn" in info.flavors:
+    if schema is not None and schema.numeric and "sklearn" in info.flavors:
         import mlflow.sklearn
 
         estimator = mlflow.sklearn.load_model(uri)
@@ -90,13 +90,34 @@ def sklearn_predictor(estimator: Any) -> Callable[[np.ndarray], Outputs]:
     return lambda matrix: {"predictions": np.asarray(estimator.predict(matrix))}
 
 
-def pyfunc_predictor(pyfunc: Any, schema: FeatureSchema | None) -> Callable[[list[Any]], Outputs]:
+def typed_frame(matrix: np.ndarray, schema: FeatureSchema) -> Any:
+    """A float matrix in signature order as a DataFrame with the signature's column types
+    (MLflow refuses floats for integer columns); a fraction in an integer column is a 400."""
+    import pandas as pd
+
+    frame = pd.DataFrame(matrix, columns=list(schema.columns))
+    for column, kind in zip(schema.columns, schema.kinds, strict=True):
+        if kind in INTEGER_KINDS:
+            if not np.array_equal(frame[column], np.round(frame[column])):
+                raise BadRequest(f"column '{column}' takes whole numbers")
+            frame[column] = frame[column].astype("int64" if kind == "long" else "int32")
+        elif kind == "boolean":
+            frame[column] = frame[column].astype(bool)
+        elif kind == "float":
+            frame[column] = frame[column].astype("float32")
+    return frame
+
+
+def pyfunc_predictor(pyfunc: Any, schema: FeatureSchema | None) -> Callable[[list[Any] | np.ndarray], Outputs]:
     """Rows (records, or lists in signature order) -> pyfunc predictions; MLflow's schema errors become 400s."""
     import pandas as pd
     from mlflow.exceptions import MlflowException
 
-    def predict(rows: list[Any]) -> Outputs:
-        if rows and isinstance(rows[0], list):
+    def predict(rows: list[Any] | np.ndarray) -> Outputs:
+        if isinstance(rows, np.ndarray):  # a V2 request decoded in signature order
+            assert schema is not None
+            frame = typed_frame(rows, schema)
+        elif rows and isinstance(rows[0], list):
             if schema is None:
                 raise BadRequest("this model's signature has no column names: send instances as objects")
             frame = pd.DataFrame(rows, columns=list(schema.columns))
