@@ -40,7 +40,7 @@ import pandas as pd
 from component_store.runtime.event_features import EventAggregation, aggregate_events_pandas, snapshot_times
 events = pd.read_parquet({events!r})
 spec = EventAggregation.build(
-    list(events.columns), "player_id", "event_time", "event_type", sorted(events["event_type"].unique()),
+    "player_id", "event_time", "event_type", sorted(events["event_type"].unique()),
     ["amount", "score"], ["device_id"], ["1d", "7d", "30d"], snapshot_times(events["event_time"].max(), "", 1, "7d"),
 )
 aggregate_events_pandas(events, spec).to_parquet({out!r}, index=False)

@@ -16,7 +16,6 @@ link to the Kubeflow UI, so `tessera runs …` and the studio list it with local
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -30,16 +29,14 @@ from typing import Any
 from component_store.runtime.tables import SAMPLE_ROWS_ENV
 from component_store.store import ComponentStore
 from pipelines.compiler import compile_to_yaml
-from pipelines.run_params import effective_params, with_run_params
-from pipelines.runner import RunOptions
+from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import WorkflowSpec
-from pipelines.workflow_io import check_workflow, workflow_to_yaml
 from tessera.errors import TesseraError, WorkspaceError
 from tessera.workspace import KubeflowSettings, Workspace
 
 # KFP's V2beta1RuntimeState → Tessera's run and node states.
-RUN_STATES = {
+KFP_RUN_STATES = {
     "RUNTIME_STATE_UNSPECIFIED": "queued",
     "PENDING": "queued",
     "RUNNING": "running",
@@ -50,7 +47,7 @@ RUN_STATES = {
     "FAILED": "failed",
     "CANCELED": "cancelled",
 }
-NODE_STATES = {
+KFP_NODE_STATES = {
     "RUNTIME_STATE_UNSPECIFIED": "pending",
     "PENDING": "pending",
     "RUNNING": "running",
@@ -176,12 +173,12 @@ class KubeflowRunner:
         self.settings = kubeflow_settings(workspace)
         self.client = client or kubeflow_client(self.settings)
         self.runs = RunStore(workspace.state_dir / "runs.db")
-        self.poll_seconds = 5.0  # how often `wait` reads the run from KFP
+        self.poll_seconds = 5.0  # how often `wait` (and `status`, at most) reads a run from KFP
+        self._read_at: dict[str, float] = {}
 
     def submit(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions = RunOptions()) -> RunRecord:
         """Compile, create the run in the project's experiment, record it; returns at once (queued)."""
-        check_workflow(with_run_params(spec, params), self.store)
-        values = effective_params(spec, params)
+        values = validated_params(spec, params, self.store)
         run_id = new_run_id()
         environment = task_environment(self.workspace, run_id, options.sample)
         with (
@@ -199,29 +196,23 @@ class KubeflowRunner:
                 service_account=self.settings.service_account or None,
                 pipeline_root=self.settings.pipeline_root or None,
             )
-        text = workflow_to_yaml(spec)
         recorded_options = asdict(options) | {
             "kubeflow_run_id": created.run_id,
             "kubeflow_url": run_link(self.settings, created.run_id),
             "experiment_id": experiment.experiment_id,
             "namespace": self.settings.namespace,
         }
-        return self.runs.create(
-            run_id,
-            f"{spec.project}/{spec.name}",
-            hashlib.sha256(text.encode()).hexdigest()[:16],
-            text,
-            values,
-            self.backend,
-            recorded_options,
-            spec.topological_order(),
-        )
+        return record_run(self.runs, run_id, spec, values, self.backend, recorded_options)
 
     def status(self, run_id: str) -> RunRecord:
-        """The record, brought up to date from KFP while the run is not final."""
+        """The record, brought up to date from KFP while the run is not final (at most every `poll_seconds`)."""
         record = self.runs.get(run_id)
-        if record.status in FINAL_RUN_STATES:
+        if (
+            record.status in FINAL_RUN_STATES
+            or time.monotonic() - self._read_at.get(record.id, -1e9) < self.poll_seconds
+        ):
             return record
+        self._read_at[record.id] = time.monotonic()
         with talking_to_kubeflow(f"read run {record.id}"):
             run = self.client.get_run(record.options["kubeflow_run_id"])
         self._record_kfp_state(record, run)
@@ -260,7 +251,7 @@ class KubeflowRunner:
             task = tasks.get(node.node_id)
             if task is None:
                 continue
-            fields: dict[str, Any] = {"status": NODE_STATES.get(str(task.state), "pending")}
+            fields: dict[str, Any] = {"status": KFP_NODE_STATES.get(str(task.state), "pending")}
             if task.start_time:
                 fields["started_at"] = task.start_time.timestamp()
             if task.end_time:
@@ -270,7 +261,7 @@ class KubeflowRunner:
             if task.error and task.error.message:
                 fields["message"] = task.error.message
             self.runs.update_node(record.id, node.node_id, **fields)
-        state = RUN_STATES.get(str(run.state), "queued")
+        state = KFP_RUN_STATES.get(str(run.state), "queued")
         if state in FINAL_RUN_STATES:
             message = run.error.message if run.error and run.error.message else ""
             if state == "succeeded":

@@ -25,11 +25,10 @@ from typing import Any
 from component_store.store import ComponentStore, parse_ref
 from pipelines.artifacts import ArtifactCache, node_fingerprint
 from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
-from pipelines.run_params import effective_params, with_run_params
-from pipelines.runner import RunOptions
+from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import Node, WorkflowSpec, param_reference
-from pipelines.workflow_io import check_workflow, parse_workflow, workflow_to_yaml
+from pipelines.workflow_io import parse_workflow
 from tessera.errors import TesseraError
 from tessera.workspace import Workspace
 
@@ -132,20 +131,8 @@ class LocalRunner:
 
     def create_run(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions) -> RunRecord:
         """Validate the workflow with these parameters and record a queued run."""
-        check_workflow(with_run_params(spec, params), self.store)
-        values = effective_params(spec, params)
-        text = workflow_to_yaml(spec)
-        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        return self.runs.create(
-            new_run_id(),
-            f"{spec.project}/{spec.name}",
-            digest,
-            text,
-            values,
-            self.backend,
-            asdict(options),
-            spec.topological_order(),
-        )
+        values = validated_params(spec, params, self.store)
+        return record_run(self.runs, new_run_id(), spec, values, self.backend, asdict(options))
 
     def execute(self, run_id: str, on_change: OnChange | None = None) -> RunRecord:
         """Drive a recorded run until every node is done, failed, skipped or cancelled."""

@@ -22,11 +22,17 @@ Contract (checked by `tests/pipelines/test_runner_contract.py` for every runner)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pipelines.runs import RunRecord
+from pipelines.run_params import effective_params, with_run_params
+from pipelines.runs import RunRecord, RunStore
 from pipelines.spec import WorkflowSpec
+from pipelines.workflow_io import check_workflow, workflow_to_yaml
+
+if TYPE_CHECKING:
+    from component_store.store import ComponentStore
 
 
 @dataclass(frozen=True)
@@ -58,3 +64,23 @@ class Runner(Protocol):
     def logs(self, run_id: str, node_id: str) -> str: ...
 
     def cancel(self, run_id: str) -> RunRecord: ...
+
+
+def validated_params(spec: WorkflowSpec, params: dict[str, Any], store: ComponentStore) -> dict[str, Any]:
+    """Every run parameter's value (given or default), once the workflow with them is valid.
+
+    Raises:
+        WorkflowInvalid: the workflow, or a parameter, has problems (all listed).
+    """
+    check_workflow(with_run_params(spec, params), store)
+    return effective_params(spec, params)
+
+
+def record_run(
+    runs: RunStore, run_id: str, spec: WorkflowSpec, values: dict[str, Any], backend: str, options: dict[str, Any]
+) -> RunRecord:
+    """Record a queued run of `spec`: its YAML and digest, parameter values, backend and options."""
+    text = workflow_to_yaml(spec)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    workflow = f"{spec.project}/{spec.name}"
+    return runs.create(run_id, workflow, digest, text, values, backend, options, spec.topological_order())

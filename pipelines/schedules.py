@@ -27,9 +27,8 @@ from pipelines.kubeflow_runner import (
     talking_to_kubeflow,
     task_environment,
 )
-from pipelines.run_params import effective_params, with_run_params
+from pipelines.runner import validated_params
 from pipelines.spec import WorkflowSpec
-from pipelines.workflow_io import check_workflow
 from tessera.errors import TesseraError
 from tessera.suggest import did_you_mean
 from tessera.workspace import Workspace
@@ -84,10 +83,9 @@ class Schedules:
         """Schedule `spec` with `params` (validated now); refuses a name that is taken."""
         schedule_name = name or f"{spec.project}/{spec.name}"
         expression = kfp_cron(cron)
-        check_workflow(with_run_params(spec, params), self.store)
+        values = validated_params(spec, params, self.store)
         if any(s.name == schedule_name for s in self.list()):
             raise ScheduleError(f"A schedule named '{schedule_name}' exists; delete it first or give another --name")
-        values = effective_params(spec, params)
         environment = task_environment(self.workspace, f"schedule:{schedule_name}")
         with (
             talking_to_kubeflow(f"schedule '{schedule_name}'"),
@@ -128,19 +126,23 @@ class Schedules:
         schedule = self.find(name)
         with talking_to_kubeflow(f"pause '{schedule.name}'"):
             self.client.disable_recurring_run(schedule.id)
-        return self.find(schedule.id)
+        return self._read(schedule.id)
 
     def resume(self, name: str) -> Schedule:
         schedule = self.find(name)
         with talking_to_kubeflow(f"resume '{schedule.name}'"):
             self.client.enable_recurring_run(schedule.id)
-        return self.find(schedule.id)
+        return self._read(schedule.id)
 
     def delete(self, name: str) -> Schedule:
         schedule = self.find(name)
         with talking_to_kubeflow(f"delete '{schedule.name}'"):
             self.client.delete_recurring_run(schedule.id)
         return schedule
+
+    def _read(self, schedule_id: str) -> Schedule:
+        with talking_to_kubeflow(f"read schedule {schedule_id}"):
+            return _schedule(self.client.get_recurring_run(schedule_id))
 
     def find(self, name_or_id: str) -> Schedule:
         schedules = self.list()

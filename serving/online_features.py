@@ -81,16 +81,59 @@ def feature_view(store: Any, name: str) -> Any:
     return views[name]
 
 
-def feature_references(store: Any, view_name: str, features: list[str]) -> list[str]:
+def feature_references(view: Any, features: list[str]) -> list[str]:
     """`view:feature` references for `features` of the view (all of them when empty), each checked."""
-    view = feature_view(store, view_name)
     known = [field.name for field in view.features]
     chosen = [f.split(":", 1)[-1] for f in features] or known
     unknown = [f for f in chosen if f not in known]
     if unknown:
         hints = "; ".join(f"'{f}'{did_you_mean(f, known)}" for f in unknown)
-        raise FeatureStoreError(f"Feature view '{view_name}' has no feature {hints}; it has: {', '.join(known)}")
-    return [f"{view_name}:{f}" for f in chosen]
+        raise FeatureStoreError(f"Feature view '{view.name}' has no feature {hints}; it has: {', '.join(known)}")
+    return [f"{view.name}:{f}" for f in chosen]
+
+
+class OnlineFeatures:
+    """Reads online features for scoring: the repo opened and the references checked once, then `read(ids)`.
+
+    Example:
+        >>> features = OnlineFeatures("projects/risk/features", ["player_activity"], feature_order=columns)  # doctest: +SKIP
+        >>> features.read([17, 42])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        feature_repo: str | Path,
+        features: list[str],
+        entity_key: str = "player_id",
+        feature_order: list[str] | None = None,
+    ):
+        self.store = open_feature_store(feature_repo)
+        self.entity_key = entity_key
+        requested: dict[str, list[str] | None] = {}  # view -> its named features; None: all of them
+        for item in features:
+            view_name, _, feature = item.partition(":")
+            if not feature:
+                requested[view_name] = None
+            elif (chosen := requested.setdefault(view_name, [])) is not None:
+                chosen.append(feature)
+        self.references = [
+            reference
+            for view_name, names in requested.items()
+            for reference in feature_references(feature_view(self.store, view_name), names or [])
+        ]
+        names = [r.split(":", 1)[1] for r in self.references]
+        self.order = feature_order if feature_order is not None else names
+        missing = [name for name in self.order if name not in names]
+        if missing:
+            hints = "; ".join(f"'{m}'{did_you_mean(m, names)}" for m in missing)
+            raise FeatureStoreError(f"The model needs features the request did not ask Feast for: {hints}")
+
+    def read(self, entity_ids: list[Any]) -> Any:
+        """One row per id, in the given order; a feature with no online value is NaN."""
+        rows = [{self.entity_key: entity_id} for entity_id in entity_ids]
+        restore_feast_sqlite_codecs(self.store)
+        frame = self.store.get_online_features(features=self.references, entity_rows=rows).to_df()
+        return frame[[self.entity_key, *self.order]]
 
 
 def get_online_features(
@@ -112,22 +155,10 @@ def get_online_features(
 
     Returns:
         A pandas DataFrame with `entity_key` first; a feature with no online value is NaN.
+
+    For a server answering many requests, build `OnlineFeatures` once and call `read` per request.
     """
-    store = open_feature_store(feature_repo)
-    references: list[str] = []
-    for item in features:
-        view_name, _, feature = item.partition(":")
-        references += feature_references(store, view_name, [feature] if feature else [])
-    rows = [{entity_key: entity_id} for entity_id in entity_ids]
-    restore_feast_sqlite_codecs(store)
-    frame = store.get_online_features(features=references, entity_rows=rows).to_df()
-    names = [r.split(":", 1)[1] for r in references]
-    order = feature_order if feature_order is not None else names
-    missing = [name for name in order if name not in frame.columns]
-    if missing:
-        hints = "; ".join(f"'{m}'{did_you_mean(m, names)}" for m in missing)
-        raise FeatureStoreError(f"The model needs features the request did not ask Feast for: {hints}")
-    return frame[[entity_key, *order]]
+    return OnlineFeatures(feature_repo, features, entity_key, feature_order).read(entity_ids)
 
 
 def restore_feast_sqlite_codecs(store: Any) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ class FeatureSchema:
     def width(self) -> int:
         return len(self.columns)
 
-    @property
+    @cached_property  # read on every request
     def numeric(self) -> bool:
         """Every column is a number or a boolean: requests can be decoded into a float matrix."""
         return all(kind in NUMERIC_KINDS or kind == "boolean" for kind in self.kinds)

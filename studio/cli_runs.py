@@ -18,14 +18,14 @@ STATE_STYLE = {
 }  # fmt: skip
 
 
-def _runner(run_id: str = "") -> Any:
-    """The local runner; for `run_id`, the runner of the backend that ran it (local or Kubeflow)."""
+def _runner(run_id: str = "", backend: str = "local") -> Any:
+    """The runner of `backend`; for `run_id`, of the backend that ran it (local or Kubeflow)."""
     from pipelines.backends import open_runner, runner_of_run
     from studio.cli_components import open_store
     from tessera.workspace import find_workspace
 
     workspace, store = find_workspace(), open_store()
-    return runner_of_run(workspace, store, run_id) if run_id else open_runner(workspace, store)
+    return runner_of_run(workspace, store, run_id) if run_id else open_runner(workspace, store, backend)
 
 
 def _seconds(value: float | None) -> str:
@@ -102,7 +102,7 @@ def run_command(
     if isolation not in ("fork", "spawn"):
         fail(f"--isolation must be fork or spawn, not '{isolation}'")
     path, _ = open_workflow(workflow)
-    runner = _backend_runner(backend)
+    runner = _runner(backend=backend)
     spec = load_workflow(path, runner.store)
     values = parse_run_params(spec, param or [])
     options = RunOptions(
@@ -118,14 +118,6 @@ def run_command(
     console.print(f"Run {record.id} created on Kubeflow: {record.options['kubeflow_url']}", soft_wrap=True)
     if not detach:
         _finish(_watch(lambda on_change: _follow(runner, record.id, on_change)))
-
-
-def _backend_runner(backend: str) -> Any:
-    from pipelines.backends import open_runner
-    from studio.cli_components import open_store
-    from tessera.workspace import find_workspace
-
-    return open_runner(find_workspace(), open_store(), backend)
 
 
 def _follow(runner: Any, run_id: str, on_change: Any) -> Any:

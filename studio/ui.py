@@ -58,18 +58,28 @@ def runner() -> Any:
     return LocalRunner(workspace(), store())
 
 
+@st.cache_resource(show_spinner=False)
+def _kubeflow_runner(root: str) -> Any:
+    # One kfp.Client per workspace, not one per rerun: the designer's status fragment reruns every second.
+    from pipelines.kubeflow_runner import KubeflowRunner
+
+    return KubeflowRunner(workspace(), store())
+
+
+def _runner_for(backend: str) -> Any:
+    return _kubeflow_runner(str(workspace().root)) if backend == "kubeflow" else runner()
+
+
 def run_runner() -> Any:
     """The runner the Run button uses: Kubeflow when the workspace has a Kubeflow endpoint, else local."""
-    from pipelines.backends import default_backend, open_runner
+    from pipelines.backends import default_backend
 
-    return open_runner(workspace(), store(), default_backend(workspace()))
+    return _runner_for(default_backend(workspace()))
 
 
 def runner_of(run_id: str) -> Any:
     """The runner of the backend that ran `run_id`."""
-    from pipelines.backends import runner_of_run
-
-    return runner_of_run(workspace(), store(), run_id)
+    return _runner_for(runner().runs.get(run_id).backend)
 
 
 def models() -> Any:

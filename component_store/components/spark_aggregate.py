@@ -57,7 +57,7 @@ def spark_aggregate(
         shuffle_partitions: partitions after the group-by; a few per core.
     """
     from component_store.runtime.event_features import EventAggregation, snapshot_times
-    from component_store.runtime.spark_jobs import aggregate_events_spark, spark_session
+    from component_store.runtime.spark_jobs import aggregate_events_spark, spark_session, write_spark_table
     from component_store.runtime.tables import require_columns
 
     with spark_session("spark_aggregate", master, driver_memory, executor_memory, shuffle_partitions) as spark:
@@ -65,13 +65,12 @@ def spark_aggregate(
 
         frame = spark.read.parquet(events.path)
         named = [entity_column, time_column, type_column, *value_columns, *distinct_columns]
-        require_columns(frame.limit(0).toPandas(), named, "spark_aggregate")
+        require_columns(frame, named, "spark_aggregate")
         last_event, seen_types = frame.agg(F.max(time_column), F.collect_set(type_column)).collect()[0]
         if last_event is None and not as_of:
             raise ValueError("spark_aggregate: the event table is empty; give as_of or feed it events")
         types = event_types or sorted(t for t in seen_types if t)
         spec = EventAggregation.build(
-            frame.columns,
             entity_column,
             time_column,
             type_column,
@@ -81,8 +80,5 @@ def spark_aggregate(
             windows,
             snapshot_times(last_event, as_of, snapshots, snapshot_every),
         )
-        aggregate_events_spark(frame, spec).write.mode("overwrite").parquet(features.path)
-        written = spark.read.parquet(features.path)
-        features.metadata["rows"] = int(written.count())
-        features.metadata["columns"] = {f.name: f.dataType.simpleString() for f in written.schema.fields}
+        write_spark_table(aggregate_events_spark(frame, spec), features)
         features.metadata["snapshots"] = [t.isoformat() for t in spec.snapshots]

@@ -35,7 +35,7 @@ def spark_sql(
         executor_memory: memory per Spark executor, e.g. 2g (cluster masters).
         shuffle_partitions: partitions after a shuffle (joins, GROUP BY); a few per core.
     """
-    from component_store.runtime.spark_jobs import check_view_name, read_source, spark_session
+    from component_store.runtime.spark_jobs import check_view_name, read_source, spark_session, write_spark_table
     from component_store.runtime.sql_guard import require_select
     from component_store.runtime.tables import row_limit
 
@@ -54,7 +54,4 @@ def spark_sql(
         limit = row_limit(0)
         if limit:
             frame = frame.limit(limit)
-        frame.write.mode("overwrite").parquet(result.path)
-        written = spark.read.parquet(result.path)
-        result.metadata["rows"] = int(written.count())
-        result.metadata["columns"] = {f.name: f.dataType.simpleString() for f in written.schema.fields}
+        write_spark_table(frame, result)

@@ -56,7 +56,6 @@ class EventAggregation:
 
     @staticmethod
     def build(
-        events_columns: list[str],
         entity: str,
         time: str,
         type_column: str,
@@ -66,11 +65,7 @@ class EventAggregation:
         windows: list[str],
         snapshots: list[pd.Timestamp],
     ) -> EventAggregation:
-        """Check the names against the event table's columns (did-you-mean) and parse the windows."""
-        from component_store.runtime.tables import require_columns
-
-        needed = [entity, time, type_column, *value_columns, *distinct_columns]
-        require_columns(pd.DataFrame(columns=events_columns), needed, "spark_aggregate")
+        """Parse the windows and check the event types; the caller has checked the column names."""
         if not windows:
             raise ValueError("spark_aggregate: give at least one window, e.g. ['1d', '7d', '30d']")
         if not event_types:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from component_store.runtime.tables import require_columns, write_parquet
 from serving.online_features import (
     FeatureStoreError,
     feature_references,
@@ -18,28 +19,25 @@ from serving.online_features import (
 )
 
 
-def write_offline(store: Any, view_name: str, rows: pd.DataFrame, mode: str) -> None:
+def write_offline(store: Any, view: Any, rows: pd.DataFrame, mode: str) -> None:
     """Put `rows` into the view's offline source: `replace` rewrites a file source, `append` adds to it."""
-    view = feature_view(store, view_name)
     source = view.batch_source
     columns = [*view.join_keys, source.timestamp_field, *[f.name for f in view.features]]
-    from component_store.runtime.tables import require_columns
-
-    require_columns(rows, columns, f"feature view '{view_name}'")
+    require_columns(rows, columns, f"feature view '{view.name}'")
     rows = rows[columns]
     if mode == "append":
-        store.write_to_offline_store(view_name, rows)
+        store.write_to_offline_store(view.name, rows)
         return
     path = getattr(source, "path", None)
     if not path or "://" in path:
         raise FeatureStoreError(
-            f"mode 'replace' rewrites a local file source, and view '{view_name}' reads {path or 'another store'}; "
+            f"mode 'replace' rewrites a local file source, and view '{view.name}' reads {path or 'another store'}; "
             "use mode 'append'"
         )
     target = Path(path) if Path(path).is_absolute() else Path(store.repo_path) / path
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    rows.to_parquet(partial, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    write_parquet(rows, partial)
     partial.replace(target)
 
 
@@ -48,15 +46,15 @@ def materialize(
 ) -> dict[str, Any]:
     """Write `rows` offline, then load the online store from `start` to `end`; returns what was done."""
     store = open_feature_store(feature_repo, apply=True)
-    write_offline(store, view_name, rows, mode)
-    timestamps = rows[feature_view(store, view_name).batch_source.timestamp_field]
+    view = feature_view(store, view_name)
+    write_offline(store, view, rows, mode)
+    timestamps = rows[view.batch_source.timestamp_field]
     end_time = _time(end, "end_date") if end else pd.Timestamp(timestamps.max()) + pd.Timedelta(seconds=1)
     start_time = _time(start, "start_date") if start else pd.Timestamp(timestamps.min())
     if start_time >= end_time:
         raise ValueError(f"start_date {start_time} is not before end_date {end_time}")
     restore_feast_sqlite_codecs(store)
     store.materialize(start_date=_utc(start_time), end_date=_utc(end_time), feature_views=[view_name])
-    view = feature_view(store, view_name)
     return {
         "feature_repo": str(feature_repo),
         "feature_view": view_name,
@@ -77,15 +75,15 @@ def build_training_set(
     Each row gets the latest feature values whose `event_timestamp` is at or before the row's
     `timestamp_column` (and within the view's ttl), never a value from after it.
     """
-    from component_store.runtime.tables import require_columns
-
     store = open_feature_store(feature_repo, apply=True)
-    references = feature_references(store, view_name, features)
-    require_columns(entities, [*feature_view(store, view_name).join_keys, timestamp_column], "the entity table")
+    view = feature_view(store, view_name)
+    references = feature_references(view, features)
+    require_columns(entities, [*view.join_keys, timestamp_column], "the entity table")
     order = "__tessera_row"
     entity_rows = entities.assign(**{order: range(len(entities))})
-    query = entity_rows[[*feature_view(store, view_name).join_keys, timestamp_column, order]]
-    query = query.rename(columns={timestamp_column: "event_timestamp"})
+    query = entity_rows[[*view.join_keys, timestamp_column, order]].rename(
+        columns={timestamp_column: "event_timestamp"}
+    )
     found = store.get_historical_features(entity_df=query, features=references).to_df()
     names = [reference.split(":", 1)[1] for reference in references]
     # Feast's file store leaves out rows with no feature value yet: join back so every entity row stays, in order.

@@ -97,6 +97,14 @@ def read_source(spark: Any, location: str, view: str) -> Any:
     return spark.read.parquet(location)
 
 
+def write_spark_table(frame: Any, artifact: Any) -> None:
+    """Write a Spark DataFrame to a Dataset artifact (a folder of Parquet parts); record rows and column types."""
+    frame.write.mode("overwrite").parquet(artifact.path)
+    written = frame.sparkSession.read.parquet(artifact.path)  # counting the files is cheaper than the query again
+    artifact.metadata["rows"] = int(written.count())
+    artifact.metadata["columns"] = {f.name: f.dataType.simpleString() for f in written.schema.fields}
+
+
 def check_view_name(view: str) -> None:
     if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", view):
         raise ValueError(f"view name '{view}' is not a SQL identifier; use letters, digits and _ (e.g. events)")

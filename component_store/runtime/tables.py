@@ -16,14 +16,15 @@ def read_table(artifact: Any) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, artifact: Any) -> None:
-    """Write `frame` to a Dataset artifact as Parquet and record rows and column types.
-
-    Timestamps are stored in microseconds: Spark cannot read Parquet's nanosecond
-    timestamps, and every table should be readable by `spark_sql` and `spark_aggregate`.
-    """
-    frame.to_parquet(artifact.path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    """Write `frame` to a Dataset artifact as Parquet (`write_parquet`) and record rows and column types."""
+    write_parquet(frame, artifact.path)
     artifact.metadata["rows"] = int(len(frame))
     artifact.metadata["columns"] = {str(c): str(t) for c, t in frame.dtypes.items()}
+
+
+def write_parquet(frame: pd.DataFrame, path: Any) -> None:
+    """`frame` as Parquet without its index, timestamps in microseconds (Spark reads no nanoseconds)."""
+    frame.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
 
 
 def row_limit(max_rows: int) -> int:
@@ -42,8 +43,11 @@ def limit_rows(frame: pd.DataFrame, max_rows: int) -> pd.DataFrame:
     return frame.head(limit).reset_index(drop=True) if limit else frame
 
 
-def require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    """Raise a ValueError naming every missing column, with a did-you-mean for each."""
+def require_columns(frame: Any, columns: list[str], what: str) -> None:
+    """Raise a ValueError naming every missing column, with a did-you-mean for each.
+
+    `frame` is anything with `.columns`: a pandas or a Spark DataFrame.
+    """
     import difflib
 
     missing = [c for c in columns if c not in frame.columns]

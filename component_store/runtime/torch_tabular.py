@@ -17,11 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-try:  # the pyfunc wrapper must be a PythonModel subclass where MLflow is installed
-    from mlflow.pyfunc import PythonModel as _PythonModel
-except ImportError:  # pragma: no cover - mlflow is a core dependency
-    _PythonModel = object  # type: ignore[assignment,misc]
+from mlflow.pyfunc import PythonModel
 
 
 @dataclass(frozen=True)
@@ -154,14 +150,14 @@ def train_mlp(
         started = time.perf_counter()
         network.train()
         order = torch.randperm(len(fit_x), generator=generator).to(device)
-        total = 0.0
+        total = torch.zeros((), device=device)  # summed on the device: no GPU sync per batch
         for start in range(0, len(fit_x), batch_size):
             batch = order[start : start + batch_size]
             optimizer.zero_grad()
             loss = loss_fn(network(fit_x[batch]), fit_y[batch])
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(batch)
+            total += loss.detach() * len(batch)
         network.eval()
         with torch.no_grad():
             val_loss = float(loss_fn(network(val_x), val_y))
@@ -170,7 +166,7 @@ def train_mlp(
         history.append(
             {
                 "epoch": epoch,
-                "train_loss": total / len(fit_x),
+                "train_loss": float(total) / len(fit_x),
                 "val_loss": val_loss,
                 "seconds": time.perf_counter() - started,
             }
@@ -233,7 +229,7 @@ def save_network(result: TrainingResult, folder: Path) -> dict[str, str]:
     return {"weights": str(folder / "weights.pt"), "config": str(folder / "config.json")}
 
 
-class TorchTabularModel(_PythonModel):  # type: ignore[misc,valid-type]
+class TorchTabularModel(PythonModel):
     """The MLflow pyfunc form: `predict(DataFrame)` gives what `predict` above gives."""
 
     def load_context(self, context: Any) -> None:

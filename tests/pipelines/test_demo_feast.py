@@ -30,7 +30,7 @@ def test_spark_feast_workflow_runs_locally_point_in_time(demo_workspace, store, 
     events = pd.read_parquet(record.node("events").outputs["events"]["uri"])
     labels = pd.read_parquet(record.node("events").outputs["labels"]["uri"])
     spec = EventAggregation.build(
-        list(events.columns), "player_id", "event_time", "event_type", ["login", "match", "payment", "report"],
+        "player_id", "event_time", "event_type", ["login", "match", "payment", "report"],
         ["amount", "score"], ["device_id"], ["1d", "7d", "30d"],
         snapshot_times(events["event_time"].max(), "", 9, "7d"),
     )  # fmt: skip

@@ -177,14 +177,16 @@ def test_kserve_objects_carry_image_resources_gpu_and_canary(served_workspace: S
     assert env["TESSERA_TOKEN_HASH"] == target.registry.get("gpu-api").token_hash != ""
 
 
-def test_mlserver_runtime_gets_a_storage_uri_resolved_from_the_alias(
-    served_workspace: ServedWorkspace, tmp_path: Any
-) -> None:
-    workspace = served_workspace.workspace
-    target = KServeTarget(
-        EndpointRegistry(tmp_path / "e.db"), ModelRegistry(workspace.tracking_uri()), "img", "http://mlflow:5000"
-    )
-    manifest = to_manifest(target.render(EndpointRequest(name="ml", model="cancer@champion", runtime="mlserver")))
+@pytest.fixture
+def render_target(served_workspace: ServedWorkspace, tmp_path: Any) -> KServeTarget:
+    """A KServe target for rendering InferenceServices (nothing is sent)."""
+    registry = ModelRegistry(served_workspace.workspace.tracking_uri())
+    return KServeTarget(EndpointRegistry(tmp_path / "e.db"), registry, "img", "http://mlflow:5000")
+
+
+def test_mlserver_runtime_gets_a_storage_uri_resolved_from_the_alias(render_target: KServeTarget) -> None:
+    request = EndpointRequest(name="ml", model="cancer@champion", runtime="mlserver")
+    manifest = to_manifest(render_target.render(request))
     model = manifest["spec"]["predictor"]["model"]
     assert model["modelFormat"] == {"name": "mlflow"} and model["protocolVersion"] == "v2"
     assert model["storageUri"].startswith("file://") or model["storageUri"].startswith("/")
@@ -192,16 +194,12 @@ def test_mlserver_runtime_gets_a_storage_uri_resolved_from_the_alias(
 
 
 def test_tessera_runtime_names_the_serving_runtime_and_adds_the_endpoint_arguments(
-    served_workspace: ServedWorkspace, tmp_path: Any
+    render_target: KServeTarget,
 ) -> None:
     from serving.kserve_target import MODEL_FORMAT, SERVING_RUNTIME
 
-    workspace = served_workspace.workspace
-    target = KServeTarget(
-        EndpointRegistry(tmp_path / "e.db"), ModelRegistry(workspace.tracking_uri()), "img", "http://mlflow:5000"
-    )
     request = EndpointRequest(name="rt", model="cancer@champion", runtime="tessera-runtime", namespace="risk-team")
-    manifest = to_manifest(target.render(request, "t0ken"))
+    manifest = to_manifest(render_target.render(request, "t0ken"))
     check_against_model(manifest, "V1beta1InferenceService", "InferenceService")
     predictor = manifest["spec"]["predictor"]
     assert "containers" not in predictor, "the image comes from the ServingRuntime"

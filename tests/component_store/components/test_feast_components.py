@@ -138,6 +138,8 @@ def test_unknown_views_and_features_get_did_you_mean(workspace, dataset, output)
             features=dataset(features.drop(columns="login_count_7d")), feature_view=output("v", Artifact),
             feature_repo=REPO, view="player_activity",
         )  # fmt: skip
+    with pytest.raises(FeatureStoreError, match="needs features the request did not ask Feast for: 'score_mean_7d'"):
+        get_online_features(REPO, [1], ["player_activity:login_count_7d"], feature_order=["score_mean_7d"])
     with pytest.raises(FeatureStoreError, match="No Feast feature repo at .*nowhere: it needs a feature_store.yaml"):
         get_online_features("nowhere", [1], ["player_activity"])
 

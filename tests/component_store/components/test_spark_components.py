@@ -52,7 +52,6 @@ def test_spark_aggregate_equals_the_pandas_reference(event_log, output):
     spark_aggregate(events=events, features=features, snapshots=3, snapshot_every="7d", **SPARK)
     frame = pd.read_parquet(events.path)
     spec = EventAggregation.build(
-        list(frame.columns),
         "player_id",
         "event_time",
         "event_type",
