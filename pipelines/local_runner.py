@@ -30,6 +30,7 @@ from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunSto
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import parse_workflow
 from tessera.errors import TesseraError
+from tessera.stores import prepare_stores
 from tessera.workspace import Workspace
 
 OnChange = Callable[[RunRecord], None]
@@ -139,6 +140,12 @@ class LocalRunner:
         record = self.runs.get(run_id)
         spec = parse_workflow(record.workflow_yaml, f"run {run_id}")
         options = RunOptions(**record.options)
+        try:
+            prepare_stores(self.workspace)  # before any node: nodes must never migrate a store at once
+        except TesseraError as exc:
+            self.runs.mark_started(run_id)
+            self.runs.finish_orphan(run_id, "failed", str(exc))
+            raise
         self.runs.mark_started(run_id)
         driver = _Driver(self, record, spec, options, on_change)
         return driver.drive()

@@ -36,7 +36,7 @@ class LocalProcessTarget:
     def __init__(self, workspace: Workspace, start_timeout: float = 120.0, drain_seconds: float = 1.0):
         self.workspace = workspace
         self.registry = EndpointRegistry(workspace.state_dir / "endpoints.db")
-        self.models = ModelRegistry(workspace.tracking_uri())
+        self.models = ModelRegistry.of_workspace(workspace)
         self.start_timeout = start_timeout
         self.drain_seconds = drain_seconds
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tessera.errors import TesseraError
+from tessera.stores import prepare_stores
 from tessera.suggest import did_you_mean, one_of
+
+if TYPE_CHECKING:
+    from tessera.workspace import Workspace
 
 HISTORY_TAG = "tessera.alias_history.{alias}"
 FINGERPRINT_TAG = "tessera.model_fingerprint"
@@ -77,6 +81,12 @@ class ModelRegistry:
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @classmethod
+    def of_workspace(cls, workspace: Workspace) -> ModelRegistry:
+        """The registry of a workspace's tracking store, created and migrated first if it is new."""
+        prepare_stores(workspace)
+        return cls(workspace.tracking_uri())
 
     def models(self) -> list[ModelSummary]:
         found = []

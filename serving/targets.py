@@ -30,7 +30,7 @@ def kserve_target(workspace: Workspace, client: Any = None) -> KServeTarget:
     """KServe on the cluster of the current kube context (`client` replaces KServeClient in tests)."""
     workspace.state_dir.mkdir(exist_ok=True)
     return KServeTarget(
-        EndpointRegistry(workspace.state_dir / "endpoints.db"), ModelRegistry(workspace.tracking_uri()),
+        EndpointRegistry(workspace.state_dir / "endpoints.db"), ModelRegistry.of_workspace(workspace),
         image=workspace.config.runtime_image, tracking_uri=workspace.tracking_uri(), client=client,
     )  # fmt: skip
 

@@ -41,9 +41,11 @@ def init(
 ) -> None:
     """Create a workspace: tessera.yaml, projects/ and the .tessera/ state folder."""
     from studio.demo import copy_demo_projects
+    from tessera.stores import prepare_stores
     from tessera.workspace import init_workspace
 
     workspace = init_workspace(directory, name)
+    prepare_stores(workspace)
     if demo:
         copied = copy_demo_projects(workspace)
         console.print(f"Added demo workflows: {', '.join(copied)}")

@@ -17,8 +17,7 @@ def _registry() -> Any:
     from tessera.workspace import find_workspace
 
     workspace = find_workspace()
-    workspace.state_dir.mkdir(exist_ok=True)
-    return ModelRegistry(workspace.tracking_uri())
+    return ModelRegistry.of_workspace(workspace)
 
 
 @app.command("list")

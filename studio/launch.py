@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tessera.stores import prepare_stores
 from tessera.workspace import Workspace
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -21,7 +22,8 @@ def studio_command(port: int, address: str = "127.0.0.1") -> list[str]:
 
 
 def mlflow_ui_command(workspace: Workspace, port: int) -> list[str]:
-    """MLflow's own server and UI on the workspace's tracking store."""
+    """MLflow's own server and UI on the workspace's tracking store (created first, so it never races a run)."""
+    prepare_stores(workspace)
     uri = workspace.tracking_uri()
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
                "--port", str(port)]  # fmt: skip

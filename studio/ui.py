@@ -85,7 +85,7 @@ def runner_of(run_id: str) -> Any:
 def models() -> Any:
     from serving.model_registry import ModelRegistry
 
-    return ModelRegistry(workspace().tracking_uri())
+    return ModelRegistry.of_workspace(workspace())
 
 
 def endpoints() -> Any:

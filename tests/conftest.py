@@ -105,6 +105,25 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on this machine's server, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy
+
+    database = f"tessera_test_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {database}")
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + f"/{database}"
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
 def mlflow_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """What the runner gives a component: a workspace tracking store, artifact folder, Optuna storage, lineage."""
     state = tmp_path / ".tessera"

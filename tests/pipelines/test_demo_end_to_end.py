@@ -5,8 +5,6 @@ Run on SQLite tracking (the embedded default) and on the PostgreSQL that runs on
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 from mlflow import MlflowClient
@@ -68,21 +66,9 @@ def test_demo_journey_on_sqlite_tracking(demo_workspace, store, demo_spec):
 
 
 @pytest.mark.slow
-def test_demo_journey_on_postgresql_tracking(demo_workspace, store, demo_spec, postgres_url):
-    import sqlalchemy
-
-    database = f"tessera_mlflow_{uuid.uuid4().hex[:8]}"
-    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE DATABASE {database}")
-    try:
-        config = demo_workspace.root / "tessera.yaml"
-        tracking = postgres_url.rsplit("/", 1)[0] + f"/{database}"
-        config.write_text(config.read_text().replace("sqlite:///.tessera/mlflow.db", tracking))
-        workspace = load_workspace(demo_workspace.root)
-        assert workspace.tracking_uri() == tracking
-        journey(workspace, store, demo_spec)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-        admin.dispose()
+def test_demo_journey_on_postgresql_tracking(demo_workspace, store, demo_spec, fresh_postgres_url):
+    config = demo_workspace.root / "tessera.yaml"
+    config.write_text(config.read_text().replace("sqlite:///.tessera/mlflow.db", fresh_postgres_url))
+    workspace = load_workspace(demo_workspace.root)
+    assert workspace.tracking_uri() == fresh_postgres_url
+    journey(workspace, store, demo_spec)
