@@ -98,26 +98,27 @@ def unbind(spec: WorkflowSpec, node_id: str, input_name: str) -> WorkflowSpec:
 
 
 def connect(spec: WorkflowSpec, store: ComponentStore, source_node: str, target_node: str) -> tuple[WorkflowSpec, str]:
-    """Bind the first unbound input of `target_node` that an output of `source_node` fits.
+    """Bind an unbound input of `target_node` to an output of `source_node` that fits it.
 
     This is what drawing an edge between two nodes means; returns the new spec and the
-    binding made (`output -> input`). Refused when no output fits any free input.
+    binding made (`output -> input`). An output and input of the same name go together first
+    (split's `test` into evaluate's `test`, never its `train`); otherwise the first fit in order.
+    Refused when no output fits any free input.
     """
     source = store.resolve(_node(spec, source_node).component)
     target_spec = _node(spec, target_node)
     target = store.resolve(target_spec.component)
-    for wanted in target.inputs:
-        if wanted.name in target_spec.inputs:
-            continue
-        for produced in source.outputs:
-            if artifacts_fit(produced.type, wanted.type):
-                edited = bind(spec, store, target_node, wanted.name, f"{source_node}.{produced.name}")
-                return edited, f"{produced.name} -> {wanted.name}"
-    free = [f"{a.name} ({a.type})" for a in target.inputs if a.name not in target_spec.inputs]
+    free = [wanted for wanted in target.inputs if wanted.name not in target_spec.inputs]
+    pairs = [(produced, wanted) for wanted in free for produced in source.outputs]
+    for produced, wanted in sorted(pairs, key=lambda pair: pair[0].name != pair[1].name):  # stable: same names first
+        if artifacts_fit(produced.type, wanted.type):
+            edited = bind(spec, store, target_node, wanted.name, f"{source_node}.{produced.name}")
+            return edited, f"{produced.name} -> {wanted.name}"
     offered = [f"{a.name} ({a.type})" for a in source.outputs]
+    open_inputs = [f"{a.name} ({a.type})" for a in free]
     raise EditRefused(
         f"cannot connect {source_node} to {target_node}: its outputs {one_of(offered) or '(none)'} fit none of "
-        f"{target_node}'s free inputs {one_of(free) or '(none: all bound)'}"
+        f"{target_node}'s free inputs {one_of(open_inputs) or '(none: all bound)'}"
     )
 
 

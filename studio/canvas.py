@@ -52,40 +52,125 @@ def flow_elements(
             "style": {"background": STATUS_FILL.get(status, "#ffffff"), "border": border, "width": 190},
         })  # fmt: skip
     edges = [
-        {"id": f"{src}.{out}->{dst}.{inp}", "source": src, "target": dst, "label": f"{out} → {inp}",
+        {"id": edge_id(src, out, dst, inp), "source": src, "target": dst, "label": f"{out} → {inp}",
          "deletable": True, "animated": statuses.get(dst) == "running"}
         for src, out, dst, inp in spec.edges()
     ]  # fmt: skip
     return nodes, edges
 
 
-def apply_canvas(
-    spec: WorkflowSpec, store: ComponentStore, nodes: list[dict[str, Any]], edges: list[dict[str, Any]]
-) -> CanvasChange:
-    """Turn the canvas's returned nodes/edges into edits: moves, deletions, new connections.
+@dataclass(frozen=True)
+class CanvasPicture:
+    """What the canvas showed or sent back, as a comparable value: node positions, edges by id, selection."""
 
-    A connection whose artifact types fit nothing is refused (listed in `refused`) and the
-    rest of the change still applies; the returned spec never holds a mismatched binding.
+    positions: dict[str, tuple[float, float]]
+    edges: dict[str, tuple[str, str]]  # edge id -> (source node, target node)
+    selected: str | None = None
+
+    @classmethod
+    def of(cls, nodes: list[dict[str, Any]], edges: list[dict[str, Any]], selected: str | None = None) -> CanvasPicture:
+        positions = {n["id"]: (float(n["position"]["x"]), float(n["position"]["y"])) for n in nodes}
+        chosen = selected or next((n["id"] for n in nodes if n.get("selected")), None)
+        return cls(positions, {e["id"]: (e["source"], e["target"]) for e in edges}, chosen)
+
+    def named_after(self, drawn: CanvasPicture) -> CanvasPicture:
+        """This picture with each edge the user drew named as the drawn edge it became (its binding's id).
+
+        The canvas names a new edge `st-flow-edge_A-B`; once bound it is drawn as `A.out->B.in`. Naming
+        both alike lets pictures from before and after a drawing be compared edge by edge.
+        """
+        by_pair: dict[tuple[str, str], list[str]] = {}
+        for drawn_id, pair in drawn.edges.items():
+            by_pair.setdefault(pair, []).append(drawn_id)
+        renamed = {}
+        for edge, pair in self.edges.items():
+            same = by_pair.get(pair, [])
+            renamed[same[0] if _binding_of(edge) is None and len(same) == 1 else edge] = pair
+        return CanvasPicture(self.positions, renamed, self.selected)
+
+    def shows(self, drawing: CanvasPicture) -> bool:
+        """True when this picture already shows `drawing`: the same steps in the same places, the same edges."""
+        same_places = self.positions.keys() == drawing.positions.keys() and all(
+            abs(x - drawing.positions[n][0]) < 1 and abs(y - drawing.positions[n][1]) < 1
+            for n, (x, y) in self.positions.items()
+        )
+        return same_places and set(self.named_after(drawing).edges) == set(drawing.edges)
+
+
+def apply_canvas(
+    spec: WorkflowSpec,
+    store: ComponentStore,
+    returned: CanvasPicture,
+    drawn: CanvasPicture,
+    seen: CanvasPicture | None = None,
+) -> CanvasChange:
+    """Turn what the user did on the canvas into edits of `spec` (the workflow as it is on disk now).
+
+    The canvas sends back whole pictures, and a picture can be stale: an echo of an older drawing,
+    or a user's edit made on a drawing that has changed since (a step added from the palette, an
+    input bound in the side panel). So only what the user changed counts, and only against both
+    pictures the canvas could have started from, the last one drawn and the last one it sent (`seen`):
+    a step or edge is removed only when both had it and the returned picture does not (with no
+    `seen` yet, nothing is removed); an edge is new only when neither had it; a step moved only when
+    its position differs from both. Nothing the user did not touch is deleted or rebound, and an
+    unbinding applies only while the input is still bound to exactly that output.
+
+    A connection whose artifact types fit nothing is refused (listed in `refused`) and the rest of the
+    change still applies; the returned spec never holds a mismatched binding.
     """
     notes: list[str] = []
     refused: list[str] = []
-    present = {n["id"] for n in nodes}
-    for node_id in [n for n in spec.node_ids() if n not in present]:
+    returned = returned.named_after(drawn)
+    before = seen.named_after(drawn) if seen else drawn
+    removed = (set(drawn.positions) & set(before.positions)) - set(returned.positions) if seen else set()
+    for node_id in [n for n in spec.node_ids() if n in removed]:
         spec = edits.remove_node(spec, node_id)
         notes.append(f"removed node {node_id}")
-    spec = edits.move_nodes(spec, {n["id"]: (n["position"]["x"], n["position"]["y"]) for n in nodes})
 
-    drawn = {(e["source"], e["target"]) for e in edges}
-    for src, out, dst, inp in list(spec.edges()):
-        if (src, dst) not in drawn:
+    moved = {
+        node_id: position
+        for node_id, position in returned.positions.items()
+        if node_id in spec.node_ids()
+        and position != drawn.positions.get(node_id)
+        and position != before.positions.get(node_id)
+    }
+    if moved:
+        spec = edits.move_nodes(spec, moved)
+
+    gone = (set(drawn.edges) & set(before.edges)) - set(returned.edges) if seen else set()
+    for gone_id in sorted(gone):
+        binding = _binding_of(gone_id)
+        if binding is None:
+            continue
+        src, out, dst, inp = binding
+        if dst in spec.node_ids() and spec.node(dst).inputs.get(inp) == f"{src}.{out}":
             spec = edits.unbind(spec, dst, inp)
             notes.append(f"unbound {dst}.{inp} (was {src}.{out})")
-    existing = {(src, dst) for src, _, dst, _ in spec.edges()}
-    for src, dst in sorted(drawn - existing):
+
+    known = set(drawn.edges) | set(before.edges)
+    linked = {(src, dst) for src, _, dst, _ in spec.edges()}
+    for src, dst in sorted({pair for edge_id, pair in returned.edges.items() if edge_id not in known}):
+        if src not in spec.node_ids() or dst not in spec.node_ids() or (src, dst) in linked:
+            continue
         try:
             spec, made = edits.connect(spec, store, src, dst)
+            linked.add((src, dst))
             notes.append(f"connected {src} to {dst}: {made}")
         except TesseraError as exc:
             refused.append(str(exc))
-    selected = next((n["id"] for n in nodes if n.get("selected")), None)
-    return CanvasChange(spec, selected, notes, refused)
+    return CanvasChange(spec, returned.selected, notes, refused)
+
+
+def edge_id(src: str, out: str, dst: str, inp: str) -> str:
+    """The id a drawn edge carries: the binding it stands for, `src.out->dst.inp`."""
+    return f"{src}.{out}->{dst}.{inp}"
+
+
+def _binding_of(drawn_edge_id: str) -> tuple[str, str, str, str] | None:
+    """The binding behind an edge this module drew; None for an edge the user just drew on the canvas."""
+    source, arrow, target = drawn_edge_id.partition("->")
+    if not arrow or "." not in source or "." not in target:
+        return None
+    src, out = source.rsplit(".", 1)
+    dst, inp = target.rsplit(".", 1)
+    return src, out, dst, inp

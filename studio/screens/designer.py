@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import streamlit as st
 
@@ -12,7 +13,7 @@ from pipelines.runs import FINAL_RUN_STATES
 from pipelines.validation import validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
 from studio import forms, ui
-from studio.canvas import apply_canvas, flow_elements
+from studio.canvas import CanvasPicture, apply_canvas, flow_elements
 from studio.run_views import latest_workflow_run, show_node_outputs
 from tessera.errors import TesseraError
 
@@ -64,40 +65,60 @@ with palette:
 
 @st.fragment
 def canvas() -> None:
-    """The canvas reruns alone when the user drags or connects, so it never swallows a click elsewhere."""
+    """The canvas reruns alone when the user drags or connects, so it never swallows a click elsewhere.
+
+    Only what the user changed on the canvas is applied (see `apply_canvas`): each returned picture is
+    handled once, against the drawing it may have started from and the last picture the canvas sent.
+    """
     from streamlit_flow import streamlit_flow
     from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
     from streamlit_flow.state import StreamlitFlowState
 
-    nodes, flow_edges = flow_elements(spec, store, statuses, problem_nodes)
-    digest = hashlib.sha256((workflow_to_yaml(spec) + repr(sorted(statuses.items()))).encode()).hexdigest()
-    if st.session_state.get("flow-digest") != digest:
-        st.session_state["flow-state"] = StreamlitFlowState(
-            [StreamlitFlowNode.from_dict(n) for n in nodes], [StreamlitFlowEdge.from_dict(e) for e in flow_edges]
+    current = parse_workflow(path.read_text(), str(path))  # this fragment may run alone: read the file again
+    if current != spec:  # the file moved on since the page was drawn: redraw the whole page from it
+        st.rerun()
+    memo_key = f"canvas-memo-{choice}"
+    memo = st.session_state.setdefault(memo_key, {"digest": None, "seen": None, "handled": None, "look": None})
+    nodes, flow_edges = flow_elements(current, store, statuses, problem_nodes)
+    digest = hashlib.sha256((workflow_to_yaml(current) + repr(sorted(statuses.items()))).encode()).hexdigest()
+    if memo["digest"] != digest:
+        memo["drawn"], memo["digest"] = CanvasPicture.of(nodes, flow_edges), digest
+        # The canvas adopts a drawing only when its timestamp is not older than the canvas's last event.
+        # A drawing the canvas already shows (what the user just drew) is sent as older, so it does not reset
+        # the canvas under the user's hand, yet a canvas mounted afresh still starts from it.
+        look = repr(sorted(statuses.items()))
+        shown = memo["seen"] is not None and memo["seen"].shows(memo["drawn"]) and memo["look"] == look
+        memo["state"] = StreamlitFlowState(
+            [StreamlitFlowNode.from_dict(n) for n in nodes],
+            [StreamlitFlowEdge.from_dict(e) for e in flow_edges],
+            timestamp=memo["handled"] - 1 if shown else int(time.time() * 1000),
         )
-        st.session_state["flow-digest"] = digest
-    state = st.session_state["flow-state"]
+        memo["look"] = look
+    state = memo["state"]
     returned = streamlit_flow(
-        "canvas", state, height=460, fit_view=True, allow_new_edges=True, get_node_on_click=True,
+        f"canvas-{choice}", state, height=460, fit_view=True, allow_new_edges=True, get_node_on_click=True,
         enable_node_menu=True, enable_edge_menu=True, hide_watermark=True, min_zoom=0.2,
     )  # fmt: skip
-    if returned is not None and returned.timestamp != state.timestamp:
-        current = parse_workflow(path.read_text(), str(path))  # this fragment may run alone: read the file again
-        change = apply_canvas(
-            current, store, [n.asdict() for n in returned.nodes], [e.asdict() for e in returned.edges]
-        )
-        for message in change.refused:
-            st.error(message)
-        st.session_state["flow-state"] = returned
-        if change.refused:  # redraw without the edge that was refused
-            st.session_state.pop("flow-digest", None)
-        clicked = returned.selected_id and returned.selected_id != st.session_state.get("selected-node")
-        if returned.selected_id:
-            st.session_state["selected-node"] = returned.selected_id
-        if change.spec != current:
-            save(change.spec, "; ".join(change.notes))
-        if change.spec != current or clicked:
-            st.rerun()
+    if returned is None or returned.timestamp in (state.timestamp, memo["handled"]):
+        return
+    memo["handled"] = returned.timestamp
+    picture = CanvasPicture.of(
+        [n.asdict() for n in returned.nodes], [e.asdict() for e in returned.edges], returned.selected_id
+    )
+    change = apply_canvas(current, store, picture, memo["drawn"], memo["seen"])
+    memo["seen"] = picture
+    for message in change.refused:
+        st.error(message)
+    if change.spec != current:
+        save(change.spec, "; ".join(change.notes))
+    # an edge that was refused, or a picture from before the latest drawing (a stale canvas): draw it anew
+    if change.refused or not picture.shows(CanvasPicture.of(*flow_elements(change.spec, store))):
+        memo["digest"] = None
+    clicked = change.selected and change.selected != st.session_state.get("selected-node")
+    if change.selected:
+        st.session_state["selected-node"] = change.selected
+    if change.spec != current or clicked or memo["digest"] is None:
+        st.rerun()
 
 
 with canvas_column:
@@ -142,9 +163,10 @@ with panel:
             ]  # fmt: skip
             current = node.inputs.get(wanted.name, "")
             options = ["(not bound)", *sources]
+            # keyed by what is bound now: a widget left over from before a canvas edit must not undo that edit
             picked = st.selectbox(
-                f"{wanted.name} ({wanted.type})", options,
-                index=options.index(current) if current in options else 0, key=f"bind-{choice}-{node_id}-{wanted.name}",
+                f"{wanted.name} ({wanted.type})", options, index=options.index(current) if current in options else 0,
+                key=f"bind-{choice}-{node_id}-{wanted.name}-{current}-{hashlib.sha256(repr(options).encode()).hexdigest()[:8]}",
             )  # fmt: skip
             if picked != (current or "(not bound)"):
                 with ui.user_errors(f"bind {node_id}.{wanted.name}"):

@@ -29,10 +29,14 @@ def test_bind_refuses_a_type_mismatch_an_unknown_input_and_a_cycle(demo_spec, st
         edits.bind(demo_spec, store, "splt", "table", "encode.encoded")
 
 
-def test_connect_binds_the_first_free_input_an_output_fits(demo_spec, store):
+def test_connect_pairs_same_named_artifacts_first_then_the_first_fit(demo_spec, store):
     unbound = edits.unbind(demo_spec, "evaluate", "test")
     connected, made = edits.connect(unbound, store, "split", "evaluate")
-    assert made == "train -> test" and connected.node("evaluate").inputs["test"] == "split.train"
+    assert made == "test -> test", "an evaluation is never silently fed the training rows"
+    assert connected.node("evaluate").inputs["test"] == "split.test"
+    loose = edits.unbind(demo_spec, "split", "table")
+    connected, made = edits.connect(loose, store, "fill", "split")
+    assert made == "filled -> table" and connected.node("split").inputs["table"] == "fill.filled"
     with pytest.raises(EditRefused, match="cannot connect tune to players"):
         edits.connect(demo_spec, store, "tune", "players")
 

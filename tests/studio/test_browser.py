@@ -144,3 +144,131 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     page.get_by_role("button", name="Send request").click()
     page.get_by_text(re.compile(r"^answered by version \d+")).wait_for(timeout=60_000)
     page.screenshot(path=SHOTS / "05-try-it.png", full_page=True)
+
+
+SEVEN_STEPS = [
+    "sample_dataset", "validate_schema", "fill_missing", "encode_categorical", "train_test_split", "train_classifier",
+    "evaluate_classifier",
+]  # fmt: skip
+CHAIN = {  # what drawing an edge from the first step to the second binds
+    ("sample_dataset", "validate_schema"): ("validate_schema", "table", "sample_dataset.table"),
+    ("validate_schema", "fill_missing"): ("fill_missing", "table", "validate_schema.validated"),
+    ("fill_missing", "encode_categorical"): ("encode_categorical", "table", "fill_missing.filled"),
+    ("encode_categorical", "train_test_split"): ("train_test_split", "table", "encode_categorical.encoded"),
+    ("train_test_split", "train_classifier"): ("train_classifier", "train", "train_test_split.train"),
+    ("train_classifier", "evaluate_classifier"): ("evaluate_classifier", "model", "train_classifier.model"),
+    ("train_test_split", "evaluate_classifier"): ("evaluate_classifier", "test", "train_test_split.test"),
+}
+
+
+class WorkflowFileWatch:
+    """Reads a workflow file every 20 ms in a thread and remembers every step and binding it ever saw."""
+
+    def __init__(self, path: Path):
+        import threading
+
+        self.path, self.snapshots, self.stop = path, [], threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set():
+            try:
+                nodes = yaml.safe_load(self.path.read_text()).get("nodes") or []
+            except (OSError, yaml.YAMLError, AttributeError):
+                nodes = None
+            if nodes is not None:
+                bindings = {(n["id"], k): v for n in nodes for k, v in (n.get("inputs") or {}).items()}
+                snapshot = ([n["id"] for n in nodes], bindings)
+                if not self.snapshots or self.snapshots[-1] != snapshot:
+                    self.snapshots.append(snapshot)
+            self.stop.wait(0.02)
+
+    def latest(self) -> tuple[list[str], dict]:
+        return self.snapshots[-1] if self.snapshots else ([], {})
+
+    def wait_for(self, check, timeout: float = 20.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check(*self.latest()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def nothing_was_undone(self) -> list[str]:
+        """Every step, once saved, stays; every binding, once saved, keeps its source."""
+        problems, seen_nodes, seen_bindings = [], set(), {}
+        for nodes, bindings in self.snapshots:
+            problems += [f"step {n} was removed" for n in seen_nodes - set(nodes)]
+            problems += [
+                f"{k} changed from {v} to {bindings.get(k)}" for k, v in seen_bindings.items() if bindings.get(k) != v
+            ]
+            seen_nodes |= set(nodes)
+            seen_bindings |= bindings
+        return problems
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def add_from_palette(page, component: str) -> None:
+    box = page.get_by_label("Component", exact=True)
+    box.click()
+    box.fill(component)
+    box.press("Enter")
+    page.get_by_role("button", name="Add to workflow").click()
+
+
+def draw_edge(page, source: str, target: str) -> None:
+    canvas = page.frame_locator("iframe[title*='streamlit_flow']")
+    start = canvas.locator(f".react-flow__node[data-id='{source}'] .react-flow__handle.source").bounding_box()
+    end = canvas.locator(f".react-flow__node[data-id='{target}'] .react-flow__handle.target").bounding_box()
+    page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize("pace", ["full speed", "full speed again", "a slow hand"])
+def test_a_seven_step_workflow_built_on_the_canvas_keeps_every_step_and_binding(
+    browser_page, studio_url: str, studio_workspace: Workspace, pace: str
+) -> None:
+    """The issue's bug: a stale canvas picture deleted steps just added and reversed bindings."""
+    from studio.workflows import new_workflow
+
+    page, name = browser_page, f"built_{pace.replace(' ', '_')}"
+    path = new_workflow(studio_workspace, "risk", name, "blank")
+    watch = WorkflowFileWatch(path)
+    pause = 800 if pace == "a slow hand" else 0
+    try:
+        page.goto(f"{studio_url}/designer?workflow=risk/{name}")
+        page.get_by_text("Add a first step from the left.").wait_for()
+        settle(page)
+        for count, component in enumerate(SEVEN_STEPS, start=1):
+            add_from_palette(page, component)
+            page.wait_for_timeout(pause)
+            assert watch.wait_for(lambda nodes, _, n=count: len(nodes) >= n), (
+                f"{component} was not added: {watch.latest()}"
+            )
+        canvas = page.frame_locator("iframe[title*='streamlit_flow']")
+        canvas.locator(".react-flow__node[data-id='evaluate_classifier']").wait_for()
+        settle(page)
+        page.screenshot(path=SHOTS / f"10-built-{name}.png", full_page=True)
+        for (source, target), (node, wanted, bound) in CHAIN.items():
+            draw_edge(page, source, target)
+            canvas.locator(f".react-flow__node[data-id='{target}']").click()  # its inputs open in the side panel
+            page.wait_for_timeout(pause)
+            made = watch.wait_for(lambda _, bindings, k=(node, wanted), v=bound: bindings.get(k) == v)
+            if not made:
+                page.screenshot(path=SHOTS / f"failed-edge-{name}.png", full_page=True)
+            assert made, f"drawing {source} → {target} did not bind {node}.{wanted}: {watch.latest()[1]}"
+        settle(page)
+        page.wait_for_timeout(2000)  # late echoes of the canvas, if any, come in now
+        page.screenshot(path=SHOTS / f"11-connected-{name}.png", full_page=True)
+    finally:
+        watch.close()
+    nodes, bindings = watch.latest()
+    assert watch.nothing_was_undone() == [], "\n".join(map(str, watch.snapshots[-6:]))
+    assert nodes == SEVEN_STEPS
+    assert bindings == {(node, wanted): bound for node, wanted, bound in CHAIN.values()}

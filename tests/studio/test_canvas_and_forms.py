@@ -5,13 +5,18 @@ from __future__ import annotations
 import pytest
 
 from component_store.spec import ParamSpec
-from studio.canvas import STATUS_FILL, apply_canvas, flow_elements
+from pipelines import edits
+from studio.canvas import STATUS_FILL, CanvasPicture, apply_canvas, flow_elements
 from studio.forms import read_form, references_for
 
 
 def canvas_of(spec, store, **kwargs):
     nodes, edges = flow_elements(spec, store, **kwargs)
     return nodes, edges
+
+
+def picture_of(spec, store) -> CanvasPicture:
+    return CanvasPicture.of(*flow_elements(spec, store))
 
 
 def test_flow_elements_draw_every_node_and_binding_coloured_by_status(demo_spec, store):
@@ -29,29 +34,72 @@ def test_flow_elements_draw_every_node_and_binding_coloured_by_status(demo_spec,
 
 
 def test_canvas_moves_deletes_and_connects_and_refuses_a_mismatch(demo_spec, store):
+    drawn = picture_of(demo_spec, store)
     nodes, edges = canvas_of(demo_spec, store)
     nodes = [n for n in nodes if n["id"] != "profile"]  # deleted on the canvas
     nodes[0] = nodes[0] | {"position": {"x": 5.0, "y": 7.0}, "selected": True}  # players moved and selected
     edges = [e for e in edges if e["target"] != "evaluate" or "test" not in e["label"]]  # split -> evaluate deleted
-    change = apply_canvas(demo_spec, store, nodes, edges)
+    change = apply_canvas(demo_spec, store, CanvasPicture.of(nodes, edges), drawn, seen=drawn)
     assert "profile" not in change.spec.node_ids()
     assert change.spec.layout["players"].x == 5.0 and change.selected == "players"
     assert "test" not in change.spec.node("evaluate").inputs
     assert "unbound evaluate.test (was split.test)" in change.notes
 
+    drawn = picture_of(change.spec, store)
     nodes, edges = canvas_of(change.spec, store)
-    edges.append({"id": "new-1", "source": "split", "target": "evaluate"})  # drawn: binds the first fitting Dataset
+    edges.append({"id": "new-1", "source": "split", "target": "evaluate"})  # drawn: test goes to test, not train
     edges.append({"id": "new-2", "source": "tune", "target": "fill"})  # a Model into fill: refused
-    again = apply_canvas(change.spec, store, nodes, edges)
-    assert again.spec.node("evaluate").inputs["test"] == "split.train"
+    again = apply_canvas(change.spec, store, CanvasPicture.of(nodes, edges), drawn, seen=drawn)
+    assert again.spec.node("evaluate").inputs["test"] == "split.test"
     assert again.refused and "cannot connect tune to fill" in again.refused[0]
     assert again.spec.node("fill").inputs == change.spec.node("fill").inputs
 
 
 def test_an_untouched_canvas_changes_nothing(demo_spec, store):
-    nodes, edges = canvas_of(demo_spec, store)
-    change = apply_canvas(demo_spec, store, nodes, edges)
-    assert change.spec == demo_spec and not change.notes and not change.refused
+    drawn = picture_of(demo_spec, store)
+    for seen in (None, drawn):
+        change = apply_canvas(demo_spec, store, drawn, drawn, seen)
+        assert change.spec == demo_spec and not change.notes and not change.refused
+
+
+def test_a_stale_echo_never_deletes_a_step_added_since(demo_spec, store):
+    """The palette added a step after the canvas sent its last picture; the old picture comes back."""
+    old = picture_of(demo_spec, store)
+    added = edits.add_node(demo_spec, store.resolve("fill_missing@1.0.0"))
+    new_id = added.nodes[-1].id
+    for seen in (None, old):  # the echo arrives before or after the canvas reported anything else
+        change = apply_canvas(added, store, returned=old, drawn=picture_of(added, store), seen=seen)
+        assert new_id in change.spec.node_ids() and change.spec == added, change.notes
+
+
+def test_a_user_edit_on_a_stale_drawing_changes_only_what_the_user_changed(demo_spec, store):
+    """The user deletes `profile` on a canvas that has not yet shown a new step and a rebinding from the panel."""
+    old = picture_of(demo_spec, store)
+    edited = edits.add_node(demo_spec, store.resolve("fill_missing@1.0.0"))
+    edited = edits.bind(edited, store, "evaluate", "test", "split.train")  # rebound in the side panel
+    returned = CanvasPicture(
+        {k: v for k, v in old.positions.items() if k != "profile"},
+        {k: v for k, v in old.edges.items() if v[1] != "profile"},
+    )
+    change = apply_canvas(edited, store, returned, drawn=picture_of(edited, store), seen=old)
+    assert change.notes == ["removed node profile"]
+    assert change.spec == edits.remove_node(edited, "profile"), "the new step and the panel's binding are kept"
+
+
+def test_an_echo_of_an_old_binding_never_rebinds_an_input(demo_spec, store):
+    """The issue's flash: an evaluation silently fed the training rows. A stale edge must not come back."""
+    before = edits.bind(demo_spec, store, "evaluate", "test", "split.train")
+    after = edits.bind(before, store, "evaluate", "test", "split.test")  # the user fixed it in the panel
+    stale = picture_of(before, store)
+    change = apply_canvas(after, store, returned=stale, drawn=picture_of(after, store), seen=stale)
+    assert change.spec.node("evaluate").inputs["test"] == "split.test" and not change.notes
+
+
+def test_a_deletion_needs_both_pictures_to_have_shown_the_step(demo_spec, store):
+    drawn = picture_of(demo_spec, store)
+    returned = CanvasPicture({k: v for k, v in drawn.positions.items() if k != "serve"}, drawn.edges)
+    assert apply_canvas(demo_spec, store, returned, drawn, seen=None).spec == demo_spec
+    assert "serve" not in apply_canvas(demo_spec, store, returned, drawn, seen=drawn).spec.node_ids()
 
 
 def test_read_form_parses_values_and_names_each_bad_one() -> None:

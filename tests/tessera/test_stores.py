@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,26 +27,29 @@ def mlflow_schema_ok(uri: str) -> bool:
         engine.dispose()
 
 
-def _prepare_in_process(root: str, queue) -> None:  # a separate process, as separate CLI calls or nodes are
-    from tessera.workspace import load_workspace
+PREPARE = (
+    "import json, sys; from pathlib import Path; from tessera.stores import prepare_stores; "
+    "from tessera.workspace import load_workspace; print(json.dumps(prepare_stores(load_workspace(Path(sys.argv[1])))))"
+)
 
-    try:
-        queue.put(prepare_stores(load_workspace(Path(root))))
-    except Exception as exc:  # reported to the test, which names it
-        queue.put(exc)
+
+def prepare_at_once(root: Path, processes: int) -> list[list[str]]:
+    """`prepare_stores` in separate processes started together, as separate commands or runners are."""
+    started = [
+        subprocess.Popen([sys.executable, "-c", PREPARE, str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(processes)
+    ]
+    results = []
+    for process in started:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err.decode()[-2000:]
+        results.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return results
 
 
 def test_four_processes_preparing_a_fresh_workspace_at_once_leave_one_migrated_store(tmp_path: Path) -> None:
     workspace = init_workspace(tmp_path / "ws")
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    processes = [context.Process(target=_prepare_in_process, args=(str(workspace.root), queue)) for _ in range(4)]
-    for process in processes:
-        process.start()
-    results = [queue.get(timeout=120) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-    assert not [r for r in results if isinstance(r, Exception)], results
+    results = prepare_at_once(workspace.root, 4)
     creators = [r for r in results if r]
     assert len(creators) == 1, f"exactly one process created the stores, the others waited: {results}"
     assert any("created the MLflow store" in line for line in creators[0])
@@ -116,13 +121,6 @@ def test_postgresql_store_is_prepared_once_by_racing_processes(tmp_path: Path, f
     root = tmp_path / "ws"
     root.mkdir()
     (root / "tessera.yaml").write_text(config)
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    processes = [context.Process(target=_prepare_in_process, args=(str(root), queue)) for _ in range(3)]
-    for process in processes:
-        process.start()
-    results = [queue.get(timeout=180) for _ in processes]
-    for process in processes:
-        process.join(timeout=60)
-    assert not [r for r in results if isinstance(r, Exception)], results
+    results = prepare_at_once(root, 3)
+    assert sum(1 for r in results if r) == 1, results
     assert mlflow_schema_ok(fresh_postgres_url)
