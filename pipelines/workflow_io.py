@@ -1,12 +1,13 @@
 """Read and write workflow files. A workflow that loads is a valid workflow.
 
-Bad YAML reports its line and column; shape and meaning problems are all reported at
+Files are YAML 1.2 (`pipelines.workflow_text`). Bad YAML reports its line and column; shape and meaning problems are all reported at
 once (`WorkflowInvalid.problems`). Saving replaces the file atomically, so a crash or a
 rejected edit never leaves a half-written workflow.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +17,10 @@ from pydantic import ValidationError
 from component_store.store import ComponentStore
 from pipelines.spec import WorkflowSpec
 from pipelines.validation import validate_workflow
+from pipelines.workflow_text import merged_text, read_yaml
 from tessera.errors import Problem, WorkflowInvalid
 from tessera.suggest import did_you_mean
 from tessera.workspace import write_atomically
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key '{key}' appears twice in one mapping", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 def parse_workflow(text: str, source: str = "<text>") -> WorkflowSpec:
@@ -42,14 +29,20 @@ def parse_workflow(text: str, source: str = "<text>") -> WorkflowSpec:
     Raises:
         WorkflowInvalid: bad YAML (with line and column) or fields of the wrong shape.
     """
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
+        raw = read_yaml(text)
+    except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise WorkflowInvalid(source, [Problem(where, f"{exc.problem or exc}".strip())]) from None
-    except yaml.YAMLError as exc:
-        raise WorkflowInvalid(source, [Problem("YAML", str(exc))]) from None
+        problem = str(exc.problem or exc).strip().splitlines()[0][:160]
+        duplicate = re.match(r'found duplicate key "(.{1,64}?)"', problem)
+        if duplicate:  # ruamel quotes both values too; name the key only
+            problem = f"key '{duplicate.group(1)}' appears twice in one mapping"
+        raise WorkflowInvalid(source, [Problem(where, problem)]) from None
+    except YAMLError as exc:
+        raise WorkflowInvalid(source, [Problem("YAML", str(exc).splitlines()[0])]) from None
     if not isinstance(raw, dict):
         raise WorkflowInvalid(
             source, [Problem("", f"a workflow is a mapping with name and nodes, got {type(raw).__name__}")]
@@ -116,15 +109,25 @@ def check_workflow(spec: WorkflowSpec, store: ComponentStore, source: str | None
 
 def workflow_to_yaml(spec: WorkflowSpec) -> str:
     """The workflow as YAML, leaving out fields at their defaults; parses back to an equal value."""
+    return yaml.safe_dump(_ordered(spec), sort_keys=False, allow_unicode=True, width=100)
+
+
+def _ordered(spec: WorkflowSpec) -> dict[str, Any]:
+    """The spec's fields not at their defaults, in a stable, readable order: name first, layout last."""
     data = spec.model_dump(mode="json", exclude_defaults=True)
-    # Keep a stable, readable key order: name first, layout last.
+    if spec.layout:  # a place is both coordinates, even one at 0
+        data["layout"] = {node: {"x": p.x, "y": p.y} for node, p in spec.layout.items()}
     order = ["name", "project", "description", "params", "nodes", "layout"]
-    ordered = {key: data[key] for key in order if key in data}
-    return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=100)
+    return {key: data[key] for key in order if key in data}
 
 
 def save_workflow(spec: WorkflowSpec, path: Path, store: ComponentStore | None = None) -> None:
-    """Write `spec` to `path` atomically; with a store, refuse (and write nothing) if it is invalid."""
+    """Write `spec` to `path` atomically; with a store, refuse (and write nothing) if it is invalid.
+
+    The file's comments, key order and quoting survive wherever the edit did not touch them.
+    """
     if store is not None:
         check_workflow(spec, store, str(path))
-    write_atomically(Path(path), workflow_to_yaml(spec))
+    target = Path(path)
+    old_text = target.read_text() if target.exists() else ""
+    write_atomically(target, merged_text(old_text, _ordered(spec)))

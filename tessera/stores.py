@@ -38,8 +38,6 @@ LOCK_FILE = "stores.lock"
 MIGRATION_COPY_PREFIX = "_alembic_tmp_"
 _PG_LOCK_KEY = 0x7E55E7A  # one advisory lock id for "an MLflow store is being migrated by Tessera"
 
-log = logging.getLogger(__name__)
-
 
 def prepare_stores(workspace: Workspace) -> list[str]:
     """Make the workspace's tracking store (and default Optuna storage) ready for many processes.
@@ -87,6 +85,8 @@ def prepare_mlflow_store(uri: str) -> list[str]:
     import sqlalchemy
     from mlflow.store.db import utils as mlflow_db
 
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # we say what was done ourselves
+        logging.getLogger(name).setLevel(logging.WARNING)
     _make_sqlite_folder(uri)
     engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)
     done: list[str] = []

@@ -10,17 +10,44 @@ import numpy as np
 
 
 def classification_report(y_true: Any, probability: Any, threshold: float) -> dict[str, float]:
+    """Test-set metrics from the positive class's probabilities (binary) or a frame of class probabilities.
+
+    Binary: ROC AUC, PR AUC, F1, precision, recall, accuracy, Brier score at `threshold`. Multiclass:
+    one-vs-rest ROC AUC (macro and weighted), log loss, accuracy, macro F1, and precision and recall
+    per class (`precision_<class>`, `recall_<class>`); `threshold` does not apply.
+    """
+    import pandas as pd
     from sklearn import metrics as m
 
-    predicted = (np.asarray(probability) >= threshold).astype(int)
+    if isinstance(probability, pd.DataFrame):
+        classes = list(probability.columns)
+        matrix = probability.to_numpy()
+        predicted = np.asarray(classes)[matrix.argmax(axis=1)]
+        report = {
+            "roc_auc": float(m.roc_auc_score(y_true, matrix, multi_class="ovr", average="macro", labels=classes)),
+            "roc_auc_weighted": float(
+                m.roc_auc_score(y_true, matrix, multi_class="ovr", average="weighted", labels=classes)
+            ),
+            "log_loss": float(m.log_loss(y_true, matrix, labels=classes)),
+            "accuracy": float(m.accuracy_score(y_true, predicted)),
+            "f1": float(m.f1_score(y_true, predicted, average="macro", zero_division=0)),
+        }
+        precision = m.precision_score(y_true, predicted, labels=classes, average=None, zero_division=0)
+        recall = m.recall_score(y_true, predicted, labels=classes, average=None, zero_division=0)
+        for name, p, r in zip(classes, precision, recall, strict=True):
+            report[f"precision_{name}"], report[f"recall_{name}"] = float(p), float(r)
+        return report
+    seen = np.sort(pd.unique(np.asarray(y_true)))
+    positive = seen[-1]
+    predicted = np.where(np.asarray(probability) >= threshold, positive, seen[0])
     return {
         "roc_auc": float(m.roc_auc_score(y_true, probability)),
-        "pr_auc": float(m.average_precision_score(y_true, probability)),
-        "f1": float(m.f1_score(y_true, predicted, zero_division=0)),
-        "precision": float(m.precision_score(y_true, predicted, zero_division=0)),
-        "recall": float(m.recall_score(y_true, predicted, zero_division=0)),
+        "pr_auc": float(m.average_precision_score(y_true, probability, pos_label=positive)),
+        "f1": float(m.f1_score(y_true, predicted, pos_label=positive, zero_division=0)),
+        "precision": float(m.precision_score(y_true, predicted, pos_label=positive, zero_division=0)),
+        "recall": float(m.recall_score(y_true, predicted, pos_label=positive, zero_division=0)),
         "accuracy": float(m.accuracy_score(y_true, predicted)),
-        "brier": float(m.brier_score_loss(y_true, probability)),
+        "brier": float(m.brier_score_loss(y_true, probability, pos_label=positive)),
         "threshold": float(threshold),
     }
 
@@ -36,16 +63,24 @@ def regression_report(y_true: Any, predicted: Any) -> dict[str, float]:
 
 
 def classification_curves(y_true: Any, probability: Any, threshold: float, kfp_metrics: Any) -> None:
-    """ROC curve (at most 200 points) and confusion matrix into a KFP ClassificationMetrics artifact."""
+    """Confusion matrix (and, for a binary model, the ROC curve at most 200 points) into a KFP ClassificationMetrics."""
+    import pandas as pd
     from sklearn import metrics as m
 
+    if isinstance(probability, pd.DataFrame):
+        classes = list(probability.columns)
+        predicted = np.asarray(classes)[probability.to_numpy().argmax(axis=1)]
+        matrix = m.confusion_matrix(y_true, predicted, labels=classes)
+        kfp_metrics.log_confusion_matrix([str(c) for c in classes], matrix.tolist())
+        return
     fpr, tpr, thresholds = m.roc_curve(y_true, probability)
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
     thresholds = np.clip(thresholds, 0.0, 1.0)  # roc_curve's first threshold is +inf
     kfp_metrics.log_roc_curve(fpr[keep].tolist(), tpr[keep].tolist(), thresholds[keep].tolist())
-    predicted = (np.asarray(probability) >= threshold).astype(int)
-    matrix = m.confusion_matrix(y_true, predicted, labels=[0, 1])
-    kfp_metrics.log_confusion_matrix(["0", "1"], matrix.tolist())
+    seen = np.sort(pd.unique(np.asarray(y_true)))
+    predicted = np.where(np.asarray(probability) >= threshold, seen[-1], seen[0])
+    matrix = m.confusion_matrix(y_true, predicted, labels=seen)
+    kfp_metrics.log_confusion_matrix([str(c) for c in seen], matrix.tolist())
 
 
 def log_classification_plots(run_id: str, y_true: Any, probability: Any) -> list[str]:
@@ -54,17 +89,27 @@ def log_classification_plots(run_id: str, y_true: Any, probability: Any) -> list
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import pandas as pd
     from mlflow import MlflowClient
     from sklearn.calibration import CalibrationDisplay
-    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
+    if isinstance(probability, pd.DataFrame):  # multiclass: the confusion matrix says most
+        classes = np.asarray(probability.columns)
+        predicted = classes[probability.to_numpy().argmax(axis=1)]
+        plots = [("confusion_matrix.png", lambda ax: ConfusionMatrixDisplay.from_predictions(y_true, predicted, ax=ax))]
+    else:
+        positive = np.sort(pd.unique(np.asarray(y_true)))[-1]
+        plots = [
+            ("roc_curve.png", lambda ax: RocCurveDisplay.from_predictions(y_true, probability, pos_label=positive, ax=ax)),
+            ("precision_recall.png",
+             lambda ax: PrecisionRecallDisplay.from_predictions(y_true, probability, pos_label=positive, ax=ax)),
+            ("calibration.png",
+             lambda ax: CalibrationDisplay.from_predictions(y_true, probability, n_bins=10, pos_label=positive, ax=ax)),
+        ]  # fmt: skip
     names = []
     with tempfile.TemporaryDirectory() as folder:
-        for name, draw in (
-            ("roc_curve.png", lambda ax: RocCurveDisplay.from_predictions(y_true, probability, ax=ax)),
-            ("precision_recall.png", lambda ax: PrecisionRecallDisplay.from_predictions(y_true, probability, ax=ax)),
-            ("calibration.png", lambda ax: CalibrationDisplay.from_predictions(y_true, probability, n_bins=10, ax=ax)),
-        ):
+        for name, draw in plots:
             figure, axes = plt.subplots(figsize=(5, 4))
             draw(axes)
             axes.set_title(name.removesuffix(".png").replace("_", " "))

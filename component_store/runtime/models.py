@@ -125,18 +125,28 @@ def features_and_label(frame: pd.DataFrame, label: str, drop: list[str]) -> tupl
 
 
 def score(task: str, metric: str, y_true: Any, predicted: Any) -> float:
-    """A metric from labels and predictions (probabilities of the positive class for classification)."""
+    """A metric from labels and predictions.
+
+    For classification `predicted` is what `predict_for_metric` gives: the positive class's
+    probabilities (binary) or a frame of probabilities, one column per class (multiclass, scored
+    one-vs-rest with macro averages).
+    """
     from sklearn import metrics as m
 
     if task == "classification":
+        if isinstance(predicted, pd.DataFrame):
+            return _multiclass_score(metric, y_true, predicted)
         if metric == "roc_auc":
             return float(m.roc_auc_score(y_true, predicted))
         if metric == "average_precision":
-            return float(m.average_precision_score(y_true, predicted))
+            return float(m.average_precision_score(y_true, predicted, pos_label=_positive_label(y_true)))
         if metric == "log_loss":
             return float(m.log_loss(y_true, predicted))
-        labels = (np.asarray(predicted) >= 0.5).astype(int)
-        return float(m.f1_score(y_true, labels) if metric == "f1" else m.accuracy_score(y_true, labels))
+        classes = np.sort(pd.unique(np.asarray(y_true)))
+        labels = np.where(np.asarray(predicted) >= 0.5, classes[-1], classes[0])
+        if metric == "f1":
+            return float(m.f1_score(y_true, labels, pos_label=classes[-1], zero_division=0))
+        return float(m.accuracy_score(y_true, labels))
     if metric == "rmse":
         return float(np.sqrt(m.mean_squared_error(y_true, predicted)))
     if metric == "mae":
@@ -144,9 +154,43 @@ def score(task: str, metric: str, y_true: Any, predicted: Any) -> float:
     return float(m.r2_score(y_true, predicted))
 
 
+def _positive_label(y_true: Any) -> Any:
+    return np.sort(pd.unique(np.asarray(y_true)))[-1]
+
+
+def _multiclass_score(metric: str, y_true: Any, probabilities: pd.DataFrame) -> float:
+    from sklearn import metrics as m
+    from sklearn.preprocessing import label_binarize
+
+    classes = list(probabilities.columns)
+    matrix = probabilities.to_numpy()
+    if metric == "roc_auc":
+        return float(m.roc_auc_score(y_true, matrix, multi_class="ovr", average="macro", labels=classes))
+    if metric == "average_precision":
+        return float(m.average_precision_score(label_binarize(y_true, classes=classes), matrix, average="macro"))
+    if metric == "log_loss":
+        return float(m.log_loss(y_true, matrix, labels=classes))
+    labels = np.asarray(classes)[matrix.argmax(axis=1)]
+    if metric == "f1":
+        return float(m.f1_score(y_true, labels, average="macro", zero_division=0))
+    return float(m.accuracy_score(y_true, labels))
+
+
+def class_probabilities(probabilities: Any, classes: Any) -> Any:
+    """What the metrics take: P(positive class) for two classes, else a frame with one column per class."""
+    matrix = np.asarray(probabilities, dtype="float64")
+    if matrix.ndim == 1:
+        return matrix
+    if matrix.shape[1] == 2:
+        return matrix[:, 1]
+    return pd.DataFrame(matrix, columns=list(classes))
+
+
 def predict_for_metric(task: str, estimator: Any, features: pd.DataFrame) -> Any:
-    """Positive-class probabilities for a classifier, predictions for a regressor."""
-    return estimator.predict_proba(features)[:, 1] if task == "classification" else estimator.predict(features)
+    """Class probabilities for a classifier (see `class_probabilities`), predictions for a regressor."""
+    if task != "classification":
+        return estimator.predict(features)
+    return class_probabilities(estimator.predict_proba(features), estimator.classes_)
 
 
 def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact: Any, metadata: dict[str, Any]) -> Any:
@@ -158,7 +202,7 @@ def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact:
     import skops.io
     from mlflow.models import infer_signature
 
-    signature = infer_signature(features.head(200), predict_for_metric(task, estimator, features.head(200)))
+    signature = infer_signature(features.head(200), np.asarray(predict_for_metric(task, estimator, features.head(200))))
     # MLflow saves scikit-learn models with skops, which loads only types it was told to trust;
     # we built this estimator ourselves, so the types it contains are ours to trust.
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
@@ -182,16 +226,15 @@ def load_sklearn(model_artifact: Any) -> Any:
 
 
 def positive_probability(model_artifact: Any, features: pd.DataFrame) -> Any:
-    """P(positive class) for each row, from a scikit-learn model or a pyfunc one (e.g. train_torch_tabular)."""
+    """Class probabilities for each row (see `class_probabilities`: the positive class's for a binary
+    model, one column per class otherwise), from a scikit-learn model or a pyfunc one (train_torch_tabular)."""
     if model_artifact.metadata.get("flavor", "sklearn") == "sklearn":
-        return load_sklearn(model_artifact).predict_proba(features)[:, 1]
+        return predict_for_metric("classification", load_sklearn(model_artifact), features)
     import mlflow.pyfunc
-    import numpy as np
 
     predicted = np.asarray(mlflow.pyfunc.load_model(model_artifact.path).predict(features), dtype="float64")
-    if predicted.ndim == 2:  # one column per class: the positive class is the last
-        predicted = predicted[:, -1]
-    return predicted
+    classes = model_artifact.metadata.get("classes") or list(range(predicted.shape[1] if predicted.ndim == 2 else 2))
+    return class_probabilities(predicted, classes)
 
 
 def train_and_log(
@@ -231,6 +274,7 @@ def train_and_log(
         log_model(estimator, features, task, model, {
             "mlflow_run_id": run.info.run_id, "label": label, "family": family, "params": hyper,
             "data_fingerprint": data_fingerprint, "lineage": lineage_tags(data_fingerprint),
+            "classes": [_plain(c) for c in getattr(estimator, "classes_", [])],
             "model_fingerprint": fingerprint_of(data_fingerprint, task, family, sorted(hyper.items()), class_weight, seed, list(drop_columns)),
         })  # fmt: skip
     for name, value in training.items():
@@ -252,6 +296,11 @@ def train_and_fit_best(
     estimator = build_estimator(task, family, params, class_weight, seed)
     estimator.fit(features, target)
     return estimator, features
+
+
+def _plain(value: Any) -> Any:
+    """A class label as JSON has it (numpy scalars are not JSON)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def model_inputs(model_artifact: Any, table_artifact: Any) -> tuple[pd.DataFrame, pd.Series]:

@@ -7,7 +7,14 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from component_store.runtime.models import METRICS, SEARCH_SPACES, build_estimator, check_request, score
+from component_store.runtime.models import (
+    METRICS,
+    SEARCH_SPACES,
+    build_estimator,
+    check_request,
+    predict_for_metric,
+    score,
+)
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,7 @@ def make_objective(job: TuningJob, features: Any, target: Any) -> Any:
         for step, (fit_rows, check_rows) in enumerate(splits):
             estimator = build_estimator(job.task, job.family, params, job.class_weight, job.seed)
             estimator.fit(features.iloc[fit_rows], target.iloc[fit_rows])
-            predicted = (estimator.predict_proba if job.task == "classification" else estimator.predict)(
-                features.iloc[check_rows]
-            )
-            if job.task == "classification":
-                predicted = predicted[:, 1]
+            predicted = predict_for_metric(job.task, estimator, features.iloc[check_rows])
             scores.append(score(job.task, job.metric, target.iloc[check_rows], predicted))
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from pipelines.spec import Node
@@ -60,3 +62,84 @@ def test_save_then_load_is_the_same_value(demo_workspace, store, tmp_path):
     target = tmp_path / "copy.yaml"
     save_workflow(spec, target, store)
     assert load_workflow(target, store) == spec
+
+
+COMMENTED = """# Cheater model for the EU shard — owned by risk-team
+name: commented
+project: risk
+params:
+  test_size: {type: number, default: 0.2, description: share held out}   # agreed with finance
+nodes:
+# where the players come from
+- id: players
+  component: sample_dataset@1.0.0
+  params:
+    dataset: player_risk
+    rows: 500   # small while we iterate
+- id: split
+  component: train_test_split@1.0.0
+  params: {label: is_cheater, test_size: "${params.test_size}"}
+  inputs: {table: players.table}
+- id: tune
+  component: tune_optuna@1.0.0
+  params:
+    label: is_cheater
+    family: hist_gradient_boosting
+    drop_columns: [player_id, country]   # 'NO' below is Norway, not false
+    n_trials: 5
+  inputs:
+    train: split.train
+"""
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    import difflib
+
+    return [
+        line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]  # fmt: skip
+
+
+def test_a_studio_edit_changes_only_the_edited_lines_and_keeps_every_comment(tmp_path: Path, store) -> None:
+    from pipelines import edits
+
+    path = tmp_path / "commented.yaml"
+    path.write_text(COMMENTED)
+    spec = parse_workflow(path.read_text())
+    save_workflow(edits.set_node_params(spec, "players", {"dataset": "player_risk", "rows": 800}), path, store)
+    after = path.read_text()
+    assert changed_lines(COMMENTED, after) == [
+        "-    rows: 500   # small while we iterate",
+        "+    rows: 800   # small while we iterate",
+    ]
+
+    spec = parse_workflow(after)
+    save_workflow(edits.move_nodes(spec, {"tune": (520.0, 100.0)}), path, store)
+    moved = path.read_text()
+    assert changed_lines(after, moved) == ["+layout:", "+  tune:", "+    x: 520.0", "+    y: 100.0"]
+
+    spec = parse_workflow(moved)
+    save_workflow(edits.remove_node(spec, "tune"), path)
+    removed = path.read_text()
+    assert all(line.startswith("-") for line in changed_lines(moved, removed)), "removing a node only removes lines"
+    for comment in ("# Cheater model for the EU shard", "# agreed with finance", "# where the players come from"):
+        assert comment in removed
+
+
+def test_yaml_1_2_keeps_no_and_yes_as_strings() -> None:
+    text = COMMENTED.replace("drop_columns: [player_id, country]", "drop_columns: [player_id, NO, yes, off]")
+    spec = parse_workflow(text)
+    assert spec.node("tune").params["drop_columns"] == ["player_id", "NO", "yes", "off"]
+
+
+def test_a_refused_save_leaves_the_file_as_it_was(tmp_path: Path, store) -> None:
+    from pipelines import edits
+
+    path = tmp_path / "commented.yaml"
+    path.write_text(COMMENTED)
+    spec = parse_workflow(COMMENTED)
+    broken = edits.set_node_params(spec, "players", {"dataset": "no-such-set"})
+    with pytest.raises(WorkflowInvalid, match="dataset"):
+        save_workflow(broken, path, store)
+    assert path.read_text() == COMMENTED
