@@ -5,46 +5,30 @@ from kfp.dsl import Dataset, Output
 from component_store.decorator import component
 
 
-@component(name="sql_query", version="1.0.0", category="data", tags=["sql", "database", "sqlalchemy"], owner="platform")
+@component(name="sql_query", version="1.1.0", category="data", tags=["sql", "database", "sqlalchemy"], owner="platform")
 def sql_query(
     table: Output[Dataset],
     url: str,
     query: str,
-    max_rows: Annotated[int, (0, 1_000_000_000)] = 0,
+    max_rows: Annotated[int, (1, 50_000_000)] = 1_000_000,
+    timeout_seconds: Annotated[int, (1, 86400)] = 300,
 ):
-    """Run one read-only SELECT against a database (any SQLAlchemy URL) and keep the result.
+    """Run one read-only SELECT against a SQLite, PostgreSQL or MySQL database and keep the result.
 
-    Anything but a single SELECT (or WITH … SELECT) is refused before it reaches the
-    database, and the query runs in a read-only transaction where the database has one.
+    The query is parsed first: anything but a single SELECT (or WITH … SELECT, or a UNION of
+    SELECTs) is refused before it reaches the database, and so is a SELECT that writes (SELECT …
+    INTO, a DELETE inside a WITH, FOR UPDATE). It then runs on a connection the database keeps
+    read-only (SQLite opened read-only; a read-only transaction on PostgreSQL and MySQL) with a
+    statement timeout.
 
     Args:
         table: the query's result, as Parquet.
         url: SQLAlchemy database URL, e.g. postgresql://user@host/db or sqlite:///file.db.
         query: a single SELECT statement.
-        max_rows: keep at most this many rows; 0 keeps all.
+        max_rows: keep at most this many rows.
+        timeout_seconds: stop a query that runs longer than this.
     """
-    import pandas as pd
-    import sqlalchemy
+    from component_store.runtime.sql_guard import read_only_rows
+    from component_store.runtime.tables import row_limit, write_table
 
-    from component_store.runtime.sql_guard import require_select
-    from component_store.runtime.tables import limit_rows, row_limit, write_table
-
-    require_select(query)
-    engine = sqlalchemy.create_engine(url)
-    safe_url = engine.url.render_as_string(hide_password=True)
-    try:
-        with engine.connect() as connection:
-            if engine.dialect.name in {"postgresql", "mysql", "mariadb"}:
-                connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-            result = connection.exec_driver_sql(query)
-            limit = row_limit(max_rows)
-            rows = result.fetchmany(limit) if limit else result.fetchall()
-            frame = pd.DataFrame(rows, columns=list(result.keys()))
-            connection.rollback()
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise ValueError(
-            f"sql_query on {safe_url} failed: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"
-        ) from None
-    finally:
-        engine.dispose()
-    write_table(limit_rows(frame, max_rows), table)
+    write_table(read_only_rows(url, query, row_limit(max_rows), timeout_seconds), table)
