@@ -32,7 +32,7 @@ from pipelines.compiler import compile_to_yaml
 from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import WorkflowSpec
-from tessera.errors import TesseraError, WorkspaceError
+from tessera.errors import OperationFailed, TesseraError, WorkspaceError
 from tessera.workspace import KubeflowSettings, Workspace
 
 # KFP's V2beta1RuntimeState → Tessera's run and node states.
@@ -62,7 +62,7 @@ KFP_NODE_STATES = {
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubeflow/pipelines/token")
 
 
-class KubeflowError(TesseraError):
+class KubeflowError(OperationFailed):
     """Kubeflow Pipelines refused a request or could not be reached."""
 
 

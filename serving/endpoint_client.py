@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from serving.endpoints import EndpointError
+from serving.endpoints import EndpointError, EndpointFailed
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class EndpointClient:
         try:
             answer = httpx.request(method, self.url + path, json=body, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
-            raise EndpointError(
+            raise EndpointFailed(
                 f"endpoint '{self.name}' at {self.url} does not answer ({exc.__class__.__name__}): "
                 f"is it running? `tessera endpoint start {self.name}`"
             ) from None
@@ -51,7 +51,8 @@ class EndpointClient:
                 message = answer.json().get("error", answer.text)
             except ValueError:
                 message = answer.text
-            raise EndpointError(f"endpoint '{self.name}' answered {answer.status_code}: {message}")
+            refused = EndpointFailed if answer.status_code >= 500 else EndpointError  # a 4xx: the request must change
+            raise refused(f"endpoint '{self.name}' answered {answer.status_code}: {message}")
         result = answer.json()
         if isinstance(result, dict):
             result["model_version"] = answer.headers.get("x-model-version", result.get("model_version"))
@@ -63,7 +64,7 @@ def endpoint_traffic(url: str) -> EndpointTraffic:
     try:
         text = httpx.get(url.rstrip("/") + "/metrics", timeout=5).text
     except httpx.HTTPError as exc:
-        raise EndpointError(
+        raise EndpointFailed(
             f"{url}/metrics does not answer ({exc.__class__.__name__}): is the endpoint running?"
         ) from None
     requests = errors = 0

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from serving.model_registry import parse_model_ref
-from tessera.errors import TesseraError
+from tessera.errors import OperationFailed, TesseraError
 
 NAME_PATTERN = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -24,7 +24,11 @@ DEFAULT_MAX_BATCH_ROWS = 10_000
 
 
 class EndpointError(TesseraError):
-    """An endpoint that does not exist, cannot be created as asked, or would not serve."""
+    """An endpoint that does not exist or cannot be created as asked (the request must change)."""
+
+
+class EndpointFailed(EndpointError, OperationFailed):
+    """An endpoint that was asked for correctly but did not start, swap or answer, or a cluster that refused it."""
 
 
 class Resources(BaseModel):

@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from serving.endpoint_registry import EndpointRecord, EndpointRegistry
-from serving.endpoints import Endpoint, EndpointError, EndpointRequest, Route
+from serving.endpoints import Endpoint, EndpointError, EndpointFailed, EndpointRequest, Route
 from serving.model_registry import ModelRegistry
 from serving.serving_tags import sync_endpoint_tags
 from serving.tokens import new_token, token_hash
@@ -266,7 +266,7 @@ class KServeTarget:
         try:
             return getattr(self.client, method)(*args, **kwargs)
         except RuntimeError as exc:  # KServeClient wraps the API's errors in RuntimeError
-            raise EndpointError(f"the cluster refused to {method} the InferenceService: {exc}") from exc
+            raise EndpointFailed(f"the cluster refused to {method} the InferenceService: {exc}") from exc
 
 
 def _keep_token(service: Any, digest: str) -> None:

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from serving.endpoint_registry import SERVING_STATES, EndpointRecord, EndpointRegistry
-from serving.endpoints import Endpoint, EndpointError, EndpointRequest
+from serving.endpoints import Endpoint, EndpointError, EndpointFailed, EndpointRequest
 from serving.model_registry import ModelRegistry
 from serving.serving_tags import sync_endpoint_tags
 from serving.tokens import new_token, token_hash
@@ -88,7 +88,7 @@ class LocalProcessTarget:
         if error:
             self.registry.set_request(name, record.request, "reverted")
             os.kill(record.pid or 0, signal.SIGHUP)
-            raise EndpointError(f"endpoint '{name}' kept serving what it served: {error}")
+            raise EndpointFailed(f"endpoint '{name}' kept serving what it served: {error}")
         self._sync_tags(record)  # the server syncs too, but only after it reports; callers read tags at once
         return self.status(name)
 
@@ -141,7 +141,7 @@ class LocalProcessTarget:
             deadline = time.monotonic() + self.start_timeout
             while not _ready(f"{record.url}/v2/models/{name}", token):
                 if time.monotonic() > deadline:
-                    raise EndpointError(f"endpoint '{name}' did not take the new token; see its log")
+                    raise EndpointFailed(f"endpoint '{name}' did not take the new token; see its log")
                 time.sleep(0.05)
         return self.status(name).model_copy(update={"token": token})
 
@@ -189,7 +189,7 @@ class LocalProcessTarget:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 self.registry.set_fields(record.name, status="failed", pid=None)
-                raise EndpointError(
+                raise EndpointFailed(
                     f"endpoint '{record.name}' did not start (exit {process.returncode}); its log ends with:\n"
                     + self.logs(record.name, tail=15)
                 )
@@ -197,7 +197,7 @@ class LocalProcessTarget:
                 return
             time.sleep(0.1)
         process.kill()
-        raise EndpointError(f"endpoint '{record.name}' was not ready after {self.start_timeout:.0f}s; see its log")
+        raise EndpointFailed(f"endpoint '{record.name}' was not ready after {self.start_timeout:.0f}s; see its log")
 
     def _wait_for_revision(self, name: str, revision: int) -> str:
         deadline = time.monotonic() + self.start_timeout

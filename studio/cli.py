@@ -112,11 +112,14 @@ def up(
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning user errors into exit code 2."""
-    from tessera.errors import TesseraError
+    """Console-script entry point: failed operations exit 1, usage and validation errors 2 (see README)."""
+    from studio.console import OPERATION_FAILED
+    from tessera.errors import OperationFailed, TesseraError
 
     try:
         app()
+    except OperationFailed as exc:
+        fail(str(exc), OPERATION_FAILED)
     except TesseraError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -8,14 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from studio.console import console, fail
+from studio.console import JsonOption, console, fail
 
 if TYPE_CHECKING:
     from component_store.store import ComponentStore
 
 app = typer.Typer(help="Browse, vet and publish the component store.", no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def open_store() -> ComponentStore:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from studio.console import console, fail
+from studio.console import JsonOption, console, fail, print_json
 
 app = typer.Typer(
     help="REST endpoints for registered models: deploy, swap, canary, promote, roll back.", no_args_is_help=True
@@ -124,10 +124,13 @@ def deploy(
 
 
 @app.command("list")
-def list_endpoints() -> None:
+def list_endpoints(as_json: JsonOption = False) -> None:
     """Every endpoint: status, URL, and which model versions answer with what share."""
     from rich.table import Table
 
+    if as_json:
+        print_json(_local().list())
+        return
     table = Table(title="endpoints")
     for column in ("endpoint", "status", "serves", "url", "target"):
         table.add_column(column)
@@ -138,9 +141,12 @@ def list_endpoints() -> None:
 
 
 @app.command()
-def show(name: Annotated[str, typer.Argument(help="Endpoint name.")]) -> None:
+def show(name: Annotated[str, typer.Argument(help="Endpoint name.")], as_json: JsonOption = False) -> None:
     """One endpoint: what it serves now and the history of what it served."""
     target = _target_of(name)
+    if as_json:
+        print_json({"endpoint": target.status(name), "history": target.registry.history(name)})
+        return
     _show(target.status(name))
     for entry in target.registry.history(name)[-15:]:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.at))

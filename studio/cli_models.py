@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from studio.console import console
+from studio.console import JsonOption, console, print_json
 
 app = typer.Typer(help="Registered models: versions, lineage, promote and roll back aliases.", no_args_is_help=True)
 
@@ -21,28 +21,36 @@ def _registry() -> Any:
 
 
 @app.command("list")
-def list_models() -> None:
+def list_models(as_json: JsonOption = False) -> None:
     """List registered models with their latest version and aliases."""
     from rich.table import Table
 
+    models = _registry().models()
+    if as_json:
+        print_json(models)
+        return
     table = Table(title="registered models")
     for column in ("model", "latest", "aliases"):
         table.add_column(column)
-    for model in _registry().models():
+    for model in models:
         aliases = ", ".join(f"{alias} → v{version}" for alias, version in sorted(model.aliases.items()))
         table.add_row(model.name, f"v{model.latest_version}" if model.latest_version else "-", aliases)
     console.print(table)
 
 
 @app.command()
-def show(name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
+def show(name: Annotated[str, typer.Argument(help="Registered model name.")], as_json: JsonOption = False) -> None:
     """Every version of a model: aliases, test metrics and lineage (run, node, component, data)."""
     from rich.table import Table
 
+    versions = _registry().versions(name)
+    if as_json:
+        print_json(versions)
+        return
     table = Table(title=f"model {name}", title_justify="left", show_lines=True)
     for column in ("version", "aliases", "served by", "test metrics", "lineage"):
         table.add_column(column)
-    for version in _registry().versions(name):
+    for version in versions:
         lineage = version.lineage
         metrics = "\n".join(
             f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()) if k in {"roc_auc", "pr_auc", "f1", "rmse", "r2"}

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
-from studio.console import console, fail
+from studio.console import JsonOption, console, fail, print_json
+from tessera.errors import RunFailed
 
 app = typer.Typer(help="Inspect, preview, resume and cancel runs.", no_args_is_help=True)
 
@@ -58,7 +59,9 @@ def _finish(record: Any) -> None:
         return
     failed = [n for n in record.nodes if n.status == "failed"]
     hint = f"; see the log with: tessera runs logs {record.id} {failed[0].node_id}" if failed else ""
-    fail(f"Run {record.id} {record.status}: {record.message}{hint}. Resume it with: tessera runs resume {record.id}")
+    raise RunFailed(
+        f"Run {record.id} {record.status}: {record.message}{hint}. Resume it with: tessera runs resume {record.id}"
+    )
 
 
 def _watch(start: Any) -> Any:
@@ -135,14 +138,19 @@ def list_runs(
     workflow: Annotated[str | None, typer.Option(help="Only runs of PROJECT/NAME.")] = None,
     status: Annotated[str | None, typer.Option(help="Only runs in this state.")] = None,
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    as_json: JsonOption = False,
 ) -> None:
     """List recent runs."""
     from rich.table import Table
 
+    records = _runner().runs.recent(limit=limit, workflow=workflow, status=status)
+    if as_json:
+        print_json(records)
+        return
     table = Table(title="runs")
     for column in ("run", "workflow", "state", "started", "time", "nodes"):
         table.add_column(column)
-    for record in _runner().runs.recent(limit=limit, workflow=workflow, status=status):
+    for record in records:
         counts: dict[str, int] = {}
         for node in record.nodes:
             counts[node.status] = counts.get(node.status, 0) + 1
@@ -159,9 +167,14 @@ def list_runs(
 
 
 @app.command()
-def show(run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")]) -> None:
+def show(
+    run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")], as_json: JsonOption = False
+) -> None:
     """Show a run: parameters and every node's state, time and outputs."""
     record = _runner(run).status(run)
+    if as_json:
+        print_json(record)
+        return
     console.print(_node_table(record))
     if record.options.get("kubeflow_url"):
         console.print(f"Kubeflow: {record.options['kubeflow_url']}")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from studio.console import console
+from studio.console import JsonOption, console, print_json
 
 app = typer.Typer(help="Recurring runs on Kubeflow: create, list, pause, resume, delete.", no_args_is_help=True)
 
@@ -44,14 +44,18 @@ def create(
 
 
 @app.command("list")
-def list_schedules() -> None:
+def list_schedules(as_json: JsonOption = False) -> None:
     """List the namespace's schedules."""
     from rich.table import Table
 
+    schedules = _schedules().list()
+    if as_json:
+        print_json(schedules)
+        return
     table = Table(title="schedules")
     for column in ("name", "cron", "state", "params", "created", "id"):
         table.add_column(column)
-    for s in _schedules().list():
+    for s in schedules:
         params = ", ".join(f"{k}={v!r}" for k, v in s.params.items())
         state = "[green]enabled[/]" if s.enabled else "[yellow]paused[/]"
         table.add_row(s.name, s.cron, state, params, s.created_at, s.id)

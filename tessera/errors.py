@@ -7,9 +7,13 @@
     │   ├── VetFailed            a component does not meet the store's promises
     │   └── PublishRefused       publishing would change a frozen version
     ├── WorkflowInvalid          a workflow file or value has problems (all listed at once)
-    └── CompileError             a valid workflow could not be compiled to KFP IR
+    ├── CompileError             a valid workflow could not be compiled to KFP IR
+    └── OperationFailed          a request that was fine did not succeed: a run failed, an endpoint did not
+        │                        start, a cluster or service refused or did not answer
+        └── RunFailed            a workflow run ended failed or cancelled
 
-The CLI prints `str(error)` (never a traceback) and exits with code 2.
+The CLI prints `str(error)` (never a traceback) and exits with code 1 for an `OperationFailed`,
+2 for every other error (usage and validation: the request itself must change).
 """
 
 from __future__ import annotations
@@ -46,6 +50,14 @@ class VetFailed(ComponentError):
 
 class PublishRefused(ComponentError):
     """Publishing would overwrite a frozen, published version."""
+
+
+class OperationFailed(TesseraError):
+    """A request that was valid did not succeed (the CLI exits 1): trying again may work, the request need not change."""
+
+
+class RunFailed(OperationFailed):
+    """A workflow run ended failed or cancelled."""
 
 
 @dataclass(frozen=True)

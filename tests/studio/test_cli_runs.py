@@ -73,7 +73,38 @@ def test_ctrl_c_cancels_the_run(workspace: Path):
     time.sleep(4)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 2, out + err
+    assert process.returncode == 1, out + err
     assert "cancelled" in err
     listed = tessera("runs", "list", "--status", "cancelled", cwd=workspace)
     assert "cancelled" in listed.stdout
+
+
+BROKEN = """name: broken
+project: risk
+nodes:
+- id: data
+  component: sample_dataset@1.0.0
+  params: {dataset: iris}
+- id: train
+  component: train_classifier@1.0.0
+  params: {label: no_such_label}
+  inputs: {train: data.table}
+"""
+
+
+def test_a_failed_run_exits_1_and_a_usage_error_2_and_lists_read_as_json(workspace: Path):
+    import json
+
+    (workspace / "projects" / "risk" / "workflows" / "broken.yaml").write_text(BROKEN)
+    failed = tessera("run", "broken", cwd=workspace)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "Run " in failed.stderr and "failed" in failed.stderr and "tessera runs logs" in failed.stderr
+    usage = tessera("run", "broken", "-p", "nope=1", cwd=workspace)
+    assert usage.returncode == 2 and "nope" in usage.stderr
+
+    runs = json.loads(tessera("runs", "list", "--json", cwd=workspace).stdout)
+    assert [(r["workflow"], r["status"]) for r in runs] == [("risk/broken", "failed")]
+    shown = json.loads(tessera("runs", "show", runs[0]["id"], "--json", cwd=workspace).stdout)
+    assert {n["node_id"]: n["status"] for n in shown["nodes"]} == {"data": "succeeded", "train": "failed"}
+    assert json.loads(tessera("models", "list", "--json", cwd=workspace).stdout) == []
+    assert json.loads(tessera("endpoint", "list", "--json", cwd=workspace).stdout) == []
