@@ -7,9 +7,13 @@ goes on to kserve's own FastAPI app. Answering predict here is what makes the en
 feature count with a 500 (kserve#3377), this layer with a 400 naming the field.
 
 Rules, in order: health paths are open and report 503 while draining; every other path needs
-`Authorization: Bearer <token>` (401); a body over the limit is a 413 before it is read in
-full; a content type other than JSON is a 415; a body that does not decode is a 400. Every error
-body is `{"error": "..."}` and never repeats what was sent.
+`Authorization: Bearer <token>` (401); only this endpoint's prediction and metadata routes (also
+per served version: `/v2/models/NAME/versions/V[/infer]`) and kserve's model list and server
+metadata are answered, never kserve's repository or other management routes (404); a body over
+the limit is a 413 before it is read in full; a content type other than JSON (or, with
+`Inference-Header-Content-Length`, the binary tensor extension) is a 415; a body that does not
+decode is a 400. Every error body is `{"error": "..."}`, at most 2 KB, quoting at most 64
+characters of any name that was sent.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import numpy as np
 import orjson
 from prometheus_client import Counter, Histogram
 
-from serving.payloads import BadRequest, decode_v1, decode_v2, parse_json
+from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_response, read_binary_request
+from serving.payloads import BadRequest, decode_v1, decode_v2, parse_json, quoted
 from serving.served_model import Outputs, ServedModel
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
@@ -50,6 +55,8 @@ LATENCY = Histogram(
 
 OPEN_PATHS = {"/", "/v2/health/live", "/metrics"}
 READINESS = re.compile(r"/v2/health/ready|/v2/models/[^/]+/ready|/v1/models/[^/:]+")
+VERSIONED = re.compile(r"/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)(?P<infer>/infer)?")
+FORWARDED = {("GET", "/v1/models"), ("GET", "/v2"), ("GET", "/v2/models")}  # kserve's model list, server metadata
 PREDICT_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+):predict|/v2/models/(?P<v2name>[^/]+)/infer")
 JSON_TYPES = {"application/json", "application/cloudevents+json"}
 V2_DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
@@ -85,37 +92,70 @@ class FrontDoor:
             await self._predict(scope, receive, send, "v1" if path == self.v1_path else "v2")
         elif scope["method"] == "GET" and path == self.metadata_path:
             await _reply(send, 200, self._metadata())
+        elif match := VERSIONED.fullmatch(path):
+            await self._versioned(scope, receive, send, match)
         elif scope["method"] == "POST" and (match := PREDICT_PATH.fullmatch(path)):
             asked = match["name"] or match["v2name"]
-            hint = did_you_mean(asked, [self.state.name]) or f"; this endpoint serves '{self.state.name}'"
-            await _reply(send, 404, {"error": f"no model named '{asked}' here{hint}"})
-        else:
+            hint = did_you_mean(asked[:200], [self.state.name]) or f"; this endpoint serves '{self.state.name}'"
+            await _reply(send, 404, {"error": f"no model named {quoted(asked)} here{hint}"})
+        elif (scope["method"], path) in FORWARDED:
             await self.fallback(scope, receive, send)
+        else:
+            await _reply(
+                send, 404, {"error": f"no route {scope['method']} {quoted(path)} here; see {self.metadata_path}"}
+            )
 
-    async def _predict(self, scope: Scope, receive: Receive, send: Send, protocol: str) -> None:
+    async def _versioned(self, scope: Scope, receive: Receive, send: Send, match: re.Match[str]) -> None:
+        """`/v2/models/NAME/versions/V` (metadata) and `…/infer` (answered by that version alone)."""
+        traffic = self.state.traffic
+        entry = next((e for e in traffic.entries if e[1].version == match["version"]), None)
+        if match["name"] != self.state.name or entry is None:
+            served = ", ".join(route.version for route in traffic.routes)
+            error = f"no version {quoted(match['version'])} of {quoted(match['name'])} here; this endpoint serves "
+            await _reply(send, 404, {"error": error + f"'{self.state.name}' versions {served}"})
+        elif match["infer"] and scope["method"] == "POST":
+            await self._predict(scope, receive, send, "v2", entry)
+        elif not match["infer"] and scope["method"] == "GET":
+            await _reply(send, 200, self._metadata() | {"versions": [match["version"]]})
+        else:
+            await _reply(send, 405, {"error": "use GET for a version's metadata and POST for …/infer"})
+
+    async def _predict(
+        self, scope: Scope, receive: Receive, send: Send, protocol: str, entry: tuple[ServedModel, Any] | None = None
+    ) -> None:
         started = time.perf_counter()
         traffic = self.state.traffic  # read once: this request stays on this table through a swap
-        model, route = traffic.choose()
+        model, route = entry or traffic.choose()
+        headers = [(b"x-model-name", model.model_name.encode()), (b"x-model-version", model.version.encode())]
         try:
             body = await _read_body(scope, receive, self.state.max_body_bytes)
-            _check_content_type(scope)
-            payload = parse_json(body)
+            binary_header = _header(scope, HEADER_LENGTH) if protocol == "v2" else None
+            if binary_header is not None:
+                payload = read_binary_request(body, binary_header)
+            else:
+                _check_content_type(scope)
+                payload = parse_json(body)
             outputs = _run(model, payload, protocol, self.state.max_batch_rows)
-            code, answer = (
-                200,
-                (_v1_answer(outputs) if protocol == "v1" else _v2_answer(self.state.name, model, outputs, payload)),
-            )
+            if protocol == "v1":
+                code, answer = 200, _v1_answer(outputs)
+            else:
+                outputs = _requested(outputs, payload)
+                code, answer = 200, _v2_answer(self.state.name, model, outputs, payload)
+                binary = binary_outputs(payload, list(outputs))
+                if binary:
+                    content, length = encode_binary_response(answer, binary)
+                    binary_headers = [(b"content-type", b"application/octet-stream"),
+                                      (HEADER_LENGTH, str(length).encode())]  # fmt: skip
+                    await _send(send, 200, content, binary_headers + headers)
+                    self._count(protocol, model.version, 200)
+                    self._latency[protocol].observe(time.perf_counter() - started)
+                    return
         except BadRequest as exc:
             code, answer = exc.status, {"error": exc.message}
         except Exception:
             log.exception("prediction failed on %s", model.label)
             code, answer = 500, {"error": f"the model failed on this request; see the endpoint's log ({model.label})"}
-        await _reply(
-            send,
-            code,
-            answer,
-            [(b"x-model-name", model.model_name.encode()), (b"x-model-version", model.version.encode())],
-        )
+        await _reply(send, code, answer, headers)
         self._count(protocol, model.version, code)
         self._latency[protocol].observe(time.perf_counter() - started)
 
@@ -166,6 +206,19 @@ def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outp
     if len(payload["instances"]) > max_rows:
         raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
     return model.predict_records(payload["instances"])
+
+
+def _requested(outputs: Outputs, payload: dict[str, Any]) -> Outputs:
+    """Only the outputs a V2 request names in `outputs` (all of them when it names none)."""
+    asked = payload.get("outputs")
+    if asked is None:
+        return outputs
+    if not isinstance(asked, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in asked):
+        raise BadRequest("'outputs' must be a list of objects with a 'name'")
+    unknown = [o["name"] for o in asked if o["name"] not in outputs]
+    if unknown:
+        raise BadRequest(f"unknown output {quoted(unknown[0])}; this model's outputs are: {', '.join(outputs)}")
+    return {o["name"]: outputs[o["name"]] for o in asked}
 
 
 def _v1_answer(outputs: Outputs) -> dict[str, Any]:
@@ -221,16 +274,10 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 async def _reply(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    content = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(content)).encode()),
-                *(headers or []),
-            ],
-        }
-    )
+    await _send(send, status, orjson.dumps(body), [(b"content-type", b"application/json"), *(headers or [])])
+
+
+async def _send(send: Send, status: int, content: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    length = (b"content-length", str(len(content)).encode())
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, length]})
     await send({"type": "http.response.body", "body": content})

@@ -31,13 +31,24 @@ V2_NUMERIC_TYPES = frozenset({"FP64", "FP32", "FP16", "INT64", "INT32", "INT16",
 _PLAIN_NUMBERS = frozenset({int, float})
 
 
+MAX_ERROR_CHARS = 2000
+MAX_QUOTED_CHARS = 64
+
+
 class BadRequest(Exception):
-    """A request the server refuses; `status` is the HTTP code (400, 413 or 415)."""
+    """A request the server refuses; `status` is the HTTP code (400, 404, 413 or 415). The message is capped."""
 
     def __init__(self, message: str, status: int = 400):
+        message = message if len(message) <= MAX_ERROR_CHARS else message[: MAX_ERROR_CHARS - 1] + "…"
         super().__init__(message)
         self.message = message
         self.status = status
+
+
+def quoted(text: Any) -> str:
+    """A short, printable fragment of something a client sent, quoted: errors never echo more than this."""
+    value = "".join(ch if ch.isprintable() else "?" for ch in str(text)[: MAX_QUOTED_CHARS + 1])
+    return f"'{value[:MAX_QUOTED_CHARS]}…'" if len(value) > MAX_QUOTED_CHARS else f"'{value}'"
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,9 @@ def decode_v1(payload: Any, schema: FeatureSchema, max_rows: int) -> np.ndarray:
     unknown = set(payload) - {"instances", "columns", "parameters"}
     if unknown:
         name = sorted(unknown)[0]
-        raise BadRequest(f"unknown field '{name}'{did_you_mean(name, ['instances', 'columns', 'parameters'])}")
+        raise BadRequest(
+            f"unknown field {quoted(name)}{did_you_mean(str(name)[:200], ['instances', 'columns', 'parameters'])}"
+        )
     if "instances" not in payload:
         raise BadRequest("missing field 'instances': send {\"instances\": [[...], ...]}")
     instances = payload["instances"]
@@ -149,14 +162,14 @@ def _check_same_columns(given: list[str], schema: FeatureSchema, where: str) -> 
     expected = set(schema.columns)
     for name in given:
         if name not in expected:
-            raise BadRequest(f"{where}: unknown column '{name}'{did_you_mean(name, schema.columns)}")
+            raise BadRequest(f"{where}: unknown column {quoted(name)}{did_you_mean(str(name)[:200], schema.columns)}")
     missing = [c for c in schema.columns if c not in set(given)]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise BadRequest(f"{where}: missing column '{missing[0]}'{more}")
     if len(given) != len(set(given)):
         duplicate = next(c for c in given if given.count(c) > 1)
-        raise BadRequest(f"{where}: column '{duplicate}' appears twice")
+        raise BadRequest(f"{where}: column {quoted(duplicate)} appears twice")
 
 
 def _record_values(i: int, row: Any, schema: FeatureSchema) -> list[Any]:
@@ -226,7 +239,7 @@ def _check_tensor(k: int, tensor: Any) -> None:
         raise BadRequest(f"inputs[{k}].shape must be a list of non-negative integers")
     if tensor["datatype"] not in V2_NUMERIC_TYPES and tensor["datatype"] != "BOOL":
         raise BadRequest(
-            f"inputs[{k}].datatype '{tensor['datatype']}' is not supported here; use FP64, FP32, INT64, INT32 or BOOL"
+            f"inputs[{k}].datatype {quoted(tensor['datatype'])} is not supported here; use FP64, FP32, INT64, INT32 or BOOL"
         )
     if not isinstance(tensor["data"], list):
         raise BadRequest(f"inputs[{k}].data must be a list")
@@ -241,9 +254,25 @@ def _flat(k: int, tensor: dict[str, Any]) -> list[Any]:
     expected = math.prod(tensor["shape"])
     if len(data) != expected:
         raise BadRequest(
-            f"inputs[{k}] has shape {tensor['shape']}, which needs {expected} values, but data has {len(data)}"
+            f"inputs[{k}] has shape {quoted(tensor['shape'])}, which needs {expected} values, but data has {len(data)}"
         )
+    _check_datatype(k, tensor["datatype"], data)
     return data
+
+
+def _check_datatype(k: int, datatype: str, data: list[Any]) -> None:
+    """The values must be of the tensor's declared datatype: whole numbers for INT*, true/false for BOOL."""
+    if datatype == "BOOL":
+        wrong = next((v for v in data if type(v) is not bool), None)
+        if wrong is not None:
+            raise BadRequest(f"inputs[{k}] is BOOL but holds {_json_type(wrong)}: send true or false")
+    elif datatype.startswith(("INT", "UINT")):
+        wrong = next((v for v in data if type(v) is not int), None)
+        if wrong is not None:
+            kind = "a fraction" if isinstance(wrong, float) else _json_type(wrong)
+            raise BadRequest(f"inputs[{k}] is {datatype} but holds {kind}: send whole numbers or say FP64")
+        if datatype.startswith("UINT") and any(v < 0 for v in data):
+            raise BadRequest(f"inputs[{k}] is {datatype} but holds a negative number")
 
 
 def _single_tensor(tensor: dict[str, Any], schema: FeatureSchema, max_rows: int) -> np.ndarray:
@@ -251,7 +280,7 @@ def _single_tensor(tensor: dict[str, Any], schema: FeatureSchema, max_rows: int)
     if len(shape) == 1 and schema.width > 1:
         shape = [1, shape[0]]
     if len(shape) != 2 and not (len(shape) == 1 and schema.width == 1):
-        raise BadRequest(f"inputs[0].shape must be [rows, {schema.width}], got {tensor['shape']}")
+        raise BadRequest(f"inputs[0].shape must be [rows, {schema.width}], got {quoted(tensor['shape'])}")
     rows, width = (shape[0], shape[1]) if len(shape) == 2 else (shape[0], 1)
     if width != schema.width:
         raise BadRequest(
@@ -273,7 +302,9 @@ def _tensor_per_column(inputs: list[dict[str, Any]], schema: FeatureSchema, max_
     for k, tensor in enumerate(inputs):
         shape = tensor["shape"]
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
-            raise BadRequest(f"inputs[{k}] ('{tensor['name']}') must have shape [rows] or [rows, 1], got {shape}")
+            raise BadRequest(
+                f"inputs[{k}] ({quoted(tensor['name'])}) must have shape [rows] or [rows, 1], got {quoted(shape)}"
+            )
         by_name[tensor["name"]] = _flat(k, tensor)
     counts = {len(values) for values in by_name.values()}
     if len(counts) > 1:
