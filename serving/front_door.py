@@ -29,8 +29,9 @@ import orjson
 from prometheus_client import Counter, Histogram
 
 from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_response, read_binary_request
+from serving.openapi import openapi_document
 from serving.payloads import BadRequest, decode_v1, decode_v2, parse_json, quoted
-from serving.served_model import Outputs, ServedModel
+from serving.served_model import Outputs, ServedModel, tensor_datatype
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
 from tessera.suggest import did_you_mean
@@ -59,7 +60,6 @@ VERSIONED = re.compile(r"/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)(
 FORWARDED = {("GET", "/v1/models"), ("GET", "/v2"), ("GET", "/v2/models")}  # kserve's model list, server metadata
 PREDICT_PATH = re.compile(r"/v1/models/(?P<name>[^/:]+):predict|/v2/models/(?P<v2name>[^/]+)/infer")
 JSON_TYPES = {"application/json", "application/cloudevents+json"}
-V2_DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
 
 
 class FrontDoor:
@@ -92,6 +92,9 @@ class FrontDoor:
             await self._predict(scope, receive, send, "v1" if path == self.v1_path else "v2")
         elif scope["method"] == "GET" and path == self.metadata_path:
             await _reply(send, 200, self._metadata())
+        elif scope["method"] == "GET" and path == "/openapi.json":
+            primary = self.state.traffic.primary
+            await _reply(send, 200, openapi_document(self.state.name, primary.schema, primary.outputs))
         elif match := VERSIONED.fullmatch(path):
             await self._versioned(scope, receive, send, match)
         elif scope["method"] == "POST" and (match := PREDICT_PATH.fullmatch(path)):
@@ -178,13 +181,12 @@ class FrontDoor:
             if schema
             else []
         )
-        outputs = [{"name": "predictions", "datatype": "FP64", "shape": [-1]}]
         return {
             "name": self.state.name,
             "versions": [route.version for route in traffic.routes],
             "platform": f"mlflow-{primary.flavour}",
             "inputs": inputs,
-            "outputs": outputs,
+            "outputs": primary.outputs,
             "parameters": {"routes": [route.model_dump() for route in traffic.routes]},
         }
 
@@ -229,7 +231,7 @@ def _v2_answer(endpoint: str, model: ServedModel, outputs: Outputs, payload: dic
     tensors = []
     for name, values in outputs.items():
         array = np.asarray(values)
-        datatype = V2_DATATYPES.get(array.dtype.kind, "BYTES")
+        datatype = tensor_datatype(array)
         data = array.astype(str) if datatype == "BYTES" else array
         tensors.append({"name": name, "shape": list(array.shape), "datatype": datatype, "data": data.ravel().tolist()})
     answer: dict[str, Any] = {"model_name": endpoint, "model_version": model.version, "outputs": tensors}

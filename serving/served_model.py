@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,36 @@ class ServedModel:
     @property
     def label(self) -> str:
         return f"{self.model_name}/{self.version}"
+
+    @cached_property
+    def outputs(self) -> list[dict[str, Any]]:
+        """What infer returns, as V2 metadata describes it: each output's name, datatype and shape.
+
+        Found by asking the model itself once (a row of zeros), so the metadata can never disagree with
+        the answers: a classifier's `predictions` carry its labels' type and `probabilities` one column
+        per class (one for a binary model); a regressor answers `predictions` only.
+        """
+        if self.schema is None or not self.schema.numeric:
+            return [{"name": "predictions", "datatype": "BYTES", "shape": [-1]}]  # pyfunc decides; not probed
+        predict = self.predict_matrix or self.predict_records
+        assert predict is not None
+        answered = predict(np.zeros((1, self.schema.width)))
+        return [
+            {
+                "name": name,
+                "datatype": tensor_datatype(np.asarray(values)),
+                "shape": [-1, *np.asarray(values).shape[1:]],
+            }
+            for name, values in answered.items()
+        ]
+
+
+V2_DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
+
+
+def tensor_datatype(array: np.ndarray) -> str:
+    """The V2 datatype an answer's array is sent as (text labels are BYTES)."""
+    return V2_DATATYPES.get(array.dtype.kind, "BYTES")
 
 
 def feature_schema(signature: Any) -> FeatureSchema | None:

@@ -89,7 +89,7 @@ def test_the_outputs_filter_and_datatypes_checked_against_the_data(
         ("POST", "/v2/repository/models/cancer-api/load"),
         ("POST", "/v2/repository/index"),
         ("GET", "/docs"),
-        ("GET", "/openapi.json"),
+        ("GET", "/redoc"),
     ],
 )
 def test_management_routes_are_not_reachable_with_an_endpoint_token(http: httpx.Client, method: str, path: str) -> None:
@@ -105,3 +105,30 @@ def test_a_20_kb_column_name_gets_a_short_answer(http: httpx.Client) -> None:
     assert len(answer.content) < 2_048 and "x" * 65 not in answer.text and "unknown column 'xxxx" in answer.text
     wrong_model = http.post(f"/v1/models/{name}:predict", json={"instances": [[1.0]]})
     assert wrong_model.status_code == 404 and len(wrong_model.content) < 2_048
+
+
+def test_metadata_describes_what_infer_returns(http: httpx.Client, served_workspace: ServedWorkspace) -> None:
+    metadata = http.get("/v2/models/cancer-api").json()
+    answer = http.post(
+        "/v2/models/cancer-api/infer",
+        json={"inputs": [{"name": "x", "shape": [2, 30], "datatype": "FP64", "data": served_workspace.rows[:2]}]},
+    ).json()
+    described = {o["name"]: (o["datatype"], o["shape"][1:]) for o in metadata["outputs"]}
+    returned = {o["name"]: (o["datatype"], o["shape"][1:]) for o in answer["outputs"]}
+    assert described == returned == {"predictions": ("INT64", []), "probabilities": ("FP64", [])}
+
+
+def test_the_openapi_document_is_valid_and_names_the_models_columns(
+    http: httpx.Client, served_workspace: ServedWorkspace
+) -> None:
+    from openapi_spec_validator import validate
+
+    document = http.get("/openapi.json").json()
+    validate(document)
+    row = document["components"]["schemas"]["Row"]["oneOf"][0]
+    assert list(row["properties"]) == served_workspace.columns and row["additionalProperties"] is False
+    answer = document["components"]["schemas"]["V1Answer"]["properties"]
+    assert answer["predictions"]["items"]["type"] == "integer" and answer["probabilities"]["items"]["type"] == "number"
+    assert httpx.get(f"{str(http.base_url).rstrip('/')}/openapi.json").status_code == 401, (
+        "the document needs the token"
+    )
