@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from component_store.store import ComponentStore
@@ -33,8 +33,6 @@ from tessera.errors import TesseraError
 from tessera.suggest import did_you_mean
 from tessera.workspace import Workspace
 
-_CRON_FIELD = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/\d+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/\d+)?)*$")
-
 
 class ScheduleError(TesseraError):
     """A schedule that cannot be created as asked, or that does not exist."""
@@ -48,12 +46,37 @@ def kfp_cron(expression: str) -> str:
         '0 0 3 * * *'
     """
     fields = expression.split()
-    if len(fields) not in (5, 6) or not all(_CRON_FIELD.match(f) for f in fields):
+    if len(fields) not in (5, 6) or not _valid(expression):
         raise ScheduleError(
-            f"'{expression}' is not a cron expression; write five fields: minute hour day-of-month month "
-            "day-of-week, e.g. '0 3 * * *' for every day at 03:00"
+            f"'{expression[:80]}' is not a cron expression; write five fields: minute (0-59) hour (0-23) "
+            "day-of-month (1-31) month (1-12) day-of-week (0-6), e.g. '0 3 * * *' for every day at 03:00"
         )
+    if not next_runs(expression, 1):
+        raise ScheduleError(f"'{expression}' never comes round (e.g. 31 February); pick a date that exists")
     return " ".join(["0", *fields] if len(fields) == 5 else fields)
+
+
+def next_runs(expression: str, count: int = 3, after: datetime | None = None) -> list[datetime]:
+    """The next `count` times (UTC, as KFP reads cron) a five- or six-field expression fires; [] if never.
+
+    Example:
+        >>> [t.isoformat() for t in next_runs("0 3 * * *", 2, datetime(2026, 12, 4, tzinfo=timezone.utc))]
+        ['2026-12-04T03:00:00+00:00', '2026-12-05T03:00:00+00:00']
+    """
+    from croniter import CroniterBadDateError, croniter
+
+    start = after or datetime.now(UTC)
+    times = croniter(expression, start, second_at_beginning=len(expression.split()) == 6, max_years_between_matches=8)
+    try:
+        return [times.get_next(datetime) for _ in range(count)]
+    except CroniterBadDateError:
+        return []
+
+
+def _valid(expression: str) -> bool:
+    from croniter import croniter
+
+    return bool(croniter.is_valid(expression, second_at_beginning=len(expression.split()) == 6))
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,13 @@ def create(
     path, _ = open_workflow(workflow)
     spec = load_workflow(path, schedules.store)
     schedule = schedules.create(spec, cron, parse_run_params(spec, param or []), name, max_concurrency)
+    from pipelines.schedules import next_runs
+
     console.print(
         f"Scheduled [bold]{schedule.name}[/] ({schedule.cron}, KFP's six fields) in {schedules.settings.namespace}"
     )
+    upcoming = ", ".join(t.strftime("%a %Y-%m-%d %H:%M UTC") for t in next_runs(cron, 3))
+    console.print(f"next runs: {upcoming}")
 
 
 @app.command("list")

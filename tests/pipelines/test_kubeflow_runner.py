@@ -6,6 +6,9 @@ field against the model the v2beta1 API defines, and must carry the bearer token
 
 from __future__ import annotations
 
+import json
+from datetime import UTC
+
 import pytest
 from typer.testing import CliRunner
 
@@ -150,7 +153,10 @@ def test_schedule_lifecycle_sends_valid_recurring_runs(kubeflow, store, features
     assert schedules.list() == []
 
 
-@pytest.mark.parametrize("cron", ["0 3 * *", "every day", "61 3 * * * * *", "0 3 * * MON;"])
+@pytest.mark.parametrize(
+    "cron",
+    ["0 3 * *", "every day", "61 3 * * * * *", "0 3 * * MON;", "0 25 * * *", "61 * * * *", "0 3 32 * *", "0 3 * 13 *"],
+)
 def test_bad_cron_is_refused_before_anything_is_sent(kubeflow, store, features_spec, fake, cron):
     with pytest.raises(ScheduleError, match="is not a cron expression; write five fields"):
         Schedules(kubeflow, store, fake_client(fake)).create(features_spec, cron, {})
@@ -160,6 +166,22 @@ def test_bad_cron_is_refused_before_anything_is_sent(kubeflow, store, features_s
 def test_kfp_cron_keeps_six_fields_and_prefixes_five():
     assert kfp_cron("*/15 * * * 1-5") == "0 */15 * * * 1-5"
     assert kfp_cron("30 0 3 * * *") == "30 0 3 * * *"
+
+
+def test_a_date_that_never_comes_is_refused_and_next_runs_are_previewed():
+    from datetime import datetime
+
+    from pipelines.schedules import next_runs
+
+    with pytest.raises(ScheduleError, match="never comes round"):
+        kfp_cron("0 3 31 2 *")
+    start = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    assert [t.isoformat() for t in next_runs("0 3 * * 1", 3, start)] == [
+        "2026-12-07T03:00:00+00:00", "2026-12-14T03:00:00+00:00", "2026-12-21T03:00:00+00:00",
+    ]  # fmt: skip
+    assert next_runs("30 0 3 * * *", 1, start)[0].isoformat() == "2026-12-05T03:00:30+00:00", (
+        "six fields: seconds first"
+    )
 
 
 # ---- the CLI ------------------------------------------------------------------------------
@@ -182,7 +204,10 @@ def test_cli_runs_on_kubeflow_and_manages_schedules(demo_workspace, fake, monkey
     assert "succeeded" in ran.output
     created = cli.invoke(app, ["schedule", "create", "player_features", "--cron", "0 3 * * *", "-p", "players=9000"])
     assert created.exit_code == 0, created.output
+    assert created.output.count(" 03:00 UTC") == 3, "the next three runs are shown"
     listed = cli.invoke(app, ["schedule", "list"])
+    as_json = json.loads(cli.invoke(app, ["schedule", "list", "--json"]).stdout)
+    assert [(s["name"], s["cron"], s["enabled"]) for s in as_json] == [("risk/player_features", "0 0 3 * * *", True)]
     assert "risk/player_features" in listed.output and "0 0 3 * * *" in listed.output and "enabled" in listed.output
     assert cli.invoke(app, ["schedule", "pause", "risk/player_features"]).exit_code == 0
     assert "paused" in cli.invoke(app, ["schedule", "list"]).output
