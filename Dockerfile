@@ -27,7 +27,7 @@ COPY component_store ./component_store
 COPY serving ./serving
 COPY studio ./studio
 COPY examples ./examples
-RUN pip install --extra-index-url "$TORCH_INDEX" -c constraints.txt ".[spark,feast,torch]"
+RUN pip install --extra-index-url "$TORCH_INDEX" -c constraints.txt ".[spark,feast,torch,cloud,mlflow-server]"
 
 RUN useradd --uid 1000 --create-home tessera && mkdir /workspace && chown tessera /workspace
 USER 1000

@@ -18,8 +18,10 @@ def test_dockerfile_copies_every_package_and_installs_the_component_extras():
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
     for package in (p.rstrip("*") for p in packages):
         assert package in copied, f"the image would lack the '{package}' package"
-    install = re.search(r'pip install .*"\.\[([a-z,]+)\]"', text)
-    assert install and set(install.group(1).split(",")) == {"spark", "feast", "torch"}
+    install = re.search(r'pip install .*"\.\[([a-z,-]+)\]"', text)
+    assert install and set(install.group(1).split(",")) == {"spark", "feast", "torch", "cloud", "mlflow-server"}, (
+        "components' extras, object storage (s3fs, gcsfs, boto3) and MLflow's basic-auth app for the server"
+    )
     assert "-c constraints.txt" in text, "the image installs the same pinned versions as CI"
     assert "openjdk-17-jre-headless" in text, "Spark components need Java"
     assert "USER 1000" in text, "components run as a non-root user"
