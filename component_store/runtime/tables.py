@@ -58,3 +58,21 @@ def require_columns(frame: Any, columns: list[str], what: str) -> None:
         close = difflib.get_close_matches(column, [str(c) for c in frame.columns], n=1)
         hints.append(f"'{column}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
     raise ValueError(f"{what}: no column {', '.join(hints)}; the table has: {', '.join(map(str, frame.columns))}")
+
+
+IDENTIFIER_SHARE = 0.9
+
+
+def identifier_columns(frame: pd.DataFrame, candidates: list[str], min_rows: int = 20) -> list[str]:
+    """The candidate columns that hold a different value in at least 90 % of their non-missing rows.
+
+    Such a column (a player id, an e-mail, a device id) names rows instead of describing them: one-hot
+    encoding it makes one feature per row and a model that learns ids. Tables under `min_rows` rows
+    are too small to tell.
+    """
+    found = []
+    for column in candidates:
+        values = frame[column].dropna()
+        if len(values) >= min_rows and values.nunique() >= IDENTIFIER_SHARE * len(values):
+            found.append(column)
+    return found
