@@ -24,8 +24,14 @@ class EditRefused(TesseraError):
 
 
 def artifacts_fit(produced: str, wanted: str) -> bool:
-    """Can an output of type `produced` feed an input of type `wanted`? (`Artifact` fits anything.)"""
+    """Can an output of type `produced` feed an input of type `wanted`? (KFP's rule: `Artifact` fits anything.)"""
     return produced == wanted or "Artifact" in (produced, wanted)
+
+
+def artifacts_match(produced: str, wanted: str) -> bool:
+    """What to offer and what drawing an edge binds: the same type, or anything into an input that takes any
+    artifact. A generic output (e.g. register_model's `registered`) is never offered for a Dataset input."""
+    return produced == wanted or wanted == "Artifact"
 
 
 def new_node_id(spec: WorkflowSpec, component_name: str) -> str:
@@ -111,7 +117,7 @@ def connect(spec: WorkflowSpec, store: ComponentStore, source_node: str, target_
     free = [wanted for wanted in target.inputs if wanted.name not in target_spec.inputs]
     pairs = [(produced, wanted) for wanted in free for produced in source.outputs]
     for produced, wanted in sorted(pairs, key=lambda pair: pair[0].name != pair[1].name):  # stable: same names first
-        if artifacts_fit(produced.type, wanted.type):
+        if artifacts_match(produced.type, wanted.type):
             edited = bind(spec, store, target_node, wanted.name, f"{source_node}.{produced.name}")
             return edited, f"{produced.name} -> {wanted.name}"
     offered = [f"{a.name} ({a.type})" for a in source.outputs]

@@ -137,3 +137,20 @@ def _example(param: ParamSpec) -> str:
     if param.default not in (None, [], {}):
         return json.dumps(param.default)
     return '["a", "b"]' if param.type == "array" else '{"key": 1}'
+
+
+# What the CLI says in YAML's terms, said in the designer's: (YAML wording, studio wording)
+_FOR_ANALYSTS = (
+    ("bind it to an upstream output as '<node>.<output>'",
+     "connect a step's output to it: draw an edge on the canvas, or pick one under Inputs"),
+    (" › inputs › ", " › input "),
+    (" › params › ", " › parameter "),
+    ("node '", "step '"),
+)  # fmt: skip
+
+
+def for_analysts(text: str) -> str:
+    """A validation message in the designer's words (steps, edges, inputs) instead of the YAML's."""
+    for yaml_words, studio_words in _FOR_ANALYSTS:
+        text = text.replace(yaml_words, studio_words)
+    return text

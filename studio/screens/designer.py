@@ -24,9 +24,10 @@ if not files:
     st.info("No workflows yet: create one on the Home page.")
     st.stop()
 names = sorted(files)
-wanted = st.query_params.get("workflow", names[0])
+wanted = st.query_params.get("workflow") or st.session_state.get("designer-workflow") or names[0]
 choice = st.selectbox("Workflow", names, index=names.index(wanted) if wanted in names else 0)
 st.query_params["workflow"] = choice
+st.session_state["designer-workflow"] = choice  # the Designer reopens the workflow last worked on
 path = files[choice]
 try:
     spec = parse_workflow(path.read_text(), str(path))
@@ -127,7 +128,7 @@ with canvas_column:
         if not problems:
             st.success("The workflow is valid.")
         for problem in problems:
-            st.markdown(f"- **{problem.where}**: {problem.message}")
+            st.markdown(f"- **{forms.for_analysts(problem.where)}**: {forms.for_analysts(problem.message)}")
 
 with panel:
     node_ids = spec.node_ids()
@@ -152,14 +153,14 @@ with panel:
                     save(edits.set_node_params(spec, node_id, values), f"{node_id}: parameters saved")
                     st.rerun()
         for problem in (p for p in problems if p.where.startswith(f"node '{node_id}'")):
-            st.error(f"{problem.where}: {problem.message}")
+            st.error(f"{forms.for_analysts(problem.where)}: {forms.for_analysts(problem.message)}")
 
         st.markdown("**Inputs**")
         for wanted in component.inputs:
             sources = [
                 f"{other.id}.{out.name}"
                 for other in spec.nodes if other.id != node_id
-                for out in store.resolve(other.component).outputs if edits.artifacts_fit(out.type, wanted.type)
+                for out in store.resolve(other.component).outputs if edits.artifacts_match(out.type, wanted.type)
             ]  # fmt: skip
             current = node.inputs.get(wanted.name, "")
             options = ["(not bound)", *sources]

@@ -60,3 +60,11 @@ def test_resources_params_and_upstream(demo_spec, store):
         edits.set_node_resources(demo_spec, "tune", "2", "lots", 0)
     assert edits.set_node_params(demo_spec, "split", {"label": "x"}).node("split").params == {"label": "x"}
     assert edits.upstream_workflow(demo_spec, "split").node_ids() == ["players", "validate", "fill", "encode", "split"]
+
+
+def test_a_generic_artifact_is_not_offered_for_a_dataset_input(demo_spec, store):
+    loose = edits.unbind(demo_spec, "split", "table")
+    with pytest.raises(EditRefused, match="cannot connect register to split"):
+        edits.connect(loose, store, "register", "split")  # `registered` (Artifact) into a table input
+    assert edits.artifacts_match("Dataset", "Artifact") and edits.artifacts_match("Dataset", "Dataset")
+    assert not edits.artifacts_match("Artifact", "Dataset")

@@ -130,3 +130,14 @@ def test_blank_and_nonsense_stay_problems(bad) -> None:
     params = (ParamSpec(name="n", type="integer", required=True),)
     _, problems = read_form(params, {"n": bad})
     assert problems and problems[0].startswith("n")
+
+
+def test_validation_reads_in_the_designers_words(demo_spec, store) -> None:
+    from pipelines.validation import validate_workflow
+    from studio.forms import for_analysts
+
+    problem = validate_workflow(edits.remove_node(demo_spec, "encode"), store)[0]
+    assert for_analysts(str(problem)) == (
+        "step 'split' › input table: required Dataset input is not bound; connect a step's output to it: "
+        "draw an edge on the canvas, or pick one under Inputs"
+    )

@@ -58,8 +58,14 @@ def test_home_creates_a_workflow_and_refuses_a_bad_name(page, studio_workspace: 
     app.button[0].click().run()
     created = studio_workspace.workflows_dir("risk") / "churn_model.yaml"
     assert created.exists() and yaml.safe_load(created.read_text())["name"] == "churn_model"
+    assert "churn_model" in app.dataframe[0].value["workflow"].tolist(), "listed at once"
+    assert "designer?workflow=risk/churn_model" in app.success[0].value, "a link to the new workflow"
+    before = created.read_text()
+    app.button[0].click().run()  # the click after Enter already created it
+    assert not errors(app) and "was just created" in app.info[0].value
+    app.session_state["created-workflow"] = "risk/other"  # as in another session, which did not create it
     app.button[0].click().run()
-    assert "already exists" in errors(app)[0], "nothing is overwritten"
+    assert "already exists" in errors(app)[0] and created.read_text() == before, "nothing is overwritten"
 
 
 def test_designer_saves_a_param_and_rejects_bad_json(page, studio_workspace: Workspace) -> None:
