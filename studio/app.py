@@ -24,6 +24,7 @@ navigation = st.navigation(
         st.Page(PAGES / "models.py", title="Models", icon=":material/inventory_2:"),
         st.Page(PAGES / "endpoints.py", title="Endpoints", icon=":material/api:"),
         st.Page(PAGES / "tuning.py", title="Tuning", icon=":material/tune:"),
-    ]
+    ],
+    position="top",  # the page's whole width for the work: the designer's canvas above all
 )
 navigation.run()

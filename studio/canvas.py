@@ -35,21 +35,35 @@ def flow_elements(
     store: ComponentStore,
     statuses: dict[str, str] | None = None,
     problems: frozenset[str] | set[str] = frozenset(),
+    seconds: dict[str, float] | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Nodes and edges as streamlit-flow dicts; a node is coloured by its last run status, red-edged if invalid."""
-    statuses = statuses or {}
+    """Nodes and edges as streamlit-flow dicts.
+
+    A node's card reads: the step's name, its component@version, a status chip with the last run's
+    time (`cached` for a cache hit), and one line of its key parameters; it is coloured by its last
+    run status and red-edged if invalid.
+    """
+    statuses, seconds = statuses or {}, seconds or {}
     nodes = []
     for index, node in enumerate(spec.nodes):
         position = spec.layout.get(node.id)
         x, y = (position.x, position.y) if position else (index * 260.0, 100.0)
         status = statuses.get(node.id, "")
         border = "2px solid #c62828" if node.id in problems else "1px solid #90a4ae"
+        chip = f"`{status}{f' · {seconds[node.id]:.1f} s' if node.id in seconds and status != 'cached' else ''}`"
+        lines = [
+            f"**{node.id}**",
+            node.component,
+            *([chip] if status else []),
+            *([key_params(node.params)] if node.params else []),
+        ]
         nodes.append({
             "id": node.id, "position": {"x": x, "y": y},
-            "data": {"content": f"**{node.id}**\n\n{node.component}" + (f"\n\n_{status}_" if status else "")},
+            "data": {"content": "\n\n".join(line for line in lines if line)},
             "type": "default", "sourcePosition": "right", "targetPosition": "left",
             "draggable": True, "selectable": True, "connectable": True, "deletable": True,
-            "style": {"background": STATUS_FILL.get(status, "#ffffff"), "border": border, "width": 190},
+            "style": {"background": STATUS_FILL.get(status, "#ffffff"), "border": border, "width": 210, "fontSize": 13,
+                      "overflowWrap": "anywhere"},
         })  # fmt: skip
     edges = [
         {"id": edge_id(src, out, dst, inp), "source": src, "target": dst, "label": f"{out} → {inp}",
@@ -95,6 +109,12 @@ class CanvasPicture:
             for n, (x, y) in self.positions.items()
         )
         return same_places and set(self.named_after(drawing).edges) == set(drawing.edges)
+
+
+def key_params(params: dict[str, Any], width: int = 34) -> str:
+    """One short line of a step's parameters for its card, e.g. `label=is_cheater · test_size=0.2`."""
+    text = " · ".join(f"{k}={v}" for k, v in params.items() if not isinstance(v, dict | list))
+    return "_" + (text if len(text) <= width else text[: width - 1] + "…") + "_" if text else ""
 
 
 def apply_canvas(

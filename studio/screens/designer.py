@@ -25,7 +25,8 @@ if not files:
     st.stop()
 names = sorted(files)
 wanted = st.query_params.get("workflow") or st.session_state.get("designer-workflow") or names[0]
-choice = st.selectbox("Workflow", names, index=names.index(wanted) if wanted in names else 0)
+bar_select, bar_status, bar_run = st.columns([2.6, 1.6, 1], vertical_alignment="bottom")  # stays at the top
+choice = bar_select.selectbox("Workflow", names, index=names.index(wanted) if wanted in names else 0)
 st.query_params["workflow"] = choice
 st.session_state["designer-workflow"] = choice  # the Designer reopens the workflow last worked on
 path = files[choice]
@@ -48,10 +49,32 @@ problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("
 runner = ui.runner()
 last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
 statuses = {n.node_id: n.status for n in last_run.nodes} if last_run else {}
+seconds = {n.node_id: n.seconds for n in last_run.nodes if n.seconds is not None} if last_run else {}
 
-palette, canvas_column, panel = st.columns([1, 3, 1.4])
-with palette:
-    st.subheader("Add a step")
+with bar_status:
+    st.markdown(
+        ":green[✓ valid]" if not problems else f":red[{len(problems)} problem(s)]: see under the canvas",
+        help="The workflow runs once it has no problems.",
+    )
+with bar_run, st.popover("▶ Run workflow", width="stretch"):
+    run_params = tuple(forms.as_param_spec(name, param) for name, param in spec.params.items())
+    with st.form(f"run-{choice}"):
+        values = forms.param_form(run_params, {}, spec, key=f"run-{choice}")
+        sample = st.number_input("Quick mode: rows per data source (0 = all)", min_value=0, value=0, step=100)
+        start = st.form_submit_button("Run", type="primary", disabled=bool(problems))
+    run_values, bad = forms.read_form(run_params, values)
+    if start:
+        for message in bad:
+            st.error(f"run parameter {message}")
+        if not bad:
+            with ui.user_errors(f"start {choice}"):
+                record = ui.run_runner().submit(spec, run_values, RunOptions(sample=int(sample)))
+                st.session_state["watch-run"] = record.id
+                st.rerun()
+
+canvas_column, panel = st.columns([3.4, 1])  # the canvas first: about 70 % of a 1500-pixel page
+with panel:
+    st.markdown("**Add a step**")
     categories = sorted({store.latest(n).category for n in store.names()})
     category = st.selectbox("Category", ["all", *categories])
     refs = [store.latest(n).ref for n in store.names() if category in ("all", store.latest(n).category)]
@@ -80,7 +103,7 @@ def canvas() -> None:
         st.rerun()
     memo_key = f"canvas-memo-{choice}"
     memo = st.session_state.setdefault(memo_key, {"digest": None, "seen": None, "handled": None, "look": None})
-    nodes, flow_edges = flow_elements(current, store, statuses, problem_nodes)
+    nodes, flow_edges = flow_elements(current, store, statuses, problem_nodes, seconds)
     digest = hashlib.sha256((workflow_to_yaml(current) + repr(sorted(statuses.items()))).encode()).hexdigest()
     if memo["digest"] != digest:
         memo["drawn"], memo["digest"] = CanvasPicture.of(nodes, flow_edges), digest
@@ -97,7 +120,7 @@ def canvas() -> None:
         memo["look"] = look
     state = memo["state"]
     returned = streamlit_flow(
-        f"canvas-{choice}", state, height=460, fit_view=True, allow_new_edges=True, get_node_on_click=True,
+        f"canvas-{choice}", state, height=560, fit_view=True, allow_new_edges=True, get_node_on_click=True,
         enable_node_menu=True, enable_edge_menu=True, hide_watermark=True, min_zoom=0.2,
     )  # fmt: skip
     if returned is None or returned.timestamp in (state.timestamp, memo["handled"]):
@@ -198,21 +221,7 @@ with panel:
 st.divider()
 run_column, preview_column = st.columns([1, 2])
 with run_column:
-    st.subheader("Run")
-    run_params = tuple(forms.as_param_spec(name, param) for name, param in spec.params.items())
-    with st.form(f"run-{choice}"):
-        values = forms.param_form(run_params, {}, spec, key=f"run-{choice}")
-        sample = st.number_input("Quick mode: rows per data source (0 = all)", min_value=0, value=0, step=100)
-        start = st.form_submit_button("Run", type="primary", disabled=bool(problems))
-    run_values, bad = forms.read_form(run_params, values)
-    if start:
-        for message in bad:
-            st.error(f"run parameter {message}")
-        if not bad:
-            with ui.user_errors(f"start {choice}"):
-                record = ui.run_runner().submit(spec, run_values, RunOptions(sample=int(sample)))
-                st.session_state["watch-run"] = record.id
-                st.rerun()
+    st.subheader("Latest run")
     if problems:
         st.caption("Fix the problems listed under the canvas to run.")
     from pipelines.compiler import compile_to_yaml

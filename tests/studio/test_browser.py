@@ -121,6 +121,7 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     runs = LocalRunner(studio_workspace, ComponentStore()).runs
     before = {r.id for r in runs.recent(limit=100)}
     settle(page)
+    page.get_by_role("button", name="▶ Run workflow").click()  # the run form opens from the top bar
     page.get_by_label("players", exact=True).fill("1500")
     page.get_by_label("n_trials", exact=True).fill("3")
     page.get_by_role("button", name="Run", exact=True).click()
@@ -272,3 +273,31 @@ def test_a_seven_step_workflow_built_on_the_canvas_keeps_every_step_and_binding(
     assert watch.nothing_was_undone() == [], "\n".join(map(str, watch.snapshots[-6:]))
     assert nodes == SEVEN_STEPS
     assert bindings == {(node, wanted): bound for node, wanted, bound in CHAIN.values()}
+
+
+@pytest.mark.parametrize("size", [(1500, 1000), (1280, 800)])
+def test_the_designer_puts_the_canvas_first(browser_page, studio_url: str, size: tuple[int, int]) -> None:
+    """Canvas at least 65 % of the page's width (on a 1500-pixel screen), node names readable, Run in view."""
+    page = browser_page
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    try:
+        page.goto(f"{studio_url}/designer?workflow=risk/cheater_detection")
+        canvas = page.frame_locator("iframe[title*='streamlit_flow']")
+        canvas.get_by_text("deploy_endpoint@1.0.0").wait_for()
+        settle(page)
+        page.screenshot(path=SHOTS / f"20-designer-{width}x{height}.png")
+        frame = page.locator("iframe[title*='streamlit_flow']").bounding_box()
+        share = frame["width"] / width
+        if width >= 1500:
+            assert share >= 0.65, f"the canvas takes {share:.0%} of the page's width"
+        assert frame["y"] < height, "the canvas starts in the first viewport"
+        run = page.get_by_role("button", name="▶ Run workflow").bounding_box()
+        assert run["y"] + run["height"] <= height, "Run is in the first viewport"
+        clipped = canvas.locator(".react-flow__node").evaluate_all(
+            """nodes => nodes.filter(n => [...n.querySelectorAll('p')].some(p => p.scrollWidth > p.clientWidth + 1
+                || p.getBoundingClientRect().right > n.getBoundingClientRect().right + 1)).map(n => n.dataset.id)"""
+        )
+        assert clipped == [], f"node labels clipped: {clipped}"
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 1200})
