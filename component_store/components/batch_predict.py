@@ -1,43 +1,34 @@
-from kfp.dsl import Dataset, Input, Output
+from kfp.dsl import Artifact, Dataset, Input, Output
 
 from component_store.decorator import component
 
 
 @component(
-    name="batch_predict", version="1.0.0", category="model", tags=["scoring", "mlflow", "batch"], owner="platform"
+    name="batch_predict", version="1.1.0", category="model", tags=["scoring", "mlflow", "batch"], owner="platform"
 )
 def batch_predict(
     table: Input[Dataset],
+    model: Input[Artifact],
     scored: Output[Dataset],
-    model_ref: str,
     prediction_column: str = "prediction",
 ):
-    """Score a table with a registered model (NAME@ALIAS or NAME/VERSION) and add prediction columns.
+    """Score a table with the model connected to it, and add prediction columns.
 
-    Classifiers add the predicted class and a `<prediction_column>_probability` column
-    with the positive-class probability; regressors add the prediction.
+    Connect a trainer's or tuner's model, or register_model's output to score with the
+    version it registered (the step then runs only after registration). Classifiers add
+    the predicted class and `<prediction_column>_probability` (two classes) or one
+    `<prediction_column>_probability_<class>` column per class; regressors add the prediction.
 
     Args:
         table: the rows to score; must hold the model's feature columns (others are kept as they are).
+        model: the model: from train_classifier, train_regressor, tune_optuna, or register_model's registered version.
         scored: the table with the prediction columns added.
-        model_ref: the model, e.g. cheater-detector@champion or cheater-detector/3.
         prediction_column: name of the added prediction column.
     """
-    import mlflow.sklearn
+    from component_store.runtime.scoring import add_predictions, load_model_input, model_features
+    from component_store.runtime.tables import read_table, write_table
 
-    from component_store.runtime.tables import read_table, require_columns, write_table
-    from component_store.runtime.tracking import start_tracking
-    from serving.model_registry import ModelRegistry
-
-    start_tracking()
-    version = ModelRegistry().resolve(model_ref)
-    estimator = mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
+    loaded, source = load_model_input(model)
     frame = read_table(table)
-    features = list(getattr(estimator, "feature_names_in_", []))
-    require_columns(frame, features, "batch_predict")
-    rows = frame[features].astype("float64")
-    frame[prediction_column] = estimator.predict(rows)
-    if hasattr(estimator, "predict_proba"):
-        frame[f"{prediction_column}_probability"] = estimator.predict_proba(rows)[:, 1]
-    write_table(frame, scored)
-    scored.metadata["model"] = f"{version.name}/{version.version}"
+    write_table(add_predictions(loaded, frame, model_features(loaded, model.metadata), prediction_column), scored)
+    scored.metadata["model"] = source

@@ -44,6 +44,12 @@ nodes:
   component: deploy_endpoint@1.0.0
   params: {{endpoint_name: {name}-api}}
   inputs: {{registered: register.registered}}
+- id: score
+  component: batch_predict@1.1.0
+  inputs: {{table: split.test, model: register.registered}}
+- id: score_candidate
+  component: batch_predict@1.1.0
+  inputs: {{table: split.test, model: tune.model}}
 """
 
 
@@ -65,6 +71,12 @@ def run_journey(workspace: Workspace, store, **settings: str):
     failed = {n.node_id: runner.logs(record.id, n.node_id)[-800:] for n in record.nodes if n.status != "succeeded"}
     assert record.status == "succeeded", failed
     return runner, record
+
+
+def scored_table(runner, record, node: str):
+    import pandas as pd
+
+    return pd.read_parquet(runner.runs.get(record.id).node(node).outputs["scored"]["uri"])
 
 
 def call_endpoint(workspace: Workspace, name: str, rows: list[dict]) -> dict:
@@ -104,6 +116,11 @@ def test_a_three_class_model_is_tuned_evaluated_gated_registered_and_served(fres
     assert answer["predictions"] == [0, 1, 2], "labels in the training labels' type"
     probabilities = np.asarray(answer["probabilities"])
     assert probabilities.shape == (3, 3) and np.allclose(probabilities.sum(axis=1), 1.0)
+    scored = scored_table(runner, record, "score")
+    assert {"prediction", "prediction_probability_0", "prediction_probability_1", "prediction_probability_2"} <= set(
+        scored.columns
+    ), "batch scoring after registration: one probability column per class"
+    assert scored.equals(scored_table(runner, record, "score_candidate")), "the registered version is the candidate"
 
     stricter = parse_workflow(JOURNEY.format(min_delta=0.01, **settings))  # the same model must now win by 0.01
     again = runner.run(stricter, options=RunOptions(no_cache=True))
@@ -121,7 +138,9 @@ def test_a_regression_model_is_tuned_evaluated_gated_registered_and_served(fresh
 
     settings = dict(name="diabetes", dataset="diabetes", stratify="false", task="regression", metric="rmse",
                     evaluator="evaluate_regressor@1.0.0")  # fmt: skip
-    run_journey(fresh_workspace, store, **settings)
+    runner, record = run_journey(fresh_workspace, store, **settings)
+    scored = scored_table(runner, record, "score")
+    assert "prediction" in scored.columns and not [c for c in scored.columns if "probability" in c]
     client = MlflowClient(fresh_workspace.tracking_uri())
     version = client.get_model_version("diabetes-model", "1")
     assert {"test_rmse", "test_mae", "test_r2"} <= set(client.get_run(version.run_id).data.metrics)

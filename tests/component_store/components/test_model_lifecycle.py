@@ -99,11 +99,17 @@ def test_champion_gate_register_model_batch_predict_with_lineage(mlflow_env, can
         )
 
     scored = output("scored", Dataset)
-    batch_predict(table=cancer_split[1], scored=scored, model_ref="cancer@champion")
+    batch_predict(table=cancer_split[1], model=again, scored=scored)  # the version register_model registered
     frame = pd.read_parquet(scored.path)
     assert {"prediction", "prediction_probability"} <= set(frame.columns)
     assert ((frame.prediction == frame.target).mean()) > 0.95
-    assert scored.metadata["model"] == "cancer/1"
+    assert scored.metadata["model"] == "models:/cancer/1"
+
+    from_trainer = output("from_trainer", Dataset)
+    batch_predict(table=cancer_split[1], model=approved, scored=from_trainer)  # or the trainer's model itself
+    assert pd.read_parquet(from_trainer.path)["prediction_probability"].equals(frame["prediction_probability"])
+    with pytest.raises(ValueError, match="neither an MLflow model .* nor a registered version"):
+        batch_predict(table=cancer_split[1], model=output("nothing", Artifact), scored=output("never", Dataset))
 
 
 def test_register_model_then_promote_and_rollback(mlflow_env, cancer_split, output):
