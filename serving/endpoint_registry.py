@@ -171,7 +171,7 @@ class EndpointRegistry:
 
     def set_fields(self, name: str, **fields: Any) -> None:
         """Update process facts (status, pid, port, url, token_hash, log_path) of one endpoint."""
-        allowed = {"status", "pid", "port", "url", "token_hash", "log_path"}
+        allowed = {"status", "pid", "port", "url", "token_hash", "log_path", "last_error"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"not an endpoint field: {sorted(unknown)}")

@@ -68,9 +68,9 @@ class LocalProcessTarget:
     def start(self, name: str) -> Endpoint:
         """Start a stopped endpoint again, same port and token."""
         record = self.registry.get(name)
-        if _alive(record.pid):
+        if server_alive(record.pid):
             return self.status(name)
-        if record.port is None or not port_free(record.port):
+        if record.port is None or not _port_frees(record.port, seconds=10):
             raise EndpointError(f"port {record.port} is in use: free it, or delete and deploy '{name}' again")
         self._start(record)
         return self.status(name)
@@ -81,7 +81,7 @@ class LocalProcessTarget:
             raise EndpointError(f"the request names endpoint '{request.name}', not '{name}'")
         resolve_routes(self.models, request)
         revision = self.registry.set_request(name, request, event)
-        if not _alive(record.pid):
+        if not server_alive(record.pid):
             return self.status(name)  # a stopped endpoint serves the new request when started
         os.kill(record.pid or 0, signal.SIGHUP)
         error = self._wait_for_revision(name, revision)
@@ -116,7 +116,7 @@ class LocalProcessTarget:
         for record in self.registry.all():
             if record.target != self.kind or ref not in (record.request.model, record.request.canary):
                 continue
-            if not _alive(record.pid):
+            if not server_alive(record.pid):
                 continue
             wanted = [(r.model_name, r.version) for r in resolve_routes(self.models, record.request)]
             os.kill(record.pid or 0, signal.SIGHUP)
@@ -136,7 +136,7 @@ class LocalProcessTarget:
         token = new_token()
         self.registry.set_fields(name, token_hash=token_hash(token))
         self.registry.log(name, "token rotated", {})
-        if _alive(record.pid):
+        if server_alive(record.pid):
             os.kill(record.pid or 0, signal.SIGHUP)
             deadline = time.monotonic() + self.start_timeout
             while not _ready(f"{record.url}/v2/models/{name}", token):
@@ -153,7 +153,7 @@ class LocalProcessTarget:
 
     def stop(self, name: str) -> Endpoint:
         record = self.registry.get(name)
-        if _alive(record.pid):
+        if server_alive(record.pid):
             os.kill(record.pid or 0, signal.SIGTERM)
             _wait_exit(record.pid or 0, self.drain_seconds + 35)
         self.registry.set_fields(name, status="stopped", pid=None)
@@ -205,14 +205,14 @@ class LocalProcessTarget:
             record = self.registry.get(name)
             if record.served_revision >= revision:
                 return record.last_error
-            if not _alive(record.pid):
+            if not server_alive(record.pid):
                 return "the server process exited; see `tessera endpoint logs " + name + "`"
             time.sleep(0.05)
         return f"the server did not apply the change within {self.start_timeout:.0f}s"
 
     def _endpoint(self, record: EndpointRecord) -> Endpoint:
         status = record.status
-        if status in SERVING_STATES and not _alive(record.pid):
+        if status in SERVING_STATES and not server_alive(record.pid):
             status = "crashed"
         return Endpoint(
             name=record.name, target=record.target, status=status, url=record.url, request=record.request,
@@ -234,8 +234,10 @@ def _ready(url: str, token: str = "") -> bool:
         return False
 
 
-def _alive(pid: int | None) -> bool:
-    """True while `pid` is a running endpoint server (not a zombie, not a reused pid)."""
+def server_alive(pid: int | None) -> bool:
+    """True while `pid` is a running endpoint server (not a zombie, not a reused pid); psutil, so macOS too."""
+    import psutil
+
     if not pid:
         return False
     try:
@@ -243,16 +245,25 @@ def _alive(pid: int | None) -> bool:
     except ChildProcessError:
         pass
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
+        process = psutil.Process(pid)
+        return process.status() != psutil.STATUS_ZOMBIE and "serving.model_server" in process.cmdline()
+    except (psutil.Error, OSError):
         return False
-    return b"serving.model_server" in cmdline and state != "Z"
+
+
+def _port_frees(port: int, seconds: float) -> bool:
+    """Wait for `port` to be free: a server just killed lets go of its socket a moment after it is gone."""
+    deadline = time.monotonic() + seconds
+    while not port_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _wait_exit(pid: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while server_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if server_alive(pid):
         os.kill(pid, signal.SIGKILL)

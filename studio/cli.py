@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -95,6 +95,7 @@ def up(
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     studio = subprocess.Popen(studio_command(port, address), env=environment)
     processes.append(studio)
+    supervising = _supervise_endpoints(workspace)
     console.print(f"[bold]Tessera studio[/] http://{address}:{port}   workspace {workspace.root}")
     if mlflow_port:
         console.print(f"[bold]MLflow UI[/]      http://127.0.0.1:{mlflow_port}")
@@ -102,6 +103,7 @@ def up(
     try:
         studio.wait()
     finally:
+        supervising.set()
         for process in processes:
             process.terminate()
         for process in processes:
@@ -109,6 +111,19 @@ def up(
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def _supervise_endpoints(workspace: Any) -> Any:
+    """Restart crashed local endpoints (and, after a reboot, those that were serving) while the studio runs."""
+    import threading
+
+    from serving.local_target import LocalProcessTarget
+    from serving.supervisor import EndpointSupervisor
+
+    stop = threading.Event()
+    supervisor = EndpointSupervisor(LocalProcessTarget(workspace))
+    threading.Thread(target=supervisor.run, args=(stop,), name="endpoint-supervisor", daemon=True).start()
+    return stop
 
 
 def main() -> None:

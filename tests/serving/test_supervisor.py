@@ -1,0 +1,70 @@
+"""Endpoints that come back: a killed endpoint is restarted and serves again; one that keeps failing is
+marked a crash loop with its log's last lines, and left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import httpx
+import pytest
+
+from serving.endpoints import EndpointFailed, EndpointRequest
+from serving.local_target import LocalProcessTarget, server_alive
+from serving.supervisor import CRASH_LOOP, EndpointSupervisor
+from tests.serving.fixtures import MODEL
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def supervised(local_target: LocalProcessTarget):
+    endpoint = local_target.deploy(EndpointRequest(name="supervised-api", model=f"{MODEL}@champion"))
+    yield endpoint
+    local_target.delete("supervised-api")
+
+
+def kill_9(target: LocalProcessTarget, name: str) -> None:
+    pid = target.registry.get(name).pid
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while server_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_killed_endpoint_is_restarted_and_serves_again(local_target: LocalProcessTarget, supervised) -> None:
+    kill_9(local_target, "supervised-api")
+    assert local_target.status("supervised-api").status == "crashed"
+    supervisor = EndpointSupervisor(local_target)
+    assert supervisor.tick() == ["supervised-api: restarted (attempt 1)"]
+    assert local_target.status("supervised-api").status == "serving"
+    answer = httpx.get(f"{supervised.url}/v2/health/ready", timeout=5)
+    assert answer.status_code == 200, "same port, same token: callers need not change"
+    assert supervisor.tick() == [], "nothing to do while it serves"
+    events = [e.event for e in local_target.registry.history("supervised-api")]
+    assert events[-1] == "restarted"
+
+
+def test_an_endpoint_that_keeps_failing_is_marked_a_crash_loop(
+    local_target: LocalProcessTarget, supervised, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kill_9(local_target, "supervised-api")
+
+    def broken(name: str):
+        raise EndpointFailed(f"endpoint '{name}' did not start (exit 1)")
+
+    monkeypatch.setattr(local_target, "start", broken)
+    now = [0.0]
+    supervisor = EndpointSupervisor(local_target, max_restarts=3, clock=lambda: now[0])
+    tried = []
+    for _ in range(12):  # a minute of rounds: the backoff lets through 1, 2, 4 … seconds apart
+        tried += supervisor.tick()
+        now[0] += 5.0
+    assert [line for line in tried if "failed" in line] == [
+        f"supervised-api: restart {n} failed: endpoint 'supervised-api' did not start (exit 1)" for n in (1, 2, 3)
+    ]
+    assert tried[-1] == "supervised-api: 3 restarts in 600s, marked crash loop"
+    shown = local_target.status("supervised-api")
+    assert shown.status == CRASH_LOOP and shown.message, "the log's last lines say why"
+    assert supervisor.tick() == [], "a crash loop is left alone"
