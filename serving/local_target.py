@@ -154,6 +154,7 @@ class LocalProcessTarget:
     def stop(self, name: str) -> Endpoint:
         record = self.registry.get(name)
         if server_alive(record.pid):
+            self.registry.set_fields(name, status="stopping")  # a supervisor must not restart what is being stopped
             os.kill(record.pid or 0, signal.SIGTERM)
             _wait_exit(record.pid or 0, self.drain_seconds + 35)
         self.registry.set_fields(name, status="stopped", pid=None)

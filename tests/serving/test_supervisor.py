@@ -68,3 +68,20 @@ def test_an_endpoint_that_keeps_failing_is_marked_a_crash_loop(
     shown = local_target.status("supervised-api")
     assert shown.status == CRASH_LOOP and shown.message, "the log's last lines say why"
     assert supervisor.tick() == [], "a crash loop is left alone"
+
+
+def test_an_endpoint_being_stopped_is_not_restarted(local_target: LocalProcessTarget, supervised, monkeypatch) -> None:
+    """The race a supervisor could lose: it looks while `stop` waits for the server to exit."""
+    import serving.local_target as local
+
+    supervisor = EndpointSupervisor(local_target)
+    seen = []
+    real_wait = local._wait_exit
+
+    def wait_then_look(pid: int, timeout: float) -> None:
+        real_wait(pid, timeout)
+        seen.append(supervisor.tick())  # the server is gone, its record not yet marked stopped
+
+    monkeypatch.setattr(local, "_wait_exit", wait_then_look)
+    local_target.stop("supervised-api")
+    assert seen == [[]] and local_target.status("supervised-api").status == "stopped"
