@@ -121,8 +121,11 @@ def _supervise_endpoints(workspace: Any) -> Any:
     from serving.supervisor import EndpointSupervisor
 
     stop = threading.Event()
-    supervisor = EndpointSupervisor(LocalProcessTarget(workspace))
-    threading.Thread(target=supervisor.run, args=(stop,), name="endpoint-supervisor", daemon=True).start()
+
+    def supervise() -> None:  # built in the thread: opening the registry imports MLflow, which takes a second
+        EndpointSupervisor(LocalProcessTarget(workspace)).run(stop)
+
+    threading.Thread(target=supervise, name="endpoint-supervisor", daemon=True).start()
     return stop
 
 
