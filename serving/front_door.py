@@ -139,26 +139,25 @@ class FrontDoor:
                 _check_content_type(scope)
                 payload = parse_json(body)
             outputs = _run(model, payload, protocol, self.state.max_batch_rows)
+            binary: set[str] = set()
             if protocol == "v1":
                 code, answer = 200, _v1_answer(outputs)
             else:
                 outputs = _requested(outputs, payload)
                 code, answer = 200, _v2_answer(self.state.name, model, outputs, payload)
                 binary = binary_outputs(payload, list(outputs))
-                if binary:
-                    content, length = encode_binary_response(answer, binary)
-                    binary_headers = [(b"content-type", b"application/octet-stream"),
-                                      (HEADER_LENGTH, str(length).encode())]  # fmt: skip
-                    await _send(send, 200, content, binary_headers + headers)
-                    self._count(protocol, model.version, 200)
-                    self._latency[protocol].observe(time.perf_counter() - started)
-                    return
         except BadRequest as exc:
-            code, answer = exc.status, {"error": exc.message}
+            code, answer, binary = exc.status, {"error": exc.message}, set()
         except Exception:
             log.exception("prediction failed on %s", model.label)
-            code, answer = 500, {"error": f"the model failed on this request; see the endpoint's log ({model.label})"}
-        await _reply(send, code, answer, headers)
+            code, binary = 500, set()
+            answer = {"error": f"the model failed on this request; see the endpoint's log ({model.label})"}
+        if binary:
+            content, length = encode_binary_response(answer, binary)
+            binary_headers = [(b"content-type", b"application/octet-stream"), (HEADER_LENGTH, str(length).encode())]
+            await _send(send, code, content, binary_headers + headers)
+        else:
+            await _reply(send, code, answer, headers)
         self._count(protocol, model.version, code)
         self._latency[protocol].observe(time.perf_counter() - started)
 

@@ -138,7 +138,8 @@ def repair_interrupted_migration(engine: Any) -> list[str]:
 
 def _prepare_optuna_storage(url: str) -> list[str]:
     _make_sqlite_folder(url)
-    existed = _sqlite_file(url) is not None and _sqlite_file(url).exists()  # type: ignore[union-attr]
+    path = _sqlite_file(url)
+    existed = path is not None and path.exists()
     from optuna.storages import RDBStorage
 
     storage = RDBStorage(url)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from component_store.runtime.models import binary_labels
+
 
 def classification_report(y_true: Any, probability: Any, threshold: float) -> dict[str, float]:
     """Test-set metrics from the positive class's probabilities (binary) or a frame of class probabilities.
@@ -37,7 +39,7 @@ def classification_report(y_true: Any, probability: Any, threshold: float) -> di
         for name, p, r in zip(classes, precision, recall, strict=True):
             report[f"precision_{name}"], report[f"recall_{name}"] = float(p), float(r)
         return report
-    seen = np.sort(pd.unique(np.asarray(y_true)))
+    seen = binary_labels(y_true)
     positive = seen[-1]
     predicted = np.where(np.asarray(probability) >= threshold, positive, seen[0])
     return {
@@ -77,7 +79,7 @@ def classification_curves(y_true: Any, probability: Any, threshold: float, kfp_m
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
     thresholds = np.clip(thresholds, 0.0, 1.0)  # roc_curve's first threshold is +inf
     kfp_metrics.log_roc_curve(fpr[keep].tolist(), tpr[keep].tolist(), thresholds[keep].tolist())
-    seen = np.sort(pd.unique(np.asarray(y_true)))
+    seen = binary_labels(y_true)
     predicted = np.where(np.asarray(probability) >= threshold, seen[-1], seen[0])
     matrix = m.confusion_matrix(y_true, predicted, labels=seen)
     kfp_metrics.log_confusion_matrix([str(c) for c in seen], matrix.tolist())
@@ -99,7 +101,7 @@ def log_classification_plots(run_id: str, y_true: Any, probability: Any) -> list
         predicted = classes[probability.to_numpy().argmax(axis=1)]
         plots = [("confusion_matrix.png", lambda ax: ConfusionMatrixDisplay.from_predictions(y_true, predicted, ax=ax))]
     else:
-        positive = np.sort(pd.unique(np.asarray(y_true)))[-1]
+        positive = binary_labels(y_true)[-1]
         plots = [
             ("roc_curve.png", lambda ax: RocCurveDisplay.from_predictions(y_true, probability, pos_label=positive, ax=ax)),
             ("precision_recall.png",

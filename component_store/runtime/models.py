@@ -139,10 +139,10 @@ def score(task: str, metric: str, y_true: Any, predicted: Any) -> float:
         if metric == "roc_auc":
             return float(m.roc_auc_score(y_true, predicted))
         if metric == "average_precision":
-            return float(m.average_precision_score(y_true, predicted, pos_label=_positive_label(y_true)))
+            return float(m.average_precision_score(y_true, predicted, pos_label=binary_labels(y_true)[-1]))
         if metric == "log_loss":
             return float(m.log_loss(y_true, predicted))
-        classes = np.sort(pd.unique(np.asarray(y_true)))
+        classes = binary_labels(y_true)
         labels = np.where(np.asarray(predicted) >= 0.5, classes[-1], classes[0])
         if metric == "f1":
             return float(m.f1_score(y_true, labels, pos_label=classes[-1], zero_division=0))
@@ -154,8 +154,9 @@ def score(task: str, metric: str, y_true: Any, predicted: Any) -> float:
     return float(m.r2_score(y_true, predicted))
 
 
-def _positive_label(y_true: Any) -> Any:
-    return np.sort(pd.unique(np.asarray(y_true)))[-1]
+def binary_labels(y_true: Any) -> np.ndarray:
+    """A binary task's labels in scikit-learn's order: the last one is the positive class (`predict_proba[:, 1]`)."""
+    return np.sort(pd.unique(np.asarray(y_true)))
 
 
 def _multiclass_score(metric: str, y_true: Any, probabilities: pd.DataFrame) -> float:
