@@ -183,30 +183,31 @@ class FrontDoor:
         return {
             "name": self.state.name,
             "versions": [route.version for route in traffic.routes],
-            "platform": f"mlflow-{primary.flavour}",
+            "platform": primary.platform,
             "inputs": inputs,
             "outputs": primary.outputs,
-            "parameters": {"routes": [route.model_dump() for route in traffic.routes]},
+            "parameters": {"routes": [route.model_dump() for route in traffic.routes]} | _classes(primary),
         }
 
 
 def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outputs:
     if model.schema is not None and model.schema.numeric:
-        # Numeric signatures: decode into a float matrix in signature order, for the native fast path
-        # or for pyfunc (which then gets the signature's column types, so JSON integers fit double columns).
+        # Numeric signatures: decode into a float matrix in signature order, whichever adapter answers.
         decode = decode_v1 if protocol == "v1" else decode_v2
-        matrix = decode(payload, model.schema, max_rows)
-        predict = model.predict_matrix or model.predict_records
-        assert predict is not None
-        return predict(matrix)
-    assert model.predict_records is not None
+        return model.predict(decode(payload, model.schema, max_rows))
     if protocol == "v2":
         raise BadRequest("this model takes non-numeric columns: call the V1 route with instances as objects")
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
         raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
     if len(payload["instances"]) > max_rows:
         raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
-    return model.predict_records(payload["instances"])
+    return model.predict(payload["instances"])
+
+
+def _classes(model: ServedModel) -> dict[str, Any]:
+    """A classifier's class order: the columns of `probabilities`."""
+    contract = model.predictor.contract
+    return {"classes": contract.as_metadata()["classes"]} if contract.task == "classification" else {}
 
 
 def _requested(outputs: Outputs, payload: dict[str, Any]) -> Outputs:

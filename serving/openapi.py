@@ -140,6 +140,8 @@ def _output_schema(output: dict[str, Any]) -> dict[str, Any]:
     item: dict[str, Any] = {"type": JSON_TYPES.get(output["datatype"], "integer")}
     if len(output["shape"]) == 2:
         item = {"type": "array", "items": item}
+        if output["shape"][1] > 0:  # a probability per class
+            item |= {"minItems": output["shape"][1], "maxItems": output["shape"][1]}
     return {"type": "array", "items": item}
 
 

@@ -1,75 +1,83 @@
-"""One registered model version loaded for serving: the native fast path, or MLflow pyfunc.
+"""One registered model version loaded for serving, behind the predictor contract (serving/predictor.py).
 
-`load_served_model("cheater-detector", "3")` reads the version's MLmodel (flavours + signature).
-When the signature names only numeric/boolean columns and the flavour is scikit-learn, requests
-are decoded straight into a numpy matrix in signature order and handed to the estimator itself
-(MLflow's pyfunc path builds a DataFrame and casts column by column, ≈3 ms a request). Anything
-else is served through pyfunc, which enforces the signature itself; V2 requests to a pyfunc
-model with a numeric signature (e.g. train_torch_tabular's) are decoded the same way first.
+`load_served_model("cheater-detector", "3")` reads the version's MLmodel (flavours, signature and
+Tessera's output contract) and picks the adapter:
+
+- scikit-learn flavour (LightGBM and XGBoost through their scikit-learn API) with a numeric
+  signature: compiled to ONNX when the compiled model answers like the native one on the
+  version's input example and validation sample, the native estimator otherwise (the report says why);
+- scikit-learn flavour with other columns: the native estimator on a DataFrame;
+- anything else: MLflow pyfunc, which enforces the signature itself.
+
+Requests for numeric signatures are decoded straight into a float matrix in signature order
+(serving/payloads.py), whichever adapter answers them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from serving.payloads import INTEGER_KINDS, BadRequest, FeatureSchema
+from serving.compiled import CompileReport
+from serving.payloads import FeatureSchema
+from serving.predictor import (
+    NativePredictor,
+    Outputs,
+    Predictor,
+    PyfuncPredictor,
+    contract_from_metadata,
+    contract_of_estimator,
+    tensor_datatype,
+)
 
-Outputs = dict[str, np.ndarray]
+log = logging.getLogger("tessera.endpoint")
+VALIDATION_SAMPLE = "tessera/validation_sample.parquet"  # written beside the model by the train components
+
+__all__ = ["Outputs", "ServedModel", "compile_report", "feature_schema", "load_served_model", "tensor_datatype"]
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded version. `predict_matrix` is set on the fast path, `predict_records` otherwise."""
+    """A loaded version and the adapter that answers for it."""
 
     model_name: str
     version: str
     flavour: str
     schema: FeatureSchema | None
-    predict_matrix: Callable[[np.ndarray], Outputs] | None = None
-    predict_records: Callable[[list[Any] | np.ndarray], Outputs] | None = None
-
-    @property
-    def fast(self) -> bool:
-        return self.predict_matrix is not None
+    predictor: Predictor
+    report: CompileReport | None = None
 
     @property
     def label(self) -> str:
         return f"{self.model_name}/{self.version}"
 
+    @property
+    def platform(self) -> str:
+        return {"compiled": "onnxruntime", "native": f"mlflow-{self.flavour}"}.get(
+            self.predictor.adapter, "mlflow-pyfunc"
+        )
+
+    def predict(self, rows: np.ndarray | list[Any]) -> Outputs:
+        return self.predictor.predict(rows)
+
     @cached_property
     def outputs(self) -> list[dict[str, Any]]:
-        """What infer returns, as V2 metadata describes it: each output's name, datatype and shape.
-
-        Found by asking the model itself once (a row of zeros), so the metadata can never disagree with
-        the answers: a classifier's `predictions` carry its labels' type and `probabilities` one column
-        per class (one for a binary model); a regressor answers `predictions` only.
-        """
+        """What infer returns, as V2 metadata describes it: from the contract, or, for a pyfunc version
+        logged without one, from its answer to a row of zeros."""
+        if not isinstance(self.predictor, PyfuncPredictor) or self.predictor.stated:
+            return self.predictor.contract.describe()
         if self.schema is None or not self.schema.numeric:
-            return [{"name": "predictions", "datatype": "BYTES", "shape": [-1]}]  # pyfunc decides; not probed
-        predict = self.predict_matrix or self.predict_records
-        assert predict is not None
-        answered = predict(np.zeros((1, self.schema.width)))
+            return [{"name": "predictions", "datatype": "BYTES", "shape": [-1]}]
+        answered = self.predictor.predict(np.zeros((1, self.schema.width)))
         return [
-            {
-                "name": name,
-                "datatype": tensor_datatype(np.asarray(values)),
-                "shape": [-1, *np.asarray(values).shape[1:]],
-            }
+            {"name": name, "datatype": tensor_datatype(values), "shape": [-1, *values.shape[1:]]}
             for name, values in answered.items()
         ]
-
-
-V2_DATATYPES = {"i": "INT64", "u": "UINT64", "f": "FP64", "b": "BOOL"}
-
-
-def tensor_datatype(array: np.ndarray) -> str:
-    """The V2 datatype an answer's array is sent as (text labels are BYTES)."""
-    return V2_DATATYPES.get(array.dtype.kind, "BYTES")
 
 
 def feature_schema(signature: Any) -> FeatureSchema | None:
@@ -84,84 +92,86 @@ def feature_schema(signature: Any) -> FeatureSchema | None:
     return FeatureSchema(columns=tuple(spec.name for spec in specs), kinds=kinds)
 
 
-def load_served_model(model_name: str, version: str) -> ServedModel:
+def load_served_model(model_name: str, version: str, compile_models: bool = True) -> ServedModel:
     """Load `models:/model_name/version` from the active MLflow tracking store."""
+    import tempfile
+
     import mlflow
+    from mlflow.models import Model
 
     uri = f"models:/{model_name}/{version}"
-    info = mlflow.models.get_model_info(uri)
-    schema = feature_schema(info.signature)
-    if schema is not None and schema.numeric and "sklearn" in info.flavors:
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        mlmodel = Model.load(local)
+        schema = feature_schema(mlmodel.signature)
+        stated = contract_from_metadata(mlmodel.metadata)
+        if "sklearn" not in mlmodel.flavors:
+            pyfunc = mlflow.pyfunc.load_model(local)
+            return ServedModel(model_name, version, "pyfunc", schema, PyfuncPredictor(pyfunc, stated, schema))
         import mlflow.sklearn
 
-        estimator = mlflow.sklearn.load_model(uri)
-        return ServedModel(model_name, version, "sklearn", schema, predict_matrix=sklearn_predictor(estimator))
-    pyfunc = mlflow.pyfunc.load_model(uri)
-    return ServedModel(model_name, version, "pyfunc", schema, predict_records=pyfunc_predictor(pyfunc, schema))
+        estimator = mlflow.sklearn.load_model(local)
+        native = NativePredictor(estimator, stated or contract_of_estimator(estimator), schema)
+        if not compile_models or schema is None or not schema.numeric:
+            return ServedModel(model_name, version, "sklearn", schema, native)
+        from serving.compiled import load_or_compile
+
+        rows = _check_rows(mlmodel, local, schema)
+        predictor, report = load_or_compile(
+            native, rows, mlmodel.run_id, mlmodel.model_id or mlmodel.model_uuid or "model"
+        )
+    log.info("%s/%s served by the %s adapter: %s", model_name, version, report.adapter, report.reason)
+    return ServedModel(model_name, version, "sklearn", schema, predictor, report)
 
 
-def sklearn_predictor(estimator: Any) -> Callable[[np.ndarray], Outputs]:
-    """Labels and class probabilities from one `predict_proba` call (classifiers), values otherwise;
-    scaled linear models are computed in numpy directly (see `linear_kernels`)."""
-    from serving.linear_kernels import linear_kernel
+def compile_report(model_name: str, version: str) -> CompileReport | None:
+    """How a version is served (compiled or native, and why), as its first serving recorded it; None before."""
+    import tempfile
 
-    kernel = linear_kernel(estimator)
-    if kernel is not None:
-        return kernel
-    if hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_"):
-        classes = np.asarray(estimator.classes_)
+    import mlflow
+    from mlflow.models import Model
 
-        def classify(matrix: np.ndarray) -> Outputs:
-            probabilities = estimator.predict_proba(matrix)
-            labels = classes[probabilities.argmax(axis=1)]
-            positive = probabilities[:, 1] if probabilities.shape[1] == 2 else probabilities
-            return {"predictions": labels, "probabilities": positive}
+    from serving.compiled import stored_report
 
-        return classify
-    return lambda matrix: {"predictions": np.asarray(estimator.predict(matrix))}
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{model_name}/{version}/MLmodel", dst_path=tmp
+        )
+        mlmodel = Model.load(local)
+    return stored_report(mlmodel.run_id, mlmodel.model_id or mlmodel.model_uuid or "model")
 
 
-def typed_frame(matrix: np.ndarray, schema: FeatureSchema) -> Any:
-    """A float matrix in signature order as a DataFrame with the signature's column types
-    (MLflow refuses floats for integer columns); a fraction in an integer column is a 400."""
+def _check_rows(mlmodel: Any, local: str, schema: FeatureSchema) -> np.ndarray:
+    """The rows a compiled model is checked on: the input example and the stored validation sample."""
     import pandas as pd
 
-    frame = pd.DataFrame(matrix, columns=list(schema.columns))
-    for column, kind in zip(schema.columns, schema.kinds, strict=True):
-        if kind in INTEGER_KINDS:
-            if not np.array_equal(frame[column], np.round(frame[column])):
-                raise BadRequest(f"column '{column}' takes whole numbers")
-            frame[column] = frame[column].astype("int64" if kind == "long" else "int32")
-        elif kind == "boolean":
-            frame[column] = frame[column].astype(bool)
-        elif kind == "float":
-            frame[column] = frame[column].astype("float32")
-    return frame
+    frames = []
+    try:
+        example = mlmodel.load_input_example(local)
+        if isinstance(example, pd.DataFrame):
+            frames.append(example)
+    except Exception:  # an example MLflow cannot read back is no reason to stop serving
+        log.warning("could not read the input example of %s", local)
+    sample = _validation_sample(mlmodel.run_id)
+    if sample is not None:
+        frames.append(sample)
+    usable = [f[list(schema.columns)] for f in frames if set(schema.columns) <= set(f.columns)]
+    if not usable:
+        return np.empty((0, schema.width))
+    return pd.concat(usable).astype("float64").to_numpy()
 
 
-def pyfunc_predictor(pyfunc: Any, schema: FeatureSchema | None) -> Callable[[list[Any] | np.ndarray], Outputs]:
-    """Rows (records, or lists in signature order) -> pyfunc predictions; MLflow's schema errors become 400s."""
+def _validation_sample(run_id: str | None) -> Any:
+    if not run_id:
+        return None
+    import tempfile
+
+    import mlflow
     import pandas as pd
-    from mlflow.exceptions import MlflowException
 
-    def predict(rows: list[Any] | np.ndarray) -> Outputs:
-        if isinstance(rows, np.ndarray):  # a V2 request decoded in signature order
-            assert schema is not None
-            frame = typed_frame(rows, schema)
-        elif rows and isinstance(rows[0], list):
-            if schema is None:
-                raise BadRequest("this model's signature has no column names: send instances as objects")
-            frame = pd.DataFrame(rows, columns=list(schema.columns))
-        else:
-            frame = pd.DataFrame.from_records(rows)
-        try:
-            result = pyfunc.predict(frame)
-        except (MlflowException, ValueError, TypeError, KeyError) as exc:
-            # MLflow's messages quote the data; say what kind of refusal it was, never what was sent.
-            raise BadRequest(
-                f"the model refused the input ({type(exc).__name__}): check column names and types against the "
-                "model's metadata (GET /v2/models/NAME)"
-            ) from None
-        return {"predictions": np.asarray(result)}
-
-    return predict
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=VALIDATION_SAMPLE, dst_path=tmp)
+            return pd.read_parquet(Path(path))
+    except Exception:  # versions trained before the sample was kept
+        return None

@@ -71,6 +71,24 @@ def _show(endpoint: Any) -> None:
         console.print(f"  [red]{endpoint.message}[/]")
 
 
+def _adapters(endpoint: Any) -> dict[str, dict[str, Any]]:
+    """How each served version is computed (compiled or native, and why), as its server recorded it."""
+    import mlflow
+
+    from serving.served_model import compile_report
+
+    mlflow.set_tracking_uri(_workspace().tracking_uri())
+    adapters = {}
+    for route in endpoint.routes:
+        try:
+            report = compile_report(route.model_name, route.version)
+        except Exception:  # a version the registry no longer has: the routes above already say what is served
+            report = None
+        if report is not None:
+            adapters[f"{route.model_name}/{route.version}"] = {"adapter": report.adapter, "reason": report.reason}
+    return adapters
+
+
 @app.command()
 def deploy(
     name: Annotated[str, typer.Argument(help="Endpoint name (lower-case letters, digits, '-').")],
@@ -144,10 +162,15 @@ def list_endpoints(as_json: JsonOption = False) -> None:
 def show(name: Annotated[str, typer.Argument(help="Endpoint name.")], as_json: JsonOption = False) -> None:
     """One endpoint: what it serves now and the history of what it served."""
     target = _target_of(name)
+    endpoint = target.status(name)
+    adapters = _adapters(endpoint)
     if as_json:
-        print_json({"endpoint": target.status(name), "history": target.registry.history(name)})
+        print_json({"endpoint": endpoint, "adapters": adapters, "history": target.registry.history(name)})
         return
-    _show(target.status(name))
+    _show(endpoint)
+    for label, report in adapters.items():
+        how = "compiled (ONNX Runtime)" if report["adapter"] == "compiled" else report["adapter"]
+        console.print(f"  {label} served {how}: [dim]{report['reason']}[/]")
     for entry in target.registry.history(name)[-15:]:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(entry.at))
         routes = entry.detail.get("routes") or []

@@ -6,7 +6,11 @@ from component_store.decorator import component
 
 
 @component(
-    name="tune_optuna", version="1.0.0", category="tune", tags=["optuna", "hyperparameters", "mlflow"], owner="platform"
+    name="tune_optuna",
+    version="1.1.0",
+    category="tune",
+    tags=["optuna", "hyperparameters", "mlflow", "lightgbm", "xgboost"],
+    owner="platform",
 )
 def tune_optuna(
     train: Input[Dataset],
@@ -15,7 +19,7 @@ def tune_optuna(
     label: str,
     task: Literal["classification", "regression"] = "classification",
     family: Literal[
-        "logistic", "linear", "random_forest", "gradient_boosting", "hist_gradient_boosting"
+        "logistic", "linear", "random_forest", "gradient_boosting", "hist_gradient_boosting", "lightgbm", "xgboost"
     ] = "hist_gradient_boosting",
     metric: Literal["roc_auc", "average_precision", "f1", "accuracy", "log_loss", "rmse", "mae", "r2"] = "roc_auc",
     n_trials: Annotated[int, (1, 2000)] = 20,
@@ -40,7 +44,8 @@ def tune_optuna(
         metrics: best cross-validated score, trial counts and the study's name.
         label: the label column.
         task: classification or regression.
-        family: the model family to tune; logistic is for classification, linear for regression.
+        family: the model family to tune; logistic is for classification, linear for regression; lightgbm and
+            xgboost are the boosting libraries (xgboost classifiers need labels 0..k-1).
         metric: the cross-validated objective; must fit the task.
         n_trials: how many trials to run.
         timeout_seconds: stop starting trials after this long; 0 means no limit.

@@ -7,14 +7,16 @@ a message that names the parameter and what is allowed.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+BOOSTERS = ("lightgbm", "xgboost")  # gradient-boosted trees from their own libraries (scikit-learn API)
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "classification": ("logistic", "random_forest", "gradient_boosting", "hist_gradient_boosting"),
-    "regression": ("linear", "random_forest", "gradient_boosting", "hist_gradient_boosting"),
+    "classification": ("logistic", "random_forest", "gradient_boosting", "hist_gradient_boosting", *BOOSTERS),
+    "regression": ("linear", "random_forest", "gradient_boosting", "hist_gradient_boosting", *BOOSTERS),
 }
 METRICS: dict[str, dict[str, bool]] = {  # metric -> greater is better
     "classification": {"roc_auc": True, "average_precision": True, "f1": True, "accuracy": True, "log_loss": False},
@@ -27,7 +29,11 @@ FAMILY_PARAMS: dict[str, tuple[str, ...]] = {
     "random_forest": ("n_estimators", "max_depth", "min_samples_leaf"),
     "gradient_boosting": ("n_estimators", "learning_rate", "max_depth"),
     "hist_gradient_boosting": ("learning_rate", "max_iter", "max_depth", "l2_regularization"),
-}
+    "lightgbm": ("n_estimators", "learning_rate", "num_leaves", "max_depth", "min_child_samples", "subsample",
+                 "colsample_bytree", "reg_lambda"),
+    "xgboost": ("n_estimators", "learning_rate", "max_depth", "min_child_weight", "subsample", "colsample_bytree",
+                "reg_lambda"),
+}  # fmt: skip
 SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
     "logistic": {"C": {"type": "float", "low": 1e-3, "high": 1e2, "log": True}},
     "linear": {"alpha": {"type": "float", "low": 1e-3, "high": 1e2, "log": True}},
@@ -46,6 +52,24 @@ SEARCH_SPACES: dict[str, dict[str, dict[str, Any]]] = {
         "max_iter": {"type": "int", "low": 50, "high": 400},
         "max_depth": {"type": "int", "low": 2, "high": 12},
         "l2_regularization": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
+    },
+    "lightgbm": {
+        "n_estimators": {"type": "int", "low": 50, "high": 500},
+        "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+        "num_leaves": {"type": "int", "low": 8, "high": 128, "log": True},
+        "min_child_samples": {"type": "int", "low": 5, "high": 100, "log": True},
+        "subsample": {"type": "float", "low": 0.5, "high": 1.0},
+        "colsample_bytree": {"type": "float", "low": 0.5, "high": 1.0},
+        "reg_lambda": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
+    },
+    "xgboost": {
+        "n_estimators": {"type": "int", "low": 50, "high": 500},
+        "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+        "max_depth": {"type": "int", "low": 2, "high": 10},
+        "min_child_weight": {"type": "float", "low": 0.1, "high": 20.0, "log": True},
+        "subsample": {"type": "float", "low": 0.5, "high": 1.0},
+        "colsample_bytree": {"type": "float", "low": 0.5, "high": 1.0},
+        "reg_lambda": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
     },
 }
 
@@ -91,6 +115,8 @@ def build_estimator(task: str, family: str, params: dict[str, Any], class_weight
         )
     if family == "linear":
         return make_pipeline(StandardScaler(), linear_model.Ridge(random_state=seed, **params))
+    if family in BOOSTERS:
+        return _booster(task, family, params, weight, seed)
     classes = {
         ("classification", "random_forest"): ensemble.RandomForestClassifier,
         ("classification", "gradient_boosting"): ensemble.GradientBoostingClassifier,
@@ -105,6 +131,95 @@ def build_estimator(task: str, family: str, params: dict[str, Any], class_weight
     if family == "random_forest":
         extra["n_jobs"] = 1
     return classes[(task, family)](**params, **extra)
+
+
+def _booster(task: str, family: str, params: dict[str, Any], class_weight: str | None, seed: int) -> Any:
+    """LightGBM or XGBoost through its scikit-learn API: one thread (workers parallelise), seeded, quiet."""
+    if family == "lightgbm":
+        import lightgbm
+
+        if params.get("subsample", 1.0) < 1.0:
+            params = {**params, "subsample_freq": 1}  # LightGBM ignores subsample unless bagging is on
+        if task == "classification":
+            return lightgbm.LGBMClassifier(class_weight=class_weight, random_state=seed, n_jobs=1, verbose=-1, **params)
+        return lightgbm.LGBMRegressor(random_state=seed, n_jobs=1, verbose=-1, **params)
+    import xgboost
+
+    if task == "classification":
+        return xgboost.XGBClassifier(random_state=seed, n_jobs=1, tree_method="hist", **params)
+    return xgboost.XGBRegressor(random_state=seed, n_jobs=1, tree_method="hist", **params)
+
+
+def fit_estimator(estimator: Any, features: pd.DataFrame, target: pd.Series, options: FitOptions | None = None) -> Any:
+    """Fit, with what only some families take: balanced sample weights (XGBoost), LightGBM's integer-coded
+    categorical columns, and early stopping on a held-out share of the rows (LightGBM and XGBoost)."""
+    options = options or FitOptions()
+    family = _family_of(estimator)
+    if family not in BOOSTERS:
+        return estimator.fit(features, target)
+    fit: dict[str, Any] = {}
+    if family == "xgboost" and hasattr(estimator, "predict_proba"):
+        _check_xgboost_labels(target)
+        if options.class_weight == "balanced":
+            from sklearn.utils.class_weight import compute_sample_weight
+
+            fit["sample_weight"] = compute_sample_weight("balanced", target)
+    if family == "lightgbm" and options.categorical_columns:
+        unknown = [c for c in options.categorical_columns if c not in features.columns]
+        if unknown:
+            raise ValueError(
+                f"categorical column '{unknown[0]}'{_hint(unknown[0], list(features.columns))} is not a feature; "
+                f"features are: {', '.join(features.columns)}"
+            )
+        fit["categorical_feature"] = list(options.categorical_columns)
+    if options.early_stopping_rounds <= 0:
+        return estimator.fit(features, target, **fit)
+    from sklearn.model_selection import train_test_split
+
+    classifier = hasattr(estimator, "predict_proba")
+    weights = fit.pop("sample_weight", None)
+    parts = train_test_split(
+        features, target, *(() if weights is None else (weights,)), test_size=options.validation_fraction,
+        random_state=options.seed, stratify=target if classifier else None,
+    )  # fmt: skip
+    x_fit, x_val, y_fit, y_val = parts[:4]
+    if weights is not None:
+        fit["sample_weight"] = parts[4]
+    if family == "lightgbm":
+        import lightgbm
+
+        fit["callbacks"] = [lightgbm.early_stopping(options.early_stopping_rounds, verbose=False)]
+    else:
+        estimator.set_params(early_stopping_rounds=options.early_stopping_rounds)
+        fit["verbose"] = False
+    return estimator.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], **fit)
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Fit-time choices of the booster families (the others take none)."""
+
+    class_weight: str = "none"
+    categorical_columns: tuple[str, ...] = ()
+    early_stopping_rounds: int = 0
+    validation_fraction: float = 0.1
+    seed: int = 42
+
+
+def _family_of(estimator: Any) -> str:
+    module = type(estimator).__module__
+    return "lightgbm" if module.startswith("lightgbm") else "xgboost" if module.startswith("xgboost") else "sklearn"
+
+
+def _check_xgboost_labels(target: pd.Series) -> None:
+    """XGBoost classifiers take classes 0..k-1 only; say so before training, with the fix."""
+    classes = np.sort(pd.unique(target))
+    if not (pd.api.types.is_integer_dtype(target) and np.array_equal(classes, np.arange(len(classes)))):
+        shown = ", ".join(map(repr, classes[:4].tolist())) + (", …" if len(classes) > 4 else "")
+        raise ValueError(
+            f"xgboost needs class labels 0..k-1, and the label has {shown}: map the label to 0..k-1 first, "
+            "or use the lightgbm family, which takes any labels"
+        )
 
 
 def features_and_label(frame: pd.DataFrame, label: str, drop: list[str]) -> tuple[pd.DataFrame, pd.Series]:
@@ -203,6 +318,8 @@ def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact:
     import skops.io
     from mlflow.models import infer_signature
 
+    from serving.predictor import contract_metadata
+
     signature = infer_signature(features.head(200), np.asarray(predict_for_metric(task, estimator, features.head(200))))
     # MLflow saves scikit-learn models with skops, which loads only types it was told to trust;
     # we built this estimator ourselves, so the types it contains are ours to trust.
@@ -210,13 +327,29 @@ def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact:
     info = mlflow.sklearn.log_model(
         estimator, name="model", signature=signature, input_example=features.head(3),
         pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"],
-        skops_trusted_types=trusted or None,
+        skops_trusted_types=trusted or None, metadata=contract_metadata(task, getattr(estimator, "classes_", ())),
     )  # fmt: skip
+    log_validation_sample(features)
     mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=model_artifact.path)
     model_artifact.metadata.update(
         metadata | {"model_uri": info.model_uri, "flavor": "sklearn", "task": task, "features": list(features.columns)}
     )
     return info
+
+
+def log_validation_sample(features: pd.DataFrame, rows: int = 500) -> None:
+    """Up to `rows` training rows beside the model in the active run: serving checks a compiled model
+    against the native one on them (serving/served_model.py reads `tessera/validation_sample.parquet`)."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    sample = features.sample(n=min(rows, len(features)), random_state=0) if len(features) > rows else features
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "validation_sample.parquet"
+        sample.reset_index(drop=True).to_parquet(path)
+        mlflow.log_artifact(str(path), artifact_path="tessera")
 
 
 def load_sklearn(model_artifact: Any) -> Any:
@@ -250,6 +383,7 @@ def train_and_log(
     class_weight: str,
     seed: int,
     run_name: str,
+    fit_options: FitOptions | None = None,
 ) -> None:
     """Fit one model on a train Dataset, log it to MLflow with lineage, fill the Model and Metrics artifacts."""
     import mlflow
@@ -264,8 +398,12 @@ def train_and_log(
     data_fingerprint = file_fingerprint(train.path)
     start_tracking()
     with mlflow.start_run(run_name=run_name, tags=lineage_tags(data_fingerprint)) as run:
+        options = fit_options or FitOptions(class_weight=class_weight, seed=seed)
         mlflow.log_params({"family": family, "class_weight": class_weight, "seed": seed, "label": label, **hyper})
-        estimator.fit(features, target)
+        fit_estimator(estimator, features, target, options)
+        stopped_at = getattr(estimator, "best_iteration_", None) or getattr(estimator, "best_iteration", None)
+        if options.early_stopping_rounds > 0 and stopped_at:
+            mlflow.log_metric("best_iteration", float(stopped_at))
         training = {
             m: score(task, m, target, predict_for_metric(task, estimator, features))
             for m in METRICS[task]
@@ -295,7 +433,7 @@ def train_and_fit_best(
     """Fit the family with `params` on every row; returns the estimator and the features it saw."""
     features, target = features_and_label(frame, label, drop)
     estimator = build_estimator(task, family, params, class_weight, seed)
-    estimator.fit(features, target)
+    fit_estimator(estimator, features, target, FitOptions(class_weight=class_weight, seed=seed))
     return estimator, features
 
 

@@ -261,6 +261,7 @@ def train_and_log_mlp(
     from component_store.runtime.models import features_and_label
     from component_store.runtime.tables import read_table
     from component_store.runtime.tracking import file_fingerprint, fingerprint_of, lineage_tags, start_tracking
+    from serving.predictor import contract_metadata
 
     require_torch("train_torch_tabular")
     drop = list(settings.pop("drop_columns"))
@@ -285,6 +286,7 @@ def train_and_log_mlp(
                 signature=signature,
                 input_example=features.head(3),
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"],
+                metadata=contract_metadata(task, result.config.classes),
             )
     mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=model.path)
     model.metadata.update(

@@ -10,8 +10,10 @@ from typing import Any, Literal
 from component_store.runtime.models import (
     METRICS,
     SEARCH_SPACES,
+    FitOptions,
     build_estimator,
     check_request,
+    fit_estimator,
     predict_for_metric,
     score,
 )
@@ -96,13 +98,14 @@ def make_objective(job: TuningJob, features: Any, target: Any) -> Any:
         n_splits=job.folds, shuffle=True, random_state=job.seed
     )
     splits = list(splitter.split(features, target))
+    fit_options = FitOptions(class_weight=job.class_weight, seed=job.seed)
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, job.space)
         scores = []
         for step, (fit_rows, check_rows) in enumerate(splits):
             estimator = build_estimator(job.task, job.family, params, job.class_weight, job.seed)
-            estimator.fit(features.iloc[fit_rows], target.iloc[fit_rows])
+            fit_estimator(estimator, features.iloc[fit_rows], target.iloc[fit_rows], fit_options)
             predicted = predict_for_metric(job.task, estimator, features.iloc[check_rows])
             scores.append(score(job.task, job.metric, target.iloc[check_rows], predicted))
             trial.report(float(np.mean(scores)), step)

@@ -56,7 +56,7 @@ def test_v1_with_kserve_client_lists_and_records_agree_with_the_model(
         pd.DataFrame(rows, columns=served_workspace.columns)
     )
     assert by_list["predictions"] == by_record["predictions"] == expected.tolist()
-    assert all(0 <= p <= 1 for p in by_list["probabilities"])
+    assert all(len(p) == 2 and abs(sum(p) - 1) < 1e-9 for p in by_list["probabilities"])  # a column per class
     assert seen["x-model-version"] == "1"
 
 

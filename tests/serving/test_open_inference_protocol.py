@@ -115,7 +115,8 @@ def test_metadata_describes_what_infer_returns(http: httpx.Client, served_worksp
     ).json()
     described = {o["name"]: (o["datatype"], o["shape"][1:]) for o in metadata["outputs"]}
     returned = {o["name"]: (o["datatype"], o["shape"][1:]) for o in answer["outputs"]}
-    assert described == returned == {"predictions": ("INT64", []), "probabilities": ("FP64", [])}
+    assert described == returned == {"predictions": ("INT64", []), "probabilities": ("FP64", [2])}
+    assert metadata["parameters"]["classes"] == [0, 1]  # the order of the probability columns
 
 
 def test_the_openapi_document_is_valid_and_names_the_models_columns(
@@ -128,7 +129,13 @@ def test_the_openapi_document_is_valid_and_names_the_models_columns(
     row = document["components"]["schemas"]["Row"]["oneOf"][0]
     assert list(row["properties"]) == served_workspace.columns and row["additionalProperties"] is False
     answer = document["components"]["schemas"]["V1Answer"]["properties"]
-    assert answer["predictions"]["items"]["type"] == "integer" and answer["probabilities"]["items"]["type"] == "number"
+    assert answer["predictions"]["items"]["type"] == "integer"
+    assert answer["probabilities"]["items"] == {
+        "type": "array",
+        "items": {"type": "number"},
+        "minItems": 2,
+        "maxItems": 2,
+    }
     assert httpx.get(f"{str(http.base_url).rstrip('/')}/openapi.json").status_code == 401, (
         "the document needs the token"
     )

@@ -35,21 +35,25 @@ def test_a_torch_model_answers_v1_and_v2_like_its_pyfunc(served_workspace: Serve
         http = httpx.Client(base_url=endpoint.url, headers={"Authorization": f"Bearer {endpoint.token}"}, timeout=30)
         v1 = http.post("/v1/models/mlp-api:predict", json={"instances": features.to_dict("records")})
         assert v1.status_code == 200 and v1.headers["x-model-version"] == version
-        np.testing.assert_allclose(v1.json()["predictions"], expected, rtol=1e-6)
+        # the contract: labels under predictions, a probability per class (the pyfunc gives P(second class))
+        assert v1.json()["predictions"] == (expected > 0.5).astype(int).tolist()
+        np.testing.assert_allclose(np.asarray(v1.json()["probabilities"])[:, 1], expected, rtol=1e-6)
         tensors = [
             {"name": c, "shape": [5], "datatype": "INT64" if c == "visits" else "FP64", "data": features[c].tolist()}
             for c in features.columns
         ]
         v2 = http.post("/v2/models/mlp-api/infer", json={"inputs": tensors})
         assert v2.status_code == 200, v2.text
-        np.testing.assert_allclose(v2.json()["outputs"][0]["data"], expected, rtol=1e-6)
+        probabilities = next(o for o in v2.json()["outputs"] if o["name"] == "probabilities")
+        assert probabilities["shape"] == [5, 2]
+        np.testing.assert_allclose(np.reshape(probabilities["data"], (5, 2))[:, 1], expected, rtol=1e-6)
     finally:
         local_target.delete("mlp-api")
 
 
 def test_pyfunc_frames_take_the_signature_types_and_refuse_fractions_in_integer_columns():
     from serving.payloads import BadRequest, FeatureSchema
-    from serving.served_model import typed_frame
+    from serving.predictor import typed_frame
 
     schema = FeatureSchema(columns=("visits", "spend", "vip"), kinds=("long", "double", "boolean"))
     frame = typed_frame(np.array([[3.0, 9.5, 1.0], [0.0, 0.0, 0.0]]), schema)
