@@ -57,6 +57,7 @@ class EndpointRequest(BaseModel):
     max_batch_rows: int = Field(default=DEFAULT_MAX_BATCH_ROWS, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     runtime: Literal["tessera", "tessera-runtime", "mlserver"] = "tessera"
+    compiled: bool = True  # serve through ONNX Runtime where the compiled model answers like the native one
     resources: Resources = Resources()
     namespace: str = "default"
 

@@ -172,14 +172,17 @@ class FrontDoor:
         traffic = self.state.traffic
         primary = traffic.primary
         schema = primary.schema
-        inputs = (
+        inputs: list[dict[str, Any]] = (
             [
-                {"name": c, "datatype": "BOOL" if k == "boolean" else "FP64", "shape": [-1]}
+                {"name": c, "datatype": INPUT_DATATYPES.get(k, "FP64"), "shape": [-1]}
                 for c, k in zip(schema.columns, schema.kinds, strict=True)
             ]
             if schema
             else []
         )
+        if primary.raw_inputs:
+            pipeline = primary.predictor.pipeline  # type: ignore[attr-defined]
+            inputs = [i | {"parameters": _raw_column(pipeline, i["name"])} for i in inputs]
         return {
             "name": self.state.name,
             "versions": [route.version for route in traffic.routes],
@@ -191,17 +194,29 @@ class FrontDoor:
 
 
 def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outputs:
-    if model.schema is not None and model.schema.numeric:
+    if model.takes_matrix:
         # Numeric signatures: decode into a float matrix in signature order, whichever adapter answers.
         decode = decode_v1 if protocol == "v1" else decode_v2
+        assert model.schema is not None
         return model.predict(decode(payload, model.schema, max_rows))
     if protocol == "v2":
-        raise BadRequest("this model takes non-numeric columns: call the V1 route with instances as objects")
+        raise BadRequest("this model takes raw or text columns: call the V1 route with instances as objects")
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
         raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
     if len(payload["instances"]) > max_rows:
         raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
     return model.predict(payload["instances"])
+
+
+INPUT_DATATYPES = {"boolean": "BOOL", "string": "BYTES", "double": "FP64", "long": "INT64", "integer": "INT32"}
+
+
+def _raw_column(pipeline: Any, column: str) -> dict[str, Any]:
+    """What a raw column takes: may it be null, and a categorical column's known values."""
+    described: dict[str, Any] = {"nullable": column in pipeline.nullable}
+    if column in pipeline.choices:
+        described["categories"] = pipeline.choices[column]
+    return described
 
 
 def _classes(model: ServedModel) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def build_inference_service(
             model=V1beta1ModelSpec(
                 model_format=V1beta1ModelFormat(name=MODEL_FORMAT), runtime=SERVING_RUNTIME,
                 args=["--standalone", request.name, "--model", f"{serving.model_name}/{serving.version}",
-                      "--max-batch-rows", str(request.max_batch_rows)],
+                      "--max-batch-rows", str(request.max_batch_rows), *_compile_flag(request)],
                 env=_server_env(tracking_uri, token_digest), resources=V1ResourceRequirements(**resources),
             ),
         )  # fmt: skip
@@ -91,6 +91,7 @@ def build_inference_service(
                         str(SERVER_PORT),
                         "--max-batch-rows",
                         str(request.max_batch_rows),
+                        *_compile_flag(request),
                     ],  # fmt: skip
                     env=_server_env(tracking_uri, token_digest),
                     ports=[V1ContainerPort(container_port=SERVER_PORT, protocol="TCP")],
@@ -273,3 +274,7 @@ def _keep_token(service: Any, digest: str) -> None:
     for variable in service.spec.predictor.containers[0].env:
         if variable.name == "TESSERA_TOKEN_HASH":
             variable.value = digest
+
+
+def _compile_flag(request: EndpointRequest) -> list[str]:
+    return [] if request.compiled else ["--no-compiled"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ from typing import Any
 from serving.endpoint_registry import EndpointRegistry
 from serving.front_door import FrontDoor
 from serving.model_registry import ModelRegistry
+from serving.served_model import load_served_model
 from serving.traffic import EndpointState, TrafficController
 
 log = logging.getLogger("tessera.endpoint")
@@ -120,7 +122,8 @@ def run(
 ) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before any model library starts its thread pool
     record = registry.get(name)
-    controller = TrafficController(name, registry, ModelRegistry(tracking_uri), sync_tags=sync_tags)
+    load = functools.partial(load_served_model, compile_models=record.request.compiled)
+    controller = TrafficController(name, registry, ModelRegistry(tracking_uri), load=load, sync_tags=sync_tags)
     state = controller.start()
     _quiet_native_libraries()
     app = FrontDoor(kserve_app(state), state)
@@ -143,7 +146,9 @@ def _quiet_native_libraries() -> None:
     threadpool_limits(1)
 
 
-def standalone_registry(name: str, model: str, port: int, max_batch_rows: int) -> EndpointRegistry:
+def standalone_registry(
+    name: str, model: str, port: int, max_batch_rows: int, compiled: bool = True
+) -> EndpointRegistry:
     """A one-endpoint registry in a temporary folder, for a server in a pod (no workspace there):
     the model comes from the command line, the token hash from `TESSERA_TOKEN_HASH`."""
     import tempfile
@@ -152,7 +157,7 @@ def standalone_registry(name: str, model: str, port: int, max_batch_rows: int) -
     from serving.endpoints import EndpointRequest
 
     registry = EndpointRegistry(Path(tempfile.mkdtemp(prefix="tessera-endpoint-")) / "endpoints.db")
-    request = EndpointRequest(name=name, model=model, port=port, max_batch_rows=max_batch_rows)
+    request = EndpointRequest(name=name, model=model, port=port, max_batch_rows=max_batch_rows, compiled=compiled)
     token_digest = os.environ.get("TESSERA_TOKEN_HASH", "")
     registry.create(
         EndpointRecord(
@@ -170,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", help="with --standalone: MODEL/VERSION or MODEL@ALIAS")
     parser.add_argument("--port", type=int, default=8080, help="with --standalone")
     parser.add_argument("--max-batch-rows", type=int, default=10_000, help="with --standalone")
+    parser.add_argument("--no-compiled", action="store_true", help="with --standalone: serve the native model")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between checks for a moved alias")
     parser.add_argument("--drain", type=float, default=1.0, help="seconds readiness says 503 before stopping")
@@ -178,7 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.standalone:
         if not args.model:
             parser.error("--standalone needs --model MODEL/VERSION")
-        registry = standalone_registry(args.standalone, args.model, args.port, args.max_batch_rows)
+        registry = standalone_registry(
+            args.standalone, args.model, args.port, args.max_batch_rows, compiled=not args.no_compiled
+        )
         tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
         run(registry, args.standalone, tracking_uri, args.host, args.poll, args.drain, sync_tags=False)
         return

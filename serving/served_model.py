@@ -51,6 +51,12 @@ class ServedModel:
     schema: FeatureSchema | None
     predictor: Predictor
     report: CompileReport | None = None
+    raw_inputs: bool = False  # an inference pipeline takes the raw columns (records, nulls allowed) first
+
+    @property
+    def takes_matrix(self) -> bool:
+        """Requests are decoded into a float matrix in signature order (numeric signatures, no pipeline)."""
+        return self.schema is not None and self.schema.numeric and not self.raw_inputs
 
     @property
     def label(self) -> str:
@@ -107,21 +113,41 @@ def load_served_model(model_name: str, version: str, compile_models: bool = True
         stated = contract_from_metadata(mlmodel.metadata)
         if "sklearn" not in mlmodel.flavors:
             pyfunc = mlflow.pyfunc.load_model(local)
-            return ServedModel(model_name, version, "pyfunc", schema, PyfuncPredictor(pyfunc, stated, schema))
+            served = ServedModel(model_name, version, "pyfunc", schema, PyfuncPredictor(pyfunc, stated, schema))
+            return _with_inference_pipeline(served, mlmodel.run_id)
         import mlflow.sklearn
 
         estimator = mlflow.sklearn.load_model(local)
         native = NativePredictor(estimator, stated or contract_of_estimator(estimator), schema)
         if not compile_models or schema is None or not schema.numeric:
-            return ServedModel(model_name, version, "sklearn", schema, native)
+            return _with_inference_pipeline(ServedModel(model_name, version, "sklearn", schema, native), mlmodel.run_id)
         from serving.compiled import load_or_compile
 
         rows = _check_rows(mlmodel, local, schema)
-        predictor, report = load_or_compile(
-            native, rows, mlmodel.run_id, mlmodel.model_id or mlmodel.model_uuid or "model"
-        )
+        model_id = mlmodel.model_id or mlmodel.model_uuid or "model"
+        predictor, report = load_or_compile(native, rows, mlmodel.run_id, model_id)
     log.info("%s/%s served by the %s adapter: %s", model_name, version, report.adapter, report.reason)
-    return ServedModel(model_name, version, "sklearn", schema, predictor, report)
+    served = ServedModel(model_name, version, "sklearn", schema, predictor, report)
+    return _with_inference_pipeline(served, mlmodel.run_id)
+
+
+def _with_inference_pipeline(served: ServedModel, run_id: str | None) -> ServedModel:
+    """The version as registered with `raw_inputs` (tag `tessera.inputs: raw`): its inference pipeline
+    (kept on its training run) in front of the model, and the raw columns as its schema."""
+    from dataclasses import replace
+
+    import mlflow
+
+    from serving.inference_pipeline import ARTIFACT, InferencePipeline, RawInputPredictor
+
+    tags = mlflow.MlflowClient().get_model_version(served.model_name, served.version).tags
+    if tags.get("tessera.inputs") != "raw" or not run_id:
+        return served
+    pipeline = InferencePipeline.from_text(mlflow.artifacts.load_text(f"runs:/{run_id}/{ARTIFACT}"))
+    log.info("%s takes raw columns through its inference pipeline (%d steps)", served.label, len(pipeline.steps))
+    return replace(
+        served, schema=pipeline.raw, predictor=RawInputPredictor(pipeline, served.predictor), raw_inputs=True
+    )
 
 
 def compile_report(model_name: str, version: str) -> CompileReport | None:

@@ -111,6 +111,13 @@ def deploy(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="kserve only: print the InferenceService YAML, send nothing.")
     ] = False,
+    compiled: Annotated[
+        bool,
+        typer.Option(
+            "--compiled/--no-compiled",
+            help="Serve through ONNX Runtime where the compiled model answers like the native one (checked at load).",
+        ),
+    ] = True,
 ) -> None:
     """Serve a model version (or an alias, followed as it moves) as a REST endpoint; prints its token once."""
     if target not in ("local", "kserve"):
@@ -118,7 +125,7 @@ def deploy(
     request = _request(
         name=name, model=model, canary=canary, canary_percent=percent if canary else 0, port=port,
         max_batch_rows=max_batch_rows, runtime=runtime, namespace=namespace,
-        resources={"cpu": cpu, "memory": memory, "gpu": gpu},
+        resources={"cpu": cpu, "memory": memory, "gpu": gpu}, compiled=compiled,
     )  # fmt: skip
     if dry_run:
         if target != "kserve":

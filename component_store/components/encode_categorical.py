@@ -7,7 +7,7 @@ from component_store.decorator import component
 
 @component(
     name="encode_categorical",
-    version="1.1.0",
+    version="1.2.0",
     category="transform",
     tags=["encoding", "one-hot", "features"],
     owner="platform",
@@ -39,8 +39,10 @@ def encode_categorical(
         keep_identifiers: also encode columns that look like identifiers (a distinct value in 90 % of rows or more).
     """
     from component_store.runtime.tables import identifier_columns, read_table, require_columns, write_table
+    from serving.inference_pipeline import CHAIN_KEY, apply_step, chain_of
 
     frame = read_table(table)
+    chain = chain_of(table.metadata, frame)
     require_columns(frame, [str(c) for c in (*columns, *exclude)], "encode_categorical")
     targets = list(columns) or [
         c for c in frame.columns if frame[c].dtype == object or str(frame[c].dtype) in ("category", "string", "str")
@@ -59,12 +61,9 @@ def encode_categorical(
         kept = values.value_counts().index[:max_categories].tolist()
         values = values.where(values.isin(kept), "other")
         categories[column] = sorted(set(values))
-        if method == "ordinal":
-            frame[column] = values.map({v: i for i, v in enumerate(categories[column])}).astype("int64")
-        else:
-            for value in categories[column]:
-                frame[f"{column}={value}"] = (values == value).astype("int8")
-            frame = frame.drop(columns=[column])
+    step = {"kind": "encode", "component": "encode_categorical", "method": method, "categories": categories}
+    frame = apply_step(frame, step)
     write_table(frame, encoded)
+    encoded.metadata[CHAIN_KEY] = [*chain, step]
     encoded.metadata["encoding"] = {"method": method, "categories": categories}
     encoded.metadata["identifiers_left_as_is"] = identifiers

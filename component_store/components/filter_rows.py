@@ -3,7 +3,7 @@ from kfp.dsl import Dataset, Input, Output
 from component_store.decorator import component
 
 
-@component(name="filter_rows", version="1.0.0", category="transform", tags=["rows", "query"], owner="platform")
+@component(name="filter_rows", version="1.1.0", category="transform", tags=["rows", "query"], owner="platform")
 def filter_rows(
     table: Input[Dataset],
     filtered: Output[Dataset],
@@ -25,4 +25,7 @@ def filter_rows(
     frame = read_table(table)
     columns = check_expression(expression)
     require_columns(frame, sorted(columns), "filter_rows")
+    from serving.inference_pipeline import CHAIN_KEY, chain_of
+
     write_table(frame.query(expression, engine="python").reset_index(drop=True), filtered)
+    filtered.metadata[CHAIN_KEY] = chain_of(table.metadata, frame)  # rows only: nothing to do at serving time

@@ -7,7 +7,7 @@ from component_store.decorator import component
 
 @component(
     name="scale_numeric",
-    version="1.0.0",
+    version="1.1.0",
     category="transform",
     tags=["scaling", "standardize", "features"],
     owner="platform",
@@ -31,8 +31,10 @@ def scale_numeric(
         exclude: columns never to scale, such as the label or an id.
     """
     from component_store.runtime.tables import read_table, require_columns, write_table
+    from serving.inference_pipeline import CHAIN_KEY, apply_step, chain_of
 
     frame = read_table(table)
+    chain = chain_of(table.metadata, frame)
     require_columns(frame, [str(c) for c in (*columns, *exclude)], "scale_numeric")
     targets = [c for c in (list(columns) or frame.select_dtypes("number").columns) if c not in set(exclude)]
     fitted = {}
@@ -45,7 +47,9 @@ def scale_numeric(
         else:
             centre, scale = series.median(), series.quantile(0.75) - series.quantile(0.25)
         scale = scale if scale and scale == scale else 1.0
-        frame[column] = (series - centre) / scale
         fitted[column] = {"centre": float(centre), "scale": float(scale)}
+    step = {"kind": "scale", "component": "scale_numeric", "columns": fitted}
+    frame = apply_step(frame, step)
     write_table(frame, scaled)
+    scaled.metadata[CHAIN_KEY] = [*chain, step]
     scaled.metadata["scaling"] = {"method": method, "columns": fitted}

@@ -6,7 +6,7 @@ from component_store.decorator import component
 
 
 @component(
-    name="train_test_split", version="1.0.0", category="transform", tags=["split", "stratified"], owner="platform"
+    name="train_test_split", version="1.1.0", category="transform", tags=["split", "stratified"], owner="platform"
 )
 def train_test_split(
     table: Input[Dataset],
@@ -43,6 +43,10 @@ def train_test_split(
     train_frame, test_frame = split(frame, test_size=test_size, random_state=seed, stratify=strata)
     write_table(train_frame.reset_index(drop=True), train)
     write_table(test_frame.reset_index(drop=True), test)
+    from serving.inference_pipeline import CHAIN_KEY, chain_of
+
+    chain = chain_of(table.metadata, frame)  # splitting rows adds no step: serving sees one row at a time
+    train.metadata[CHAIN_KEY] = test.metadata[CHAIN_KEY] = chain
     if label:
         for artifact, part in ((train, train_frame), (test, test_frame)):
             artifact.metadata["label"] = label

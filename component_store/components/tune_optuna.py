@@ -74,6 +74,7 @@ def tune_optuna(
     from component_store.runtime.tuning import (
         search_space as build_space,
     )
+    from serving.inference_pipeline import CHAIN_KEY, chain_of
 
     check_request(task, family, metric)
     space = build_space(task, family, dict(search_space))
@@ -113,14 +114,17 @@ def tune_optuna(
             {f"best_{k}": v for k, v in best.items()} | {"family": family, "metric": metric, "n_trials": n_trials}
         )
         mlflow.log_metric(f"cv_{metric}", study.best_value)
+        frame = read_table(train)
         estimator, features = train_and_fit_best(
-            read_table(train), task, family, best, label, list(drop_columns), class_weight, seed
+            frame, task, family, best, label, list(drop_columns), class_weight, seed
         )
         log_model(estimator, features, task, model, {
             "mlflow_run_id": run.info.run_id, "label": label, "family": family, "params": best,
             "data_fingerprint": data_fingerprint, "lineage": lineage_tags(data_fingerprint),
             "model_fingerprint": fingerprint_of(data_fingerprint, task, family, sorted(best.items()), class_weight, seed, list(drop_columns)),
-            "optuna_study": study_name,
+            "optuna_study": study_name, "drop_columns": list(drop_columns),
+            "classes": [c.item() if hasattr(c, "item") else c for c in getattr(estimator, "classes_", [])],
+            CHAIN_KEY: chain_of(train.metadata, frame),
         })  # fmt: skip
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     metrics.log_metric(f"cv_{metric}", round(study.best_value, 6))

@@ -390,10 +390,12 @@ def train_and_log(
 
     from component_store.runtime.tables import read_table
     from component_store.runtime.tracking import file_fingerprint, fingerprint_of, lineage_tags, start_tracking
+    from serving.inference_pipeline import CHAIN_KEY, chain_of
 
     hyper = {k: v for k, v in hyper.items() if k in FAMILY_PARAMS[family]}
     check_request(task, family, params=hyper)
-    features, target = features_and_label(read_table(train), label, list(drop_columns))
+    frame = read_table(train)
+    features, target = features_and_label(frame, label, list(drop_columns))
     estimator = build_estimator(task, family, hyper, class_weight, seed)
     data_fingerprint = file_fingerprint(train.path)
     start_tracking()
@@ -415,6 +417,7 @@ def train_and_log(
             "data_fingerprint": data_fingerprint, "lineage": lineage_tags(data_fingerprint),
             "classes": [_plain(c) for c in getattr(estimator, "classes_", [])],
             "model_fingerprint": fingerprint_of(data_fingerprint, task, family, sorted(hyper.items()), class_weight, seed, list(drop_columns)),
+            CHAIN_KEY: chain_of(train.metadata, frame), "drop_columns": list(drop_columns),
         })  # fmt: skip
     for name, value in training.items():
         metrics.log_metric(f"train_{name}", round(value, 6))

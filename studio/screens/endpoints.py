@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from serving.endpoint_client import EndpointClient, endpoint_traffic
@@ -69,6 +71,21 @@ with ui.user_errors(f"read the traffic of {chosen}"):
         metrics[1].metric("errors (4xx/5xx)", traffic.errors)
         metrics[2].metric("mean latency", f"{traffic.mean_ms:.2f} ms" if traffic.mean_ms is not None else "-")
 
+
+def input_widget(place: Any, column: dict[str, Any]) -> Any:
+    """A form field for one input: a choice of the known categories, text, a checkbox or a number
+    (empty allowed where the column may be null: the inference pipeline fills it as training did)."""
+    name, described = column["name"], column.get("parameters") or {}
+    key = f"try-{name}"
+    if "categories" in described:
+        return place.selectbox(name, described["categories"], key=key)
+    if column["datatype"] == "BYTES":
+        return place.text_input(name, key=key) or None
+    if column["datatype"] == "BOOL":
+        return place.checkbox(name, key=key)
+    return place.number_input(name, value=None if described.get("nullable") else 0.0, format="%g", key=key)
+
+
 try_tab, traffic_tab, history_tab = st.tabs(["try it", "canary / promote / roll back", "history"])
 with try_tab:
     token_file = workspace.state_dir / "endpoints" / f"{chosen}.token"
@@ -88,9 +105,8 @@ with try_tab:
                 st.caption(f"inputs from the model's MLflow signature ({len(metadata['inputs'])} columns)")
                 columns = st.columns(4)
                 values = {
-                    column["name"]: columns[i % 4].number_input(column["name"], value=0.0, format="%g", key=f"try-{column['name']}")
-                    for i, column in enumerate(metadata["inputs"])
-                }  # fmt: skip
+                    column["name"]: input_widget(columns[i % 4], column) for i, column in enumerate(metadata["inputs"])
+                }
                 if st.form_submit_button("Send request", type="primary"):
                     with ui.user_errors(f"call {chosen}"):
                         answer = client.predict([values])

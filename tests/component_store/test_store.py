@@ -35,7 +35,7 @@ def test_search_by_text_category_and_tag(store):
 
 def test_resolve_needs_a_pinned_version(store):
     assert store.resolve("train_test_split@1.0.0").name == "train_test_split"
-    with pytest.raises(ComponentNotFound, match="pin one, e.g. 'train_test_split@1.0.0'"):
+    with pytest.raises(ComponentNotFound, match="pin one, e.g. 'train_test_split@1.1.0'"):
         store.resolve("train_test_split")
 
 
@@ -61,15 +61,16 @@ def test_versions_sort_semantically(tmp_store):
         index["components"]["select_columns"][version] = entry | {"spec": entry["spec"] | {"version": version}}
     (tmp_store.root / "index.json").write_text(json.dumps(index))
     fresh = ComponentStore(tmp_store.root)
-    assert [s.version for s in fresh.versions("select_columns")] == ["1.0.0", "1.9.0", "1.10.0"]
+    assert [s.version for s in fresh.versions("select_columns")] == ["1.0.0", "1.1.0", "1.9.0", "1.10.0"]
     assert fresh.latest("select_columns").version == "1.10.0"
 
 
 def test_used_by_finds_the_demo_workflow(demo_workspace):
     usages = component_usages(demo_workspace, "train_test_split", "1.0.0")
     assert sorted((u.workflow, u.node) for u in usages) == [
-        ("risk/cheater_detection", "split"),
         ("risk/cheater_detection_feast", "split"),
         ("risk/player_features", "split"),
     ]
+    newer = component_usages(demo_workspace, "train_test_split", "1.1.0")
+    assert [(u.workflow, u.node) for u in newer] == [("risk/cheater_detection", "split")]
     assert component_usages(demo_workspace, "sql_query") == []

@@ -32,7 +32,7 @@ def journey(workspace, store, demo_spec) -> None:
     version = client.get_model_version("cheater-detector", "1")
     assert version.tags["tessera.run_id"] == first.id
     assert version.tags["tessera.node"] == "tune"
-    assert version.tags["tessera.component"] == "tune_optuna@1.0.0"
+    assert version.tags["tessera.component"] == "tune_optuna@1.1.0"
     assert version.tags["tessera.workflow"] == "risk/cheater_detection"
     assert version.tags["tessera.data_fingerprint"]
     assert float(version.tags["tessera.metric.roc_auc"]) > 0.85
@@ -47,6 +47,23 @@ def journey(workspace, store, demo_spec) -> None:
     token = (workspace.state_dir / "endpoints" / "cheater-api.token").read_text().strip()
     metadata = httpx.get(f"{served['url']}/v2/models/cheater-api", headers={"Authorization": f"Bearer {token}"})
     assert metadata.status_code == 200 and metadata.json()["versions"] == ["1"], "the workflow ends in a live API"
+    inputs = {i["name"]: i for i in metadata.json()["inputs"]}
+    assert "country=DE" not in inputs and inputs["country"]["datatype"] == "BYTES"  # the raw columns, not encoded
+    assert (
+        "DE" in inputs["country"]["parameters"]["categories"]
+        and inputs["avg_session_minutes"]["parameters"]["nullable"]
+    )
+    player = {  # a player row as a game service has it: text categories, a missing session length
+        "account_age_days": 40, "country": "DE", "platform": "pc", "logins_7d": 12, "avg_session_minutes": None,
+        "matches_7d": 30, "win_rate": 0.71, "headshot_ratio": 0.62, "kd_ratio": 3.4, "payments_30d": 0,
+        "payment_amount_30d": 0.0, "chargebacks_90d": 0, "device_count": 3, "reports_received_30d": 6,
+    }  # fmt: skip
+    answer = httpx.post(
+        f"{served['url']}/v1/models/cheater-api:predict", json={"instances": [player]},
+        headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] in ([0], [1]) and len(answer.json()["probabilities"][0]) == 2
 
     rerun = runner.run(demo_spec, FAST, RunOptions(no_cache=True))
     assert rerun.status == "succeeded"

@@ -45,7 +45,7 @@ def register_cancer_versions(workspace: Workspace) -> tuple[list[str], list[list
         with mlflow.start_run(experiment_id=experiment_id):
             mlflow.sklearn.log_model(
                 model, name="model", signature=infer_signature(train_x.head(50), model.predict(train_x.head(50))),
-                registered_model_name=MODEL, pip_requirements=["scikit-learn"],
+                registered_model_name=MODEL, pip_requirements=["scikit-learn"], input_example=train_x.head(5),
             )  # fmt: skip
     mlflow.MlflowClient().set_registered_model_alias(MODEL, "champion", "1")
     return list(features.columns), test_x.to_numpy().tolist(), test_y.tolist()

@@ -37,6 +37,8 @@ def test_endpoint_journey_from_the_cli(served_workspace: ServedWorkspace) -> Non
         assert "cli-api" in listed and "cancer/2 100%" in listed
         shown = tessera("endpoint", "show", "cli-api", cwd=root).stdout
         assert "promoted" in shown and "deployed" in shown
+        # how the version is computed, and why (checked on the fixture's 5-row input example)
+        assert "cancer/2 served compiled (ONNX Runtime): equal to the native model on 5 rows" in " ".join(shown.split())
 
         bad = tessera("endpoint", "update", "cli-api", "--canary", "cancer/1", "--percent", "100", cwd=root)
         assert bad.returncode == 2 and "a canary needs a percent between 1 and 99" in bad.stderr
