@@ -62,7 +62,7 @@ def test_resources_retries_caching_and_image(demo, store):
 
 def test_component_code_comes_from_the_frozen_yaml(demo, store):
     ir = compile_workflow(demo, store)
-    frozen = yaml.safe_load(store.component_yaml("train_test_split", "1.0.0"))
+    frozen = yaml.safe_load(store.component_yaml("train_test_split", "1.1.0"))
     frozen_command = frozen["deploymentSpec"]["executors"]["exec-train-test-split"]["container"]["command"]
     compiled = ir["deploymentSpec"]["executors"]["exec-split"]["container"]["command"]
     assert compiled == frozen_command

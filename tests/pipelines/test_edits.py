@@ -11,7 +11,7 @@ from pipelines.validation import validate_workflow
 
 def test_add_node_gives_unique_ids_and_places_it_right_of_the_rest(demo_spec, store):
     added = edits.add_node(demo_spec, store.latest("train_test_split"))
-    assert added.nodes[-1].id == "train_test_split" and added.nodes[-1].component == "train_test_split@1.0.0"
+    assert added.nodes[-1].id == "train_test_split" and added.nodes[-1].component == "train_test_split@1.1.0"
     again = edits.add_node(added, store.latest("train_test_split"))
     assert again.nodes[-1].id == "train_test_split_2"
     assert again.layout["train_test_split_2"].x > max(p.x for k, p in demo_spec.layout.items())

@@ -49,7 +49,7 @@ def test_unknown_version(store):
 
 def test_unpinned_version(store):
     message = one_problem(GOOD.replace("train_test_split@1.0.0", "train_test_split"), store)
-    assert "pin one, e.g. 'train_test_split@1.0.0'" in message
+    assert "pin one, e.g. 'train_test_split@1.1.0'" in message
 
 
 def test_unknown_param(store):

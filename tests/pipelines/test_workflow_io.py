@@ -37,7 +37,7 @@ def test_load_validates_against_the_store(demo_workspace, store):
     path = demo_workspace.find_workflow("cheater_detection")
     spec = load_workflow(path, store)
     assert spec.name == "cheater_detection" and len(spec.nodes) == 11
-    path.write_text(path.read_text().replace("train_test_split@1.0.0", "train_test_split@9.9.9"))
+    path.write_text(path.read_text().replace("train_test_split@1.1.0", "train_test_split@9.9.9"))
     with pytest.raises(WorkflowInvalid, match="has no version '9.9.9'"):
         load_workflow(path, store)
 

@@ -104,7 +104,7 @@ def test_v2_answer_carries_model_version_and_header(http: httpx.Client, served_w
 def test_metadata_comes_from_the_signature(http: httpx.Client, served_workspace: ServedWorkspace) -> None:
     metadata = http.get("/v2/models/cancer-api").json()
     assert [i["name"] for i in metadata["inputs"]] == served_workspace.columns
-    assert metadata["versions"] == ["1"] and metadata["platform"] == "mlflow-sklearn"
+    assert metadata["versions"] == ["1"] and metadata["platform"] == "onnxruntime"
 
 
 ROW = [1.0] * 30

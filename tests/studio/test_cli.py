@@ -96,13 +96,9 @@ def test_components_list_json_and_filters(workspace: Path):
 def test_components_show_lists_params_schema_and_usage(workspace: Path):
     result = tessera("components", "show", "train_test_split", "--json", cwd=workspace)
     body = json.loads(result.stdout)
-    assert body["versions"] == ["1.0.0"]
+    assert body["versions"] == ["1.0.0", "1.1.0"]
     assert body["params_schema"]["properties"]["test_size"]["maximum"] == 0.95
-    assert body["used_by"] == [
-        {"workflow": "risk/cheater_detection", "node": "split"},
-        {"workflow": "risk/cheater_detection_feast", "node": "split"},
-        {"workflow": "risk/player_features", "node": "split"},
-    ]
+    assert body["used_by"] == [{"workflow": "risk/cheater_detection", "node": "split"}]  # the latest version's users
     missing = tessera("components", "show", "train_test_splt", cwd=workspace)
     assert missing.returncode == 2 and "did you mean 'train_test_split'" in missing.stderr
 
@@ -110,10 +106,10 @@ def test_components_show_lists_params_schema_and_usage(workspace: Path):
 def test_components_vet_and_publish_are_idempotent_for_the_builtin_store(workspace: Path):
     vetted = tessera("components", "vet", "--all", cwd=workspace)
     assert vetted.returncode == 0, vetted.stdout + vetted.stderr
-    assert "✓ train_test_split@1.0.0" in vetted.stdout
+    assert "✓ train_test_split@1.1.0" in vetted.stdout
     published = tessera("components", "publish", "select_columns", cwd=workspace)
     assert published.returncode == 0, published.stderr
-    assert "unchanged select_columns@1.0.0" in published.stdout
+    assert "unchanged select_columns@1.1.0" in published.stdout
 
 
 def test_workflow_new_creates_a_valid_empty_workflow(workspace: Path):
