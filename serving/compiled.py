@@ -13,6 +13,7 @@ load them instead of converting again.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import tempfile
@@ -211,20 +212,15 @@ def _store(run_id: str | None, model_id: str, compiled: CompiledPredictor | None
         log.warning("could not keep the compiled model beside run %s: %s", run_id, exc)
 
 
-_registered = False
-
-
 BOOSTER_CONVERTERS = {  # library -> onnxmltools module and function that translate its trees
     "lightgbm": ("onnxmltools.convert.lightgbm.operator_converters.LightGbm", "convert_lightgbm", "LightGbm"),
     "xgboost": ("onnxmltools.convert.xgboost.operator_converters.XGBoost", "convert_xgboost", "XGBoost"),
 }
 
 
+@functools.cache
 def _register_boosters() -> None:
-    """Teach skl2onnx LightGBM's and XGBoost's scikit-learn classes (onnxmltools has their converters)."""
-    global _registered
-    if _registered:
-        return
+    """Teach skl2onnx LightGBM's and XGBoost's scikit-learn classes (onnxmltools has their converters), once."""
     import importlib
 
     from skl2onnx import update_registered_converter
@@ -249,4 +245,3 @@ def _register_boosters() -> None:
             regressor, f"{alias}{regressor.__name__}", calculate_linear_regressor_output_shapes, converter,
             options={"split": None},
         )  # fmt: skip
-    _registered = True

@@ -29,6 +29,7 @@ import orjson
 from prometheus_client import Counter, Histogram
 
 from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_response, read_binary_request
+from serving.inference_pipeline import InferencePipeline
 from serving.openapi import openapi_document
 from serving.payloads import BadRequest, decode_v1, decode_v2, parse_json, quoted
 from serving.served_model import Outputs, ServedModel, tensor_datatype
@@ -180,9 +181,8 @@ class FrontDoor:
             if schema
             else []
         )
-        if primary.raw_inputs:
-            pipeline = primary.predictor.pipeline  # type: ignore[attr-defined]
-            inputs = [i | {"parameters": _raw_column(pipeline, i["name"])} for i in inputs]
+        if primary.pipeline is not None:
+            inputs = [i | {"parameters": _raw_column(primary.pipeline, i["name"])} for i in inputs]
         return {
             "name": self.state.name,
             "versions": [route.version for route in traffic.routes],
@@ -211,7 +211,7 @@ def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outp
 INPUT_DATATYPES = {"boolean": "BOOL", "string": "BYTES", "double": "FP64", "long": "INT64", "integer": "INT32"}
 
 
-def _raw_column(pipeline: Any, column: str) -> dict[str, Any]:
+def _raw_column(pipeline: InferencePipeline, column: str) -> dict[str, Any]:
     """What a raw column takes: may it be null, and a categorical column's known values."""
     described: dict[str, Any] = {"nullable": column in pipeline.nullable}
     if column in pipeline.choices:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from serving.compiled import CompileReport
+from serving.inference_pipeline import InferencePipeline
 from serving.payloads import FeatureSchema
 from serving.predictor import (
     NativePredictor,
@@ -51,7 +52,11 @@ class ServedModel:
     schema: FeatureSchema | None
     predictor: Predictor
     report: CompileReport | None = None
-    raw_inputs: bool = False  # an inference pipeline takes the raw columns (records, nulls allowed) first
+    pipeline: InferencePipeline | None = None  # takes the raw columns (records, nulls allowed) before the model
+
+    @property
+    def raw_inputs(self) -> bool:
+        return self.pipeline is not None
 
     @property
     def takes_matrix(self) -> bool:
@@ -105,30 +110,39 @@ def load_served_model(model_name: str, version: str, compile_models: bool = True
     import mlflow
     from mlflow.models import Model
 
-    uri = f"models:/{model_name}/{version}"
     with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=tmp)
         mlmodel = Model.load(local)
-        schema = feature_schema(mlmodel.signature)
-        stated = contract_from_metadata(mlmodel.metadata)
-        if "sklearn" not in mlmodel.flavors:
-            pyfunc = mlflow.pyfunc.load_model(local)
-            served = ServedModel(model_name, version, "pyfunc", schema, PyfuncPredictor(pyfunc, stated, schema))
-            return _with_inference_pipeline(served, mlmodel.run_id)
-        import mlflow.sklearn
-
-        estimator = mlflow.sklearn.load_model(local)
-        native = NativePredictor(estimator, stated or contract_of_estimator(estimator), schema)
-        if not compile_models or schema is None or not schema.numeric:
-            return _with_inference_pipeline(ServedModel(model_name, version, "sklearn", schema, native), mlmodel.run_id)
-        from serving.compiled import load_or_compile
-
-        rows = _check_rows(mlmodel, local, schema)
-        model_id = mlmodel.model_id or mlmodel.model_uuid or "model"
-        predictor, report = load_or_compile(native, rows, mlmodel.run_id, model_id)
-    log.info("%s/%s served by the %s adapter: %s", model_name, version, report.adapter, report.reason)
-    served = ServedModel(model_name, version, "sklearn", schema, predictor, report)
+        served = _load_adapter(model_name, version, mlmodel, local, compile_models)
     return _with_inference_pipeline(served, mlmodel.run_id)
+
+
+def _load_adapter(model_name: str, version: str, mlmodel: Any, local: str, compile_models: bool) -> ServedModel:
+    """The version's model behind the adapter that answers fastest while answering the same."""
+    import mlflow
+
+    schema = feature_schema(mlmodel.signature)
+    stated = contract_from_metadata(mlmodel.metadata)
+    if "sklearn" not in mlmodel.flavors:
+        pyfunc = mlflow.pyfunc.load_model(local)
+        return ServedModel(model_name, version, "pyfunc", schema, PyfuncPredictor(pyfunc, stated, schema))
+    import mlflow.sklearn
+
+    estimator = mlflow.sklearn.load_model(local)
+    native = NativePredictor(estimator, stated or contract_of_estimator(estimator), schema)
+    if not compile_models or schema is None or not schema.numeric:
+        return ServedModel(model_name, version, "sklearn", schema, native)
+    from serving.compiled import load_or_compile
+
+    rows = _check_rows(mlmodel, local, schema)
+    predictor, report = load_or_compile(native, rows, mlmodel.run_id, _model_id(mlmodel))
+    log.info("%s/%s served by the %s adapter: %s", model_name, version, report.adapter, report.reason)
+    return ServedModel(model_name, version, "sklearn", schema, predictor, report)
+
+
+def _model_id(mlmodel: Any) -> str:
+    """The logged model's id: where its compiled form is kept on the run."""
+    return str(mlmodel.model_id or mlmodel.model_uuid or "model")
 
 
 def _with_inference_pipeline(served: ServedModel, run_id: str | None) -> ServedModel:
@@ -138,7 +152,7 @@ def _with_inference_pipeline(served: ServedModel, run_id: str | None) -> ServedM
 
     import mlflow
 
-    from serving.inference_pipeline import ARTIFACT, InferencePipeline, RawInputPredictor
+    from serving.inference_pipeline import ARTIFACT, RawInputPredictor
 
     tags = mlflow.MlflowClient().get_model_version(served.model_name, served.version).tags
     if tags.get("tessera.inputs") != "raw" or not run_id:
@@ -146,7 +160,7 @@ def _with_inference_pipeline(served: ServedModel, run_id: str | None) -> ServedM
     pipeline = InferencePipeline.from_text(mlflow.artifacts.load_text(f"runs:/{run_id}/{ARTIFACT}"))
     log.info("%s takes raw columns through its inference pipeline (%d steps)", served.label, len(pipeline.steps))
     return replace(
-        served, schema=pipeline.raw, predictor=RawInputPredictor(pipeline, served.predictor), raw_inputs=True
+        served, schema=pipeline.raw, predictor=RawInputPredictor(pipeline, served.predictor), pipeline=pipeline
     )
 
 
@@ -164,7 +178,7 @@ def compile_report(model_name: str, version: str) -> CompileReport | None:
             artifact_uri=f"models:/{model_name}/{version}/MLmodel", dst_path=tmp
         )
         mlmodel = Model.load(local)
-    return stored_report(mlmodel.run_id, mlmodel.model_id or mlmodel.model_uuid or "model")
+    return stored_report(mlmodel.run_id, _model_id(mlmodel))
 
 
 def _check_rows(mlmodel: Any, local: str, schema: FeatureSchema) -> np.ndarray:

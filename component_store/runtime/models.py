@@ -150,6 +150,17 @@ def _booster(task: str, family: str, params: dict[str, Any], class_weight: str |
     return xgboost.XGBRegressor(random_state=seed, n_jobs=1, tree_method="hist", **params)
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """Fit-time choices of the booster families (the others take none)."""
+
+    class_weight: str = "none"
+    categorical_columns: tuple[str, ...] = ()
+    early_stopping_rounds: int = 0
+    validation_fraction: float = 0.1
+    seed: int = 42
+
+
 def fit_estimator(estimator: Any, features: pd.DataFrame, target: pd.Series, options: FitOptions | None = None) -> Any:
     """Fit, with what only some families take: balanced sample weights (XGBoost), LightGBM's integer-coded
     categorical columns, and early stopping on a held-out share of the rows (LightGBM and XGBoost)."""
@@ -193,17 +204,6 @@ def fit_estimator(estimator: Any, features: pd.DataFrame, target: pd.Series, opt
         estimator.set_params(early_stopping_rounds=options.early_stopping_rounds)
         fit["verbose"] = False
     return estimator.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], **fit)
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    """Fit-time choices of the booster families (the others take none)."""
-
-    class_weight: str = "none"
-    categorical_columns: tuple[str, ...] = ()
-    early_stopping_rounds: int = 0
-    validation_fraction: float = 0.1
-    seed: int = 42
 
 
 def _family_of(estimator: Any) -> str:

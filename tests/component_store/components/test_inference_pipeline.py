@@ -45,7 +45,7 @@ def raw_players(rows: int = 600) -> pd.DataFrame:
     return frame
 
 
-def run_chain(steps: list[str], raw: pd.DataFrame, dataset, output) -> Artifact:
+def run_chain(steps: list[str], raw: pd.DataFrame, dataset, output, label: str = "is_cheater") -> Artifact:
     table = dataset(raw, "raw")
     for number, step in enumerate(steps):
         out = output(f"t{number}")
@@ -53,9 +53,9 @@ def run_chain(steps: list[str], raw: pd.DataFrame, dataset, output) -> Artifact:
             fill_missing(table=table, filled=out, strategy="median")
         elif step in ("encode", "ordinal"):
             method = "onehot" if step == "encode" else "ordinal"
-            encode_categorical(table=table, encoded=out, method=method, exclude=["player_id", "is_cheater"])
+            encode_categorical(table=table, encoded=out, method=method, exclude=["player_id", label])
         elif step == "scale":
-            scale_numeric(table=table, scaled=out, exclude=["player_id", "is_cheater"])
+            scale_numeric(table=table, scaled=out, exclude=["player_id", label])
         elif step == "select":
             select_columns(table=table, selected=out, columns=["headshot_ratio", "account_age_days"], drop=True)
         table = out
@@ -146,3 +146,39 @@ def mlflow_sklearn_model(model: Model):
     import mlflow.sklearn
 
     return mlflow.sklearn.load_model(model.path)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_raw_rows_for_a_multiclass_and_a_regression_model(mlflow_env, dataset, output, task):
+    """Not the demo's binary label: three risk tiers (LightGBM, text labels), and spend (a regressor)."""
+    raw = raw_players()
+    label = "tier" if task == "multiclass" else "payment_amount_30d"
+    if task == "multiclass":
+        raw["tier"] = np.array(["low", "mid", "high"])[np.minimum(raw["reports_received_30d"], 2)]
+    transformed = run_chain(["fill", "encode", "scale"], raw.drop(columns="is_cheater"), dataset, output, label)
+    train, test = output("train"), output("test")
+    train_test_split(table=transformed, train=train, test=test, label=label if task == "multiclass" else "",
+                     stratify=task == "multiclass", test_size=0.3)  # fmt: skip
+    model, metrics = output("model", Model), output("metrics", Metrics)
+    train_lightgbm(
+        train=train, model=model, metrics=metrics, label=label, drop_columns=["player_id"], n_estimators=40,
+        task="classification" if task == "multiclass" else "regression",
+    )  # fmt: skip
+    register_model(model=model, metrics=metrics, registered=output("registered", Artifact), model_name=f"raw-{task}")
+    native = load_served_model(f"raw-{task}", "1", compile_models=False)
+    assert label not in native.schema.columns
+
+    test_table = pd.read_parquet(test.path)
+    features = test_table[model.metadata["features"]].astype("float64")
+    bare = mlflow_sklearn_model(model)
+    requests = json.loads(
+        raw.set_index("player_id").loc[test_table["player_id"]].reset_index()[list(native.schema.columns)]
+        .to_json(orient="records")
+    )  # fmt: skip
+    answer = native.predict(requests)
+    if task == "multiclass":
+        np.testing.assert_allclose(answer["probabilities"], bare.predict_proba(features), rtol=0, atol=1e-9)
+        assert answer["predictions"].tolist() == bare.predict(features).tolist()
+    else:
+        assert list(answer) == ["predictions"]
+        np.testing.assert_allclose(answer["predictions"], bare.predict(features), rtol=1e-9, atol=1e-9)
