@@ -139,13 +139,13 @@ def wait_ready(url: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} not ready")
 
 
-def wrk(url: str, body: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+def wrk(url: str, body: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS) -> dict[str, float]:
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
 
@@ -162,10 +162,12 @@ def wrk(url: str, body: str, headers: dict[str, str], seconds: int) -> dict[str,
     }  # fmt: skip
 
 
-def measured(url: str, body: str, headers: dict[str, str], seconds: int) -> dict[str, float]:
+def measured(
+    url: str, body: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS
+) -> dict[str, float]:
     """A warm-up run, then the median of three (by throughput; its p99 with it)."""
-    wrk(url, body, headers, max(2, seconds // 2))
-    runs = sorted((wrk(url, body, headers, seconds) for _ in range(3)), key=lambda r: r["rps"])
+    wrk(url, body, headers, max(2, seconds // 2), connections)
+    runs = sorted((wrk(url, body, headers, seconds, connections) for _ in range(3)), key=lambda r: r["rps"])
     median = runs[1]
     return median | {"errors": sum(r["errors"] for r in runs)}
 

@@ -54,7 +54,19 @@ class StoreComponent:
         from kfp import dsl
 
         # kfp is installed in the runtime image, so skip the per-task `pip install kfp`.
-        return dsl.component(self.python_function, base_image=self.base_image, install_kfp_package=False)
+        return dsl.component(
+            self.python_function, base_image=self.base_image, install_kfp_package=False,
+            packages_to_install=list(self.spec.packages) or None,
+        )  # fmt: skip
+
+    def at_version(self, version: str) -> StoreComponent:
+        """The same component under another version (a team store computes it at publish)."""
+        from dataclasses import replace
+
+        return replace(
+            self, spec=self.spec.model_copy(update={"version": version}),
+            python_function=plain_function(self.source_function, f"{self.name}@{version}"),
+        )  # fmt: skip
 
     def to_component_yaml(self) -> str:
         """The KFP component YAML (IR) that the store freezes on publish."""
@@ -81,21 +93,25 @@ def component_digest(component_yaml: str) -> str:
 def component(
     *,
     name: str,
-    version: str,
     category: str,
+    version: str = "0.0.0",
     tags: Sequence[str] = (),
     owner: str = "",
     base_image: str = DEFAULT_RUNTIME_IMAGE,
+    packages: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], StoreComponent]:
     """Declare a store component.
 
     Args:
         name: snake_case name, unique in the store.
-        version: semantic version `MAJOR.MINOR.PATCH`; bump it for any change.
+        version: semantic version `MAJOR.MINOR.PATCH`, bumped by hand for any change in the built-in store;
+            a team store computes it at publish from what changed (leave it out there).
         category: one of `component_store.spec.CATEGORIES`.
         tags: free words for search.
         owner: team or person who answers for it.
         base_image: container image on Kubeflow; the workspace's `runtime_image` overrides it at compile time.
+        packages: pip packages the component needs beyond the runtime image (KFP's `packages_to_install`),
+            e.g. `["scipy>=1.11"]`; the local runner checks they are installed before a run.
 
     Raises:
         ComponentError: when the metadata or the signature breaks the store's rules.
@@ -125,6 +141,7 @@ def component(
             outputs=tuple(outputs),
             tags=tuple(tags),
             owner=owner,
+            packages=tuple(packages),
         )
         return StoreComponent(
             spec=spec,

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from component_store.decorator import component_digest
-from component_store.store import ComponentStore
+from component_store.spec import ComponentSpec
+from component_store.store import ComponentStore, LayeredStore
+from component_store.versions import VersionChange, classify_change, next_version
 from component_store.vet import vet_or_raise
 from tessera.errors import ComponentNotFound, PublishRefused
 
@@ -64,3 +66,56 @@ def unpublished_changes(store: ComponentStore) -> list[str]:
         if published.digest != component_digest(component.to_component_yaml()):
             stale.append(component.spec.ref)
     return stale
+
+
+@dataclass(frozen=True)
+class TeamPublishResult:
+    ref: str
+    outcome: Literal["published", "unchanged"]
+    change: VersionChange
+    previous: str | None  # the version this one follows
+    path: Path
+
+
+def publish_to_team(
+    spec: ComponentSpec, component_yaml: str, store: LayeredStore, *, author: str, message: str, into: str | None = None
+) -> TeamPublishResult:
+    """Freeze a vetted component (or an imported YAML) in a team store, in review, under the version its
+    change calls for (component_store/versions.py).
+
+    Raises:
+        PublishRefused: the name belongs to another store (the built-in one, or another team's).
+    """
+    target = store.layer(into) if into else team_layer_for(spec.name, store)
+    check_name_free(store, spec.name, target)
+    spec = spec.model_copy(update={"digest": component_digest(component_yaml)})
+    latest = target.latest(spec.name) if target.has(spec.name) else None
+    if latest is None:
+        change = VersionChange("major", ("first version",))
+    else:
+        change = classify_change(latest, spec.model_copy(update={"version": latest.version}))
+    if latest is not None and change.bump == "none":
+        return TeamPublishResult(latest.ref, "unchanged", change, latest.version, target.root / spec.name)
+    version = next_version(latest.version if latest else None, change.bump)
+    frozen = spec.model_copy(update={"version": version})
+    path = target.record(frozen, component_yaml, status="review", author=author, message=message)
+    store.refresh()
+    return TeamPublishResult(frozen.ref, "published", change, latest.version if latest else None, path)
+
+
+def check_name_free(store: LayeredStore, name: str, target: ComponentStore) -> None:
+    """Refuse a name another store holds: a name lives in one store only."""
+    if store.has(name) and store.layer_of(name) is not target:
+        holder = store.layer_of(name).name
+        raise PublishRefused(
+            f"'{name}' is a component of the {holder} store; a name lives in one store only: "
+            f"rename yours (e.g. '{name}_{target.name.replace('-', '_')}')"
+        )
+
+
+def team_layer_for(name: str, store: LayeredStore) -> ComponentStore:
+    """The team store whose folder holds the component's source, or that has published it; else the first."""
+    for layer in store.team_layers:
+        if layer.has(name) or name in layer.source_names():
+            return layer
+    return store.layer()

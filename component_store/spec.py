@@ -83,6 +83,8 @@ class ComponentSpec(BaseModel):
     outputs: tuple[ArtifactSpec, ...] = ()
     tags: tuple[str, ...] = ()
     owner: str = ""
+    packages: tuple[str, ...] = Field(default=(), description="pip packages KFP installs before it runs")
+    kind: Literal["python", "container"] = "python"  # container: an imported component with its own image and command
     digest: str = Field(default="", description="sha256 of the frozen KFP component YAML")
 
     @property

@@ -20,6 +20,7 @@ from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow
 from tessera.errors import CompileError
+from tessera.workspace import DEFAULT_RUNTIME_IMAGE
 
 _PIPELINE_TYPES: dict[str, type] = {
     "string": str,
@@ -76,8 +77,10 @@ def compile_workflow(
     except Exception as exc:  # kfp raises bare ValueError/TypeError for pipelines it refuses
         raise CompileError(f"kfp could not compile workflow '{spec.name}': {exc}") from exc
     if runtime_image:
+        # Components written for Tessera's runtime run in the workspace's build of it; a component
+        # imported with an image of its own (a container component, someone else's) keeps that image.
         for executor in ir.get("deploymentSpec", {}).get("executors", {}).values():
-            if "container" in executor:
+            if executor.get("container", {}).get("image") == DEFAULT_RUNTIME_IMAGE:
                 executor["container"]["image"] = runtime_image
     return ir
 

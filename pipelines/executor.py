@@ -40,7 +40,7 @@ PRELOAD = [
 class ExecutorCall:
     """What KFP's executor needs for one node, read from the frozen component YAML."""
 
-    function_name: str
+    function_name: str  # "" for a container component (its own image and command, no Python function)
     module_source: str
     container_command: list[str]
     input_types: dict[str, str]  # artifact input name -> schema title
@@ -52,8 +52,8 @@ def read_executor_call(component_yaml: str) -> ExecutorCall:
     document = yaml.load(component_yaml, Loader=yaml.CSafeLoader)
     component = next(iter(document["components"].values()))
     container = next(iter(document["deploymentSpec"]["executors"].values()))["container"]
-    args = container["args"]
-    function_name = args[args.index("--function_to_execute") + 1]
+    args = list(container.get("args", []))
+    function_name = args[args.index("--function_to_execute") + 1] if "--function_to_execute" in args else ""
 
     def types(section: str) -> dict[str, str]:
         artifacts = component.get(section, {}).get("artifacts", {})
@@ -61,7 +61,7 @@ def read_executor_call(component_yaml: str) -> ExecutorCall:
 
     return ExecutorCall(
         function_name=function_name,
-        module_source=container["command"][-1],
+        module_source=container["command"][-1] if function_name else "",
         container_command=list(container["command"]) + list(args),
         input_types=types("inputDefinitions"),
         output_types=types("outputDefinitions"),
@@ -170,8 +170,16 @@ def start_node(
     if isolation not in ("fork", "spawn"):
         raise ValueError(f"isolation must be 'fork' or 'spawn', not '{isolation}'")
     workdir.mkdir(parents=True, exist_ok=True)
-    if isolation == "spawn":
+    if not call.function_name:  # a container component: its own command, placeholders resolved as KFP does
+        from kfp.local.placeholder_utils import replace_placeholders
+
+        for output in payload["outputs"]["artifacts"].values():
+            Path(output["artifacts"][0]["uri"]).parent.mkdir(parents=True, exist_ok=True)
+        command = replace_placeholders(call.container_command, payload, "tessera", "node", str(workdir), "local")
+        isolation = "spawn"
+    elif isolation == "spawn":
         command = [part.replace("{{$}}", json.dumps(payload)) for part in call.container_command]
+    if isolation == "spawn":
         environment = {k: v for k, v in (os.environ | env).items() if v is not None}
         environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment.get('PATH', '')}"
         with open(log_path, "ab") as log:

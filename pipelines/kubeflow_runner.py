@@ -32,6 +32,7 @@ from pipelines.compiler import compile_to_yaml
 from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import WorkflowSpec
+from pipelines.validation import check_approved
 from tessera.errors import OperationFailed, TesseraError, WorkspaceError
 from tessera.workspace import KubeflowSettings, Workspace
 
@@ -179,6 +180,7 @@ class KubeflowRunner:
     def submit(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions = RunOptions()) -> RunRecord:
         """Compile, create the run in the project's experiment, record it; returns at once (queued)."""
         values = validated_params(spec, params, self.store)
+        check_approved(spec, self.store, self.workspace.config.allow_unapproved, "a Kubeflow run")
         run_id = new_run_id()
         environment = task_environment(self.workspace, run_id, options.sample)
         with (

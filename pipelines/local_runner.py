@@ -22,14 +22,15 @@ from multiprocessing.connection import wait as wait_for_sentinels
 from pathlib import Path
 from typing import Any
 
-from component_store.store import ComponentStore, parse_ref
+from component_store.store import ComponentStore, parse_ref, workspace_store
 from pipelines.artifacts import ArtifactCache, node_fingerprint
 from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
+from pipelines.preflight import local_problems
 from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import parse_workflow
-from tessera.errors import TesseraError
+from tessera.errors import TesseraError, WorkflowInvalid
 from tessera.stores import prepare_stores
 from tessera.workspace import Workspace
 
@@ -133,6 +134,9 @@ class LocalRunner:
     def create_run(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions) -> RunRecord:
         """Validate the workflow with these parameters and record a queued run."""
         values = validated_params(spec, params, self.store)
+        problems = local_problems(spec, self.store)
+        if problems:
+            raise WorkflowInvalid(f"'{spec.name}' (on this machine)", problems)
         return record_run(self.runs, new_run_id(), spec, values, self.backend, asdict(options))
 
     def execute(self, run_id: str, on_change: OnChange | None = None) -> RunRecord:
@@ -408,7 +412,7 @@ def _main(argv: list[str]) -> None:
     from tessera.workspace import load_workspace
 
     workspace = load_workspace(Path(argv[0]))
-    LocalRunner(workspace, ComponentStore(Path(argv[2]))).execute(argv[1])
+    LocalRunner(workspace, workspace_store(workspace, builtin_root=Path(argv[2]))).execute(argv[1])
 
 
 if __name__ == "__main__":

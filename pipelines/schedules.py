@@ -29,6 +29,7 @@ from pipelines.kubeflow_runner import (
 )
 from pipelines.runner import validated_params
 from pipelines.spec import WorkflowSpec
+from pipelines.validation import check_approved
 from tessera.errors import TesseraError
 from tessera.suggest import did_you_mean
 from tessera.workspace import Workspace
@@ -107,6 +108,7 @@ class Schedules:
         schedule_name = name or f"{spec.project}/{spec.name}"
         expression = kfp_cron(cron)
         values = validated_params(spec, params, self.store)
+        check_approved(spec, self.store, self.workspace.config.allow_unapproved, "a schedule")
         if any(s.name == schedule_name for s in self.list()):
             raise ScheduleError(f"A schedule named '{schedule_name}' exists; delete it first or give another --name")
         environment = task_environment(self.workspace, f"schedule:{schedule_name}")

@@ -9,10 +9,11 @@ Each problem names the node and field and, where one exists, what was probably m
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from component_store.spec import ArtifactSpec, ComponentSpec, ParamSpec
-from component_store.store import ComponentStore
+from component_store.store import ComponentStore, PublishedVersion
 from pipelines.edits import artifacts_fit
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from tessera.errors import ComponentNotFound, Problem
@@ -209,3 +210,45 @@ def _input_problems(
                     )
                 )
     return problems
+
+
+def pinned_versions(spec: WorkflowSpec, store: ComponentStore) -> Iterator[tuple[Node, PublishedVersion]]:
+    """Each node with the published version it pins (nodes pinning nothing that exists are left to
+    `validate_workflow`, which reports them)."""
+    for node in spec.nodes:
+        try:
+            yield node, store.resolve_info(node.component)
+        except ComponentNotFound:
+            continue
+
+
+def review_warnings(spec: WorkflowSpec, store: ComponentStore) -> list[Problem]:
+    """Pins of versions that are not approved: in review (fine to try locally) or deprecated (with the
+    replacement). A ComponentStore without review (a plain folder) has none."""
+    warnings = []
+    for node, info in pinned_versions(spec, store):
+        where = f"node '{node.id}' › component"
+        if info.status == "review":
+            warnings.append(
+                Problem(
+                    where,
+                    f"{info.spec.ref} is in review, not approved yet: fine to try locally; Kubeflow runs and "
+                    f"schedules refuse it until one of the {info.store} store's approvers runs "
+                    f"`tessera components approve {info.spec.ref}`",
+                )
+            )
+        elif info.status == "deprecated":
+            warnings.append(Problem(where, f"{info.spec.ref} is deprecated ({info.reason}): use {info.replacement}"))
+    return warnings
+
+
+def check_approved(spec: WorkflowSpec, store: ComponentStore, allow_unapproved: bool, where: str) -> None:
+    """Refuse a workflow pinning versions in review for `where` (a Kubeflow run, a schedule) unless allowed."""
+    if allow_unapproved:
+        return
+    unapproved = [w for w in review_warnings(spec, store) if "is in review" in w.message]
+    if unapproved:
+        from tessera.errors import WorkflowInvalid
+
+        hint = Problem("workflow", f"{where} takes approved versions only (or allow_unapproved: true in tessera.yaml)")
+        raise WorkflowInvalid(f"'{spec.name}'", [*unapproved, hint])

@@ -40,6 +40,34 @@ class Resources(BaseModel):
     gpu: int = Field(default=0, ge=0)
 
 
+class FeatureLookup(BaseModel):
+    """Score by id: the Feast repo and views an endpoint reads a request's features from, and the entity key.
+
+    Example:
+        >>> FeatureLookup.parse("projects/risk/features:player_activity", "player_id").views
+        ('player_activity',)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    repo: str
+    views: tuple[str, ...] = Field(min_length=1)
+    entity: str = "player_id"
+
+    @classmethod
+    def parse(cls, text: str, entity: str = "player_id") -> FeatureLookup:
+        """`REPO:VIEW[,VIEW…]`, as `--features` takes it."""
+        repo, _, views = text.rpartition(":")
+        names = tuple(v.strip() for v in views.split(",") if v.strip())
+        if not repo or not names:
+            raise EndpointError(
+                f"--features takes REPO:VIEW[,VIEW…], e.g. projects/risk/features:player_activity; got '{text[:64]}'"
+            )
+        return cls(repo=repo, views=names, entity=entity)
+
+    def describe(self) -> str:
+        return f"{self.repo}:{','.join(self.views)} by {self.entity}"
+
+
 class EndpointRequest(BaseModel):
     """What to serve: a frozen value that `deploy` and `update` take.
 
@@ -58,6 +86,7 @@ class EndpointRequest(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     runtime: Literal["tessera", "tessera-runtime", "mlserver"] = "tessera"
     compiled: bool = True  # serve through ONNX Runtime where the compiled model answers like the native one
+    features: FeatureLookup | None = None  # requests carry ids; the server reads their features from Feast
     resources: Resources = Resources()
     namespace: str = "default"
 

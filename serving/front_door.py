@@ -31,7 +31,7 @@ from prometheus_client import Counter, Histogram
 from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_response, read_binary_request
 from serving.inference_pipeline import InferencePipeline
 from serving.openapi import openapi_document
-from serving.payloads import BadRequest, decode_v1, decode_v2, parse_json, quoted
+from serving.payloads import BadRequest, decode_v1, decode_v2, decode_v2_records, parse_json, quoted
 from serving.served_model import Outputs, ServedModel, tensor_datatype
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
@@ -183,13 +183,17 @@ class FrontDoor:
         )
         if primary.pipeline is not None:
             inputs = [i | {"parameters": _raw_column(primary.pipeline, i["name"])} for i in inputs]
+        if primary.lookup is not None:  # the first input is the entity key the features are read by
+            inputs[0] = inputs[0] | {"parameters": {"nullable": False, "entity": True}}
         return {
             "name": self.state.name,
             "versions": [route.version for route in traffic.routes],
             "platform": primary.platform,
             "inputs": inputs,
             "outputs": primary.outputs,
-            "parameters": {"routes": [route.model_dump() for route in traffic.routes]} | _classes(primary),
+            "parameters": {"routes": [route.model_dump() for route in traffic.routes]}
+            | _classes(primary)
+            | ({"features": primary.lookup.describe()} if primary.lookup is not None else {}),
         }
 
 
@@ -199,8 +203,8 @@ def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outp
         decode = decode_v1 if protocol == "v1" else decode_v2
         assert model.schema is not None
         return model.predict(decode(payload, model.schema, max_rows))
-    if protocol == "v2":
-        raise BadRequest("this model takes raw or text columns: call the V1 route with instances as objects")
+    if protocol == "v2":  # raw, text or id columns: one tensor per column
+        return model.predict(decode_v2_records(payload, max_rows))
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
         raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
     if len(payload["instances"]) > max_rows:

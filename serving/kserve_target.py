@@ -9,6 +9,11 @@ image is the runtime's). Runtime `mlserver`: KServe's
 MLServer with `modelFormat: mlflow`, protocol v2 and a `storageUri` resolved from the alias to
 the version's artifact location (KServe does not understand `models:/` URIs).
 
+Score by id (`--features REPO:VIEW --entity KEY`) runs inside the predictor, as locally: the repo's
+definitions (feature_store.yaml and its Python files) go into a ConfigMap `NAME-feature-repo` mounted
+at /etc/tessera/feature-repo. Its registry and online store must be reachable from the pod (a SQL or
+S3 registry, Redis): a repo on this machine's SQLite files is refused with that fix.
+
 A canary uses KServe's own mechanism: the predictor is patched to the canary version with
 `canaryTrafficPercent`, and KServe keeps the previous revision serving the rest. Objects are
 built from the kserve SDK's models; what is sent goes through `KServeClient`, whose Kubernetes
@@ -18,6 +23,7 @@ API object is the seam the tests replace.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from serving.endpoint_registry import EndpointRecord, EndpointRegistry
@@ -32,6 +38,8 @@ SERVER_PORT = 8080
 # The ServingRuntime that manifests/base/serving-runtime.yaml installs in a project namespace.
 SERVING_RUNTIME = "tessera-predictor"
 MODEL_FORMAT = "tessera"
+FEATURE_REPO_MOUNT = "/etc/tessera/feature-repo"
+FEATURE_REPO_VOLUME = "feature-repo"
 
 
 def build_inference_service(
@@ -70,9 +78,11 @@ def build_inference_service(
             model=V1beta1ModelSpec(
                 model_format=V1beta1ModelFormat(name=MODEL_FORMAT), runtime=SERVING_RUNTIME,
                 args=["--standalone", request.name, "--model", f"{serving.model_name}/{serving.version}",
-                      "--max-batch-rows", str(request.max_batch_rows), *_compile_flag(request)],
+                      "--max-batch-rows", str(request.max_batch_rows), *_compile_flag(request), *_feature_args(request)],
                 env=_server_env(tracking_uri, token_digest), resources=V1ResourceRequirements(**resources),
+                volume_mounts=_feature_mounts(request),
             ),
+            volumes=_feature_volumes(request),
         )  # fmt: skip
     else:
         predictor = V1beta1PredictorSpec(
@@ -92,12 +102,15 @@ def build_inference_service(
                         "--max-batch-rows",
                         str(request.max_batch_rows),
                         *_compile_flag(request),
+                        *_feature_args(request),
                     ],  # fmt: skip
                     env=_server_env(tracking_uri, token_digest),
                     ports=[V1ContainerPort(container_port=SERVER_PORT, protocol="TCP")],
                     resources=V1ResourceRequirements(**resources),
+                    volume_mounts=_feature_mounts(request),
                 )
             ],
+            volumes=_feature_volumes(request),
         )
     annotations = {ROUTES_ANNOTATION: json.dumps([r.model_dump() for r in routes])}
     return V1beta1InferenceService(
@@ -111,6 +124,65 @@ def build_inference_service(
         ),  # fmt: skip
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
+
+
+def feature_repo_config_map(request: EndpointRequest, repo: Path) -> Any:
+    """The ConfigMap holding a feature repo's definitions for the endpoint's pods."""
+    from kubernetes.client import V1ConfigMap, V1ObjectMeta
+
+    files = {
+        path.name: path.read_text()
+        for path in sorted(repo.iterdir())
+        if path.is_file() and path.suffix in (".yaml", ".yml", ".py")
+    }
+    return V1ConfigMap(
+        api_version="v1", kind="ConfigMap", data=files,
+        metadata=V1ObjectMeta(
+            name=f"{request.name}-feature-repo", namespace=request.namespace,
+            labels={"app.kubernetes.io/managed-by": "tessera"},
+        ),
+    )  # fmt: skip
+
+
+def cluster_readiness(repo: Path) -> list[str]:
+    """What in a feature repo's configuration a pod could not reach (files on this machine)."""
+    import yaml
+
+    config = yaml.safe_load((repo / "feature_store.yaml").read_text()) or {}
+    problems = []
+    online = config.get("online_store") or {"type": "sqlite"}
+    if (online.get("type") if isinstance(online, dict) else online) == "sqlite":
+        problems.append("its online store is a SQLite file here (use Redis: online_store: {type: redis, ...})")
+    registry = config.get("registry")
+    path = registry.get("path", "") if isinstance(registry, dict) else str(registry or "")
+    if isinstance(registry, dict) and registry.get("registry_type") == "sql" or "://" in path:
+        return problems
+    problems.append("its registry is a file here (use a SQL or S3 registry)")
+    return problems
+
+
+def _feature_args(request: EndpointRequest) -> list[str]:
+    lookup = request.features
+    if lookup is None:
+        return []
+    return ["--features", f"{FEATURE_REPO_MOUNT}:{','.join(lookup.views)}", "--entity", lookup.entity]
+
+
+def _feature_mounts(request: EndpointRequest) -> list[Any] | None:
+    from kubernetes.client import V1VolumeMount
+
+    if request.features is None:
+        return None
+    return [V1VolumeMount(name=FEATURE_REPO_VOLUME, mount_path=FEATURE_REPO_MOUNT, read_only=True)]
+
+
+def _feature_volumes(request: EndpointRequest) -> list[Any] | None:
+    from kubernetes.client import V1ConfigMapVolumeSource, V1Volume
+
+    if request.features is None:
+        return None
+    source = V1ConfigMapVolumeSource(name=f"{request.name}-feature-repo")
+    return [V1Volume(name=FEATURE_REPO_VOLUME, config_map=source)]
 
 
 def to_manifest(inference_service: Any) -> dict[str, Any]:
@@ -147,9 +219,11 @@ class KServeTarget:
     kind = "kserve"
 
     def __init__(
-        self, registry: EndpointRegistry, models: ModelRegistry, image: str, tracking_uri: str, client: Any = None
-    ):
+        self, registry: EndpointRegistry, models: ModelRegistry, image: str, tracking_uri: str, client: Any = None,
+        workspace_root: Path | None = None,
+    ):  # fmt: skip
         self.registry = registry
+        self.workspace_root = workspace_root or Path.cwd()  # where a relative feature repo is
         self.models = models
         self.image = image
         self.tracking_uri = tracking_uri
@@ -182,6 +256,22 @@ class KServeTarget:
             request, routes, self.image, self.tracking_uri, token_hash(token) if token else "", storage
         )
 
+    def feature_repo(self, request: EndpointRequest) -> Any:
+        """The ConfigMap of the request's feature repo (None without `features`); refused for a repo a pod cannot use."""
+        if request.features is None:
+            return None
+        if request.runtime == "mlserver":
+            raise EndpointError("scoring by id runs in Tessera's server: use --runtime tessera or tessera-runtime")
+        from serving.online_features import resolve_repo
+
+        repo = resolve_repo(self.workspace_root / request.features.repo)
+        problems = cluster_readiness(repo)
+        if problems:
+            raise EndpointError(
+                f"the feature repo {request.features.repo} cannot serve a cluster: {'; '.join(problems)}"
+            )
+        return feature_repo_config_map(request, repo)
+
     def deploy(self, request: EndpointRequest) -> Endpoint:
         if self.registry.exists(request.name):
             raise EndpointError(
@@ -189,6 +279,7 @@ class KServeTarget:
             )
         token = new_token()
         service = self.render(request, token)
+        self._apply_config_map(self.feature_repo(request))
         self._call("create", service, namespace=request.namespace)
         record = EndpointRecord(
             name=request.name, target=self.kind, request=request, status="serving", token_hash=token_hash(token),
@@ -203,6 +294,7 @@ class KServeTarget:
         service = self.render(request, "")
         if service.spec.predictor.containers:
             _keep_token(service, record.token_hash)
+        self._apply_config_map(self.feature_repo(request))
         self._call("patch", name, service, namespace=request.namespace)
         self.registry.set_request(name, request, event)
         self._served(request, service)
@@ -262,6 +354,21 @@ class KServeTarget:
         record = self.registry.get(request.name)
         self.registry.record_served(request.name, routes, record.revision)
         sync_endpoint_tags(self.models.client, self.registry.all(), also_models={r.model_name for r in record.served})
+
+    def _apply_config_map(self, config_map: Any) -> None:
+        """Create the ConfigMap, or replace the one of that name."""
+        if config_map is None:
+            return
+        from kubernetes.client.exceptions import ApiException
+
+        core = self.client.core_api
+        namespace, name = config_map.metadata.namespace, config_map.metadata.name
+        try:
+            core.create_namespaced_config_map(namespace, config_map)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise EndpointFailed(f"the cluster refused the ConfigMap {name}: {exc.reason}") from exc
+            core.replace_namespaced_config_map(name, namespace, config_map)
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:

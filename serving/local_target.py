@@ -47,6 +47,7 @@ class LocalProcessTarget:
                 "to change what it serves, or pick another name"
             )
         resolve_routes(self.models, request)  # unknown model / version / alias: refused before anything starts
+        _check_features(request, self.workspace.root)
         port = request.port or free_port()
         if not port_free(port):
             raise EndpointError(f"port {port} is already in use on 127.0.0.1: pick another with --port")
@@ -80,6 +81,7 @@ class LocalProcessTarget:
         if request.name != name:
             raise EndpointError(f"the request names endpoint '{request.name}', not '{name}'")
         resolve_routes(self.models, request)
+        _check_features(request, self.workspace.root)
         revision = self.registry.set_request(name, request, event)
         if not server_alive(record.pid):
             return self.status(name)  # a stopped endpoint serves the new request when started
@@ -224,6 +226,19 @@ class LocalProcessTarget:
         sync_endpoint_tags(
             self.models.client, self.registry.all(), also_models={route.model_name for route in changed.served}
         )
+
+
+def _check_features(request: EndpointRequest, root: Path) -> None:
+    """A lookup whose repo, views or entity key are wrong is refused before a server starts."""
+    if request.features is None:
+        return
+    from serving.feature_lookup import check_lookup
+    from serving.online_features import FeatureStoreError
+
+    try:
+        check_lookup(request.features, root)
+    except FeatureStoreError as exc:
+        raise EndpointError(str(exc)) from exc
 
 
 def _ready(url: str, token: str = "") -> bool:

@@ -122,7 +122,9 @@ def run(
 ) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before any model library starts its thread pool
     record = registry.get(name)
-    load = functools.partial(load_served_model, compile_models=record.request.compiled)
+    load = functools.partial(
+        load_served_model, compile_models=record.request.compiled, features=record.request.features
+    )
     controller = TrafficController(name, registry, ModelRegistry(tracking_uri), load=load, sync_tags=sync_tags)
     state = controller.start()
     _quiet_native_libraries()
@@ -147,7 +149,7 @@ def _quiet_native_libraries() -> None:
 
 
 def standalone_registry(
-    name: str, model: str, port: int, max_batch_rows: int, compiled: bool = True
+    name: str, model: str, port: int, max_batch_rows: int, compiled: bool = True, features: Any = None
 ) -> EndpointRegistry:
     """A one-endpoint registry in a temporary folder, for a server in a pod (no workspace there):
     the model comes from the command line, the token hash from `TESSERA_TOKEN_HASH`."""
@@ -157,7 +159,9 @@ def standalone_registry(
     from serving.endpoints import EndpointRequest
 
     registry = EndpointRegistry(Path(tempfile.mkdtemp(prefix="tessera-endpoint-")) / "endpoints.db")
-    request = EndpointRequest(name=name, model=model, port=port, max_batch_rows=max_batch_rows, compiled=compiled)
+    request = EndpointRequest(
+        name=name, model=model, port=port, max_batch_rows=max_batch_rows, compiled=compiled, features=features
+    )
     token_digest = os.environ.get("TESSERA_TOKEN_HASH", "")
     registry.create(
         EndpointRecord(
@@ -176,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080, help="with --standalone")
     parser.add_argument("--max-batch-rows", type=int, default=10_000, help="with --standalone")
     parser.add_argument("--no-compiled", action="store_true", help="with --standalone: serve the native model")
+    parser.add_argument("--features", help="with --standalone: score by id, REPO:VIEW[,VIEW…] (REPO in the pod)")
+    parser.add_argument("--entity", default="player_id", help="with --features: the id column requests carry")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between checks for a moved alias")
     parser.add_argument("--drain", type=float, default=1.0, help="seconds readiness says 503 before stopping")
@@ -184,8 +190,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.standalone:
         if not args.model:
             parser.error("--standalone needs --model MODEL/VERSION")
+        from serving.endpoints import FeatureLookup
+
+        lookup = FeatureLookup.parse(args.features, args.entity) if args.features else None
         registry = standalone_registry(
-            args.standalone, args.model, args.port, args.max_batch_rows, compiled=not args.no_compiled
+            args.standalone, args.model, args.port, args.max_batch_rows, compiled=not args.no_compiled, features=lookup
         )
         tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
         run(registry, args.standalone, tracking_uri, args.host, args.poll, args.drain, sync_tags=False)

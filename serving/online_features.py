@@ -52,6 +52,14 @@ def resolve_repo(feature_repo: str | Path) -> Path:
     return path
 
 
+def feature_repos(workspace_root: Path) -> list[str]:
+    """The workspace's Feast repos (folders with a feature_store.yaml under projects/), relative to it."""
+    return sorted(
+        str(config.parent.relative_to(workspace_root))
+        for config in workspace_root.glob("projects/**/feature_store.yaml")
+    )
+
+
 def open_feature_store(feature_repo: str | Path, apply: bool = False) -> Any:
     """A `feast.FeatureStore` over the repo; with `apply`, its definitions registered first (`feast apply`)."""
     require_feast("the feature store")

@@ -137,6 +137,25 @@ def decode_v2(payload: Any, schema: FeatureSchema, max_rows: int) -> np.ndarray:
     return _tensor_per_column(inputs, schema, max_rows)
 
 
+def decode_v2_records(payload: Any, max_rows: int) -> list[dict[str, Any]]:
+    """V2 `inputs`, one tensor per column (BYTES for text), -> one object per row keyed by column, for
+    endpoints that take raw, text or id columns (the predictor checks the names and kinds).
+
+    Example:
+        >>> decode_v2_records({"inputs": [{"name": "id", "shape": [1], "datatype": "INT64", "data": [7]}]}, 10)
+        [{'id': 7}]
+    """
+    if not isinstance(payload, dict):
+        raise BadRequest("request body must be a JSON object with an 'inputs' list")
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise BadRequest(
+            "field 'inputs' must be a non-empty list of tensors {name, shape, datatype, data}, one per column"
+        )
+    by_name = _column_tensors(inputs, max_rows, text=True)
+    return [dict(zip(by_name, values, strict=True)) for values in zip(*by_name.values(), strict=True)]
+
+
 def _check_batch(field: str, rows: Any, max_rows: int) -> None:
     if not isinstance(rows, list):
         raise BadRequest(f"'{field}' must be a list of rows")
@@ -228,7 +247,7 @@ def _json_type(value: Any) -> str:
     }.get(type(value), "another type")
 
 
-def _check_tensor(k: int, tensor: Any) -> None:
+def _check_tensor(k: int, tensor: Any, text: bool = False) -> None:
     if not isinstance(tensor, dict):
         raise BadRequest(f"inputs[{k}] must be an object {{name, shape, datatype, data}}")
     for key in ("name", "shape", "datatype", "data"):
@@ -237,7 +256,9 @@ def _check_tensor(k: int, tensor: Any) -> None:
     shape = tensor["shape"]
     if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
         raise BadRequest(f"inputs[{k}].shape must be a list of non-negative integers")
-    if tensor["datatype"] not in V2_NUMERIC_TYPES and tensor["datatype"] != "BOOL":
+    if text and tensor["datatype"] == "BYTES":
+        pass
+    elif tensor["datatype"] not in V2_NUMERIC_TYPES and tensor["datatype"] != "BOOL":
         raise BadRequest(
             f"inputs[{k}].datatype {quoted(tensor['datatype'])} is not supported here; use FP64, FP32, INT64, INT32 or BOOL"
         )
@@ -266,6 +287,10 @@ def _check_datatype(k: int, datatype: str, data: list[Any]) -> None:
         wrong = next((v for v in data if type(v) is not bool), None)
         if wrong is not None:
             raise BadRequest(f"inputs[{k}] is BOOL but holds {_json_type(wrong)}: send true or false")
+    elif datatype == "BYTES":
+        wrong = next((v for v in data if type(v) is not str), None)
+        if wrong is not None:
+            raise BadRequest(f"inputs[{k}] is BYTES but holds {_json_type(wrong)}: send text")
     elif datatype.startswith(("INT", "UINT")):
         wrong = next((v for v in data if type(v) is not int), None)
         if wrong is not None:
@@ -298,13 +323,24 @@ def _single_tensor(tensor: dict[str, Any], schema: FeatureSchema, max_rows: int)
 def _tensor_per_column(inputs: list[dict[str, Any]], schema: FeatureSchema, max_rows: int) -> np.ndarray:
     names = [tensor["name"] for tensor in inputs]
     _check_same_columns(names, schema, "inputs")
+    by_name = _column_tensors(inputs, max_rows)
+    columns = [by_name[c] for c in schema.columns]
+    matrix_rows = [list(values) for values in zip(*columns, strict=True)]
+    return _to_matrix(matrix_rows, schema, lambda i, j: f"inputs '{schema.columns[j]}' row {i}")
+
+
+def _column_tensors(inputs: list[Any], max_rows: int, text: bool = False) -> dict[str, list[Any]]:
+    """One tensor per column -> column name to its values; every column the same number of rows."""
     by_name: dict[str, list[Any]] = {}
     for k, tensor in enumerate(inputs):
+        _check_tensor(k, tensor, text=text)
         shape = tensor["shape"]
         if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise BadRequest(
                 f"inputs[{k}] ({quoted(tensor['name'])}) must have shape [rows] or [rows, 1], got {quoted(shape)}"
             )
+        if not isinstance(tensor["name"], str) or tensor["name"] in by_name:
+            raise BadRequest(f"inputs[{k}] needs a name of its own: the column it carries")
         by_name[tensor["name"]] = _flat(k, tensor)
     counts = {len(values) for values in by_name.values()}
     if len(counts) > 1:
@@ -316,6 +352,4 @@ def _tensor_per_column(inputs: list[dict[str, Any]], schema: FeatureSchema, max_
         raise BadRequest("inputs are empty: send at least one row")
     if rows > max_rows:
         raise BadRequest(f"batch of {rows} rows is over this endpoint's limit of {max_rows}; split it", 413)
-    columns = [by_name[c] for c in schema.columns]
-    matrix_rows = [list(values) for values in zip(*columns, strict=True)]
-    return _to_matrix(matrix_rows, schema, lambda i, j: f"inputs '{schema.columns[j]}' row {i}")
+    return by_name

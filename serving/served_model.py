@@ -19,11 +19,12 @@ import logging
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from serving.compiled import CompileReport
+from serving.endpoints import FeatureLookup
 from serving.inference_pipeline import InferencePipeline
 from serving.payloads import FeatureSchema
 from serving.predictor import (
@@ -35,6 +36,9 @@ from serving.predictor import (
     contract_of_estimator,
     tensor_datatype,
 )
+
+if TYPE_CHECKING:
+    from serving.feature_lookup import LookupPlan
 
 log = logging.getLogger("tessera.endpoint")
 VALIDATION_SAMPLE = "tessera/validation_sample.parquet"  # written beside the model by the train components
@@ -53,6 +57,7 @@ class ServedModel:
     predictor: Predictor
     report: CompileReport | None = None
     pipeline: InferencePipeline | None = None  # takes the raw columns (records, nulls allowed) before the model
+    lookup: LookupPlan | None = None  # scores by id: the rest of the columns come from Feast
 
     @property
     def raw_inputs(self) -> bool:
@@ -61,7 +66,7 @@ class ServedModel:
     @property
     def takes_matrix(self) -> bool:
         """Requests are decoded into a float matrix in signature order (numeric signatures, no pipeline)."""
-        return self.schema is not None and self.schema.numeric and not self.raw_inputs
+        return self.schema is not None and self.schema.numeric and not self.raw_inputs and self.lookup is None
 
     @property
     def label(self) -> str:
@@ -80,6 +85,10 @@ class ServedModel:
     def outputs(self) -> list[dict[str, Any]]:
         """What infer returns, as V2 metadata describes it: from the contract, or, for a pyfunc version
         logged without one, from its answer to a row of zeros."""
+        if self.lookup is not None:
+            from serving.feature_lookup import describe_missing_features
+
+            return [*self.predictor.contract.describe(), describe_missing_features()]
         if not isinstance(self.predictor, PyfuncPredictor) or self.predictor.stated:
             return self.predictor.contract.describe()
         if self.schema is None or not self.schema.numeric:
@@ -103,8 +112,11 @@ def feature_schema(signature: Any) -> FeatureSchema | None:
     return FeatureSchema(columns=tuple(spec.name for spec in specs), kinds=kinds)
 
 
-def load_served_model(model_name: str, version: str, compile_models: bool = True) -> ServedModel:
-    """Load `models:/model_name/version` from the active MLflow tracking store."""
+def load_served_model(
+    model_name: str, version: str, compile_models: bool = True, features: FeatureLookup | None = None
+) -> ServedModel:
+    """Load `models:/model_name/version` from the active MLflow tracking store; with `features`,
+    scoring by id (serving/feature_lookup.py)."""
     import tempfile
 
     import mlflow
@@ -114,7 +126,12 @@ def load_served_model(model_name: str, version: str, compile_models: bool = True
         local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{model_name}/{version}", dst_path=tmp)
         mlmodel = Model.load(local)
         served = _load_adapter(model_name, version, mlmodel, local, compile_models)
-    return _with_inference_pipeline(served, mlmodel.run_id)
+    served = _with_inference_pipeline(served, mlmodel.run_id)
+    if features is None:
+        return served
+    from serving.feature_lookup import with_feature_lookup
+
+    return with_feature_lookup(served, features)
 
 
 def _load_adapter(model_name: str, version: str, mlmodel: Any, local: str, compile_models: bool) -> ServedModel:

@@ -11,14 +11,14 @@ import typer
 from studio.console import JsonOption, console, fail
 
 if TYPE_CHECKING:
-    from component_store.store import ComponentStore
+    from component_store.store import ComponentStore, LayeredStore
 
 app = typer.Typer(help="Browse, vet and publish the component store.", no_args_is_help=True)
 
 
 def open_store() -> ComponentStore:
-    """The workspace's store when inside a workspace that names one, else the built-in store."""
-    from component_store.store import ComponentStore
+    """Inside a workspace, its layered store (built-in, then its team stores); elsewhere the built-in store."""
+    from component_store.store import ComponentStore, workspace_store
     from tessera.errors import WorkspaceError
     from tessera.workspace import find_workspace
 
@@ -26,8 +26,17 @@ def open_store() -> ComponentStore:
         workspace = find_workspace()
     except WorkspaceError:
         return ComponentStore()
-    store_path = workspace.config.store
-    return ComponentStore(workspace.resolve(store_path)) if store_path else ComponentStore()
+    return workspace_store(workspace)
+
+
+def open_team_store() -> LayeredStore:
+    """The workspace's layered store, for commands that write to a team store (refused outside a workspace)."""
+    from component_store.store import LayeredStore
+
+    store = open_store()
+    if not isinstance(store, LayeredStore):
+        fail("team stores live in a workspace: run this inside one (tessera init)")
+    return store
 
 
 @app.command("list")
@@ -47,15 +56,24 @@ def list_components(
 
     if category and category not in CATEGORIES:
         fail(f"unknown category '{category}'{did_you_mean(category, CATEGORIES)}; categories: {', '.join(CATEGORIES)}")
-    specs = open_store().search(search, category=category, tag=tag)
+    store = open_store()
+    specs = store.search(search, category=category, tag=tag)
+    infos = [store.info(spec.name, spec.version) for spec in specs]
     if as_json:
-        print(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
+        print(
+            json.dumps(
+                [i.spec.model_dump(mode="json") | {"store": i.store, "status": i.status} for i in infos], indent=2
+            )
+        )
         return
     table = Table(title=f"{len(specs)} component(s)")
-    for column in ("component", "version", "category", "summary", "owner"):
+    for column in ("component", "version", "store", "status", "category", "summary", "owner"):
         table.add_column(column)
-    for spec in specs:
-        table.add_row(spec.name, spec.version, spec.category, spec.summary, spec.owner)
+    colours = {"approved": "green", "review": "yellow", "deprecated": "red"}
+    for info in infos:
+        spec = info.spec
+        status = f"[{colours.get(info.status, 'white')}]{info.status}[/]"
+        table.add_row(spec.name, spec.version, info.store, status, spec.category, spec.summary, spec.owner)
     console.print(table)
 
 
@@ -73,12 +91,22 @@ def show(
     name, version = parse_ref(ref)
     spec = store.get(name, version) if version else store.latest(name)
     usages = _usages(spec.name, spec.version)
+    every_usage = _usages(spec.name, None)
+    versions = [store.info(spec.name, v.version) for v in store.versions(spec.name)]
     if as_json:
         body = spec.model_dump(mode="json") | {
-            "versions": [v.version for v in store.versions(spec.name)],
+            "store": store.info(spec.name, spec.version).store,
+            "status": store.info(spec.name, spec.version).status,
+            "versions": [v.spec.version for v in versions],
+            "version_history": [
+                {"version": v.spec.version, "status": v.status, "author": v.author, "message": v.message,
+                 "published_at": v.published_at, "replacement": v.replacement,
+                 "used_by": [f"{u.workflow} (node {u.node})" for u in every_usage if u.component == v.spec.ref]}
+                for v in versions
+            ],
             "params_schema": spec.params_json_schema(),
             "used_by": [{"workflow": u.workflow, "node": u.node} for u in usages],
-        }
+        }  # fmt: skip
         print(json.dumps(body, indent=2))
         return
     console.print(f"[bold]{spec.ref}[/]  [dim]{spec.category} · owner {spec.owner or '-'} · {', '.join(spec.tags)}[/]")
@@ -103,14 +131,20 @@ def show(
         for a in items:
             artifacts.add_row(direction, a.name, a.type, a.description)
     console.print(artifacts)
-    console.print(f"Versions: {', '.join(v.version for v in store.versions(spec.name))}   digest {spec.digest[:19]}…")
-    if usages:
-        console.print("Used by: " + ", ".join(f"{u.workflow} (node {u.node})" for u in usages))
-    else:
-        console.print("[dim]Used by no workflow in this workspace.[/]")
+    console.print(f"Digest {spec.digest[:19]}…")
+    history = Table(title=f"Versions ({versions[0].store} store)", title_justify="left")
+    for column in ("version", "status", "published", "by", "what changed", "used by"):
+        history.add_column(column)
+    for v in versions:
+        status = v.status + (f" → use {v.replacement}: {v.reason}" if v.replacement else "")
+        users = [f"{u.workflow} ({u.node})" for u in every_usage if u.component == v.spec.ref]
+        history.add_row(v.spec.version, status, v.published_at[:10], v.author, v.message, ", ".join(users) or "-")
+    console.print(history)
+    if not usages:
+        console.print(f"[dim]{spec.ref} is used by no workflow in this workspace.[/]")
 
 
-def _usages(name: str, version: str) -> list[Any]:
+def _usages(name: str, version: str | None) -> list[Any]:
     from pipelines.usage import component_usages
     from tessera.errors import WorkspaceError
     from tessera.workspace import find_workspace
@@ -138,34 +172,170 @@ def vet(
     names: Annotated[list[str] | None, typer.Argument(help="Source component names.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Vet every source component.")] = False,
 ) -> None:
-    """Check components against the store's promises (typed, documented, self-contained, tested)."""
-    from component_store.vet import vet_component
-
+    """Check components: typed, documented, self-contained; a team component's own tests and a trial run too."""
     store = open_store()
     failed = 0
     for component in _selected(store, names, every):
-        problems = vet_component(component, _tests_root())
+        with console.status(f"vetting {component.spec.ref}…"):
+            problems, notes = _vet(store, component)
         if problems:
             failed += 1
-            console.print(f"[red]✗ {component.spec.ref}[/]")
+            console.print(f"[red]✗ {component.name}[/]")
             for problem in problems:
-                console.print(f"    - {problem}")
+                console.print(f"    - {problem}", markup=False)
         else:
-            console.print(f"[green]✓ {component.spec.ref}[/]")
+            console.print(f"[green]✓ {component.name}[/]  [dim]{'; '.join(notes)}[/]")
     if failed:
         fail(f"{failed} component(s) failed vetting")
+
+
+def _vet(store: Any, component: Any) -> tuple[list[str], list[str]]:
+    """(problems, notes): a team component fully (pipelines/vetting.py), a built-in one statically."""
+    from component_store.vet import vet_component
+
+    if _is_team(store, component.name):
+        from pipelines.vetting import vet_team_component
+        from tessera.workspace import find_workspace
+
+        layer = _team_of(store, component.name)
+        report = vet_team_component(
+            layer.source(component.name), layer.source_folder, find_workspace().component_environment()
+        )
+        return report.problems, report.notes
+    return vet_component(component, _tests_root()), []
+
+
+def _is_team(store: Any, name: str) -> bool:
+    return any(name in layer.source_names() for layer in getattr(store, "team_layers", []))
+
+
+def _team_of(store: Any, name: str) -> Any:
+    return next(layer for layer in store.team_layers if name in layer.source_names())
 
 
 @app.command()
 def publish(
     names: Annotated[list[str] | None, typer.Argument(help="Source component names.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Publish every source component.")] = False,
+    message: Annotated[str, typer.Option("--message", "-m", help="What changed (kept with the version).")] = "",
+    author: Annotated[str | None, typer.Option(help="Who publishes (default: TESSERA_USER, git's user.email).")] = None,
 ) -> None:
-    """Vet components and freeze their current version in the store (never overwriting one)."""
+    """Vet components and freeze a new version; a team store picks the version from what changed."""
+    from component_store.publish import check_name_free, publish_to_team, team_layer_for
     from component_store.publish import publish as publish_component
+    from component_store.review import current_user
+    from tessera.errors import VetFailed
 
     store = open_store()
     for component in _selected(store, names, every):
-        result = publish_component(component, store, _tests_root())
-        colour = "green" if result.outcome == "published" else "dim"
-        console.print(f"[{colour}]{result.outcome:>9}[/] {result.ref}  {result.digest[:19]}…")
+        if not _is_team(store, component.name):
+            result = publish_component(component, store, _tests_root())
+            colour = "green" if result.outcome == "published" else "dim"
+            console.print(f"[{colour}]{result.outcome:>9}[/] {result.ref}  {result.digest[:19]}…")
+            continue
+        team_store = open_team_store()
+        layer = team_layer_for(component.name, team_store)
+        check_name_free(team_store, component.name, layer)  # before vetting: a clash needs a rename, not a test run
+        component = layer.source(component.name)
+        with console.status(f"vetting {component.name} (static checks, its tests, a trial run)…"):
+            problems, notes = _vet(store, component)
+        if problems:
+            raise VetFailed(component.name, problems)
+        console.print(f"[green]✓ vetted[/] {component.name}  [dim]{'; '.join(notes)}[/]")
+        team = publish_to_team(
+            component.spec, component.to_component_yaml(), team_store, author=current_user(author),
+            message=message, into=layer.name,
+        )  # fmt: skip
+        if team.outcome == "unchanged":
+            console.print(f"[dim]unchanged[/] {team.ref}: nothing changed since it was published")
+            continue
+        why = (
+            f"{team.change.bump} change from {team.previous}: {team.change.describe()}"
+            if team.previous
+            else "first version"
+        )
+        console.print(f"[green]published[/] {team.ref} in review ({why})")
+        console.print(f"next: an approver runs  tessera components approve {team.ref}")
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="snake_case name, e.g. clip_outliers.")],
+    category: Annotated[str, typer.Option("--category", "-c", help="data, transform, model, evaluate, deploy…")],
+    store_name: Annotated[str | None, typer.Option("--store", help="Team store (default: the first).")] = None,
+) -> None:
+    """Scaffold a team component and its test: components/NAME.py and components/tests/test_NAME.py."""
+    from component_store.review import current_user
+    from component_store.scaffold import scaffold
+
+    store = open_team_store()
+    if store.has(name):
+        fail(f"'{name}' is a component of the {store.layer_of(name).name} store already: pick another name")
+    layer = _layer(store, store_name)
+    source, test = scaffold(layer.source_folder, name, category, current_user())
+    console.print(f"wrote {source}\nwrote {test}")
+    console.print(f"next: put your script's logic in it, fill in the test, then  tessera components publish {name}")
+
+
+@app.command()
+def approve(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION in review.")],
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Who approves (default: TESSERA_USER, git's user.email).")
+    ] = None,
+) -> None:
+    """Approve a version in review (the store's approvers only); palettes then offer it."""
+    from component_store.review import approve as approve_version
+    from component_store.review import current_user
+
+    info = approve_version(open_team_store(), ref, current_user(as_user))
+    console.print(f"[green]approved[/] {info.spec.ref} by {info.approved_by}")
+
+
+@app.command()
+def deprecate(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION to retire.")],
+    use: Annotated[str, typer.Option("--use", help="NAME@VERSION to use instead.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (shown wherever the version is pinned).")],
+    as_user: Annotated[str | None, typer.Option("--as", help="Who deprecates.")] = None,
+) -> None:
+    """Mark a version deprecated: workflows pinning it warn and name the replacement."""
+    from component_store.review import current_user
+    from component_store.review import deprecate as deprecate_version
+
+    info = deprecate_version(open_team_store(), ref, use, reason, current_user(as_user))
+    console.print(f"[yellow]deprecated[/] {info.spec.ref}: use {info.replacement} ({info.reason})")
+
+
+@app.command("import")
+def import_component(
+    file: Annotated[Path, typer.Argument(help="A KFP v2 component YAML (kfp.compiler.Compiler().compile(...)).")],
+    category: Annotated[str, typer.Option("--category", "-c", help="Its category in the store.")],
+    name: Annotated[str | None, typer.Option(help="Its name in the store (default: the YAML's).")] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="Where it comes from, what changed.")] = "",
+    store_name: Annotated[str | None, typer.Option("--store", help="Team store (default: the first).")] = None,
+    author: Annotated[str | None, typer.Option(help="Who imports it.")] = None,
+) -> None:
+    """Bring a component written with kfp by someone else (Python or container) into a team store, as it is."""
+    from component_store.importer import spec_from_component_yaml
+    from component_store.publish import publish_to_team
+    from component_store.review import current_user
+
+    if not file.is_file():
+        fail(f"no file {file}")
+    text = file.read_text()
+    spec = spec_from_component_yaml(text, category, name, owner=current_user(author))
+    store = open_team_store()
+    layer = _layer(store, store_name)
+    result = publish_to_team(spec, text, store, author=current_user(author), message=message, into=layer.name)
+    kind = "container component (its own image on Kubeflow)" if spec.kind == "container" else "Python component"
+    if result.outcome == "unchanged":
+        console.print(f"[dim]unchanged[/] {result.ref}")
+        return
+    console.print(f"[green]imported[/] {result.ref} into {layer.name}, in review: a {kind}")
+    if spec.packages:
+        console.print(f"  needs packages: {', '.join(spec.packages)}")
+
+
+def _layer(store: LayeredStore, name: str | None) -> Any:
+    return store.layer(name)

@@ -118,14 +118,25 @@ def deploy(
             help="Serve through ONNX Runtime where the compiled model answers like the native one (checked at load).",
         ),
     ] = True,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            help="Score by id: REPO:VIEW[,VIEW…], a Feast repo and the views the model's other columns are read from "
+            "(e.g. projects/risk/features:player_activity)."
+        ),
+    ] = None,
+    entity: Annotated[str, typer.Option(help="With --features: the id column requests carry.")] = "player_id",
 ) -> None:
     """Serve a model version (or an alias, followed as it moves) as a REST endpoint; prints its token once."""
     if target not in ("local", "kserve"):
         fail(f"target '{target}' is not one of 'local', 'kserve'")
+    from serving.endpoints import FeatureLookup
+
     request = _request(
         name=name, model=model, canary=canary, canary_percent=percent if canary else 0, port=port,
         max_batch_rows=max_batch_rows, runtime=runtime, namespace=namespace,
         resources={"cpu": cpu, "memory": memory, "gpu": gpu}, compiled=compiled,
+        features=FeatureLookup.parse(features, entity) if features else None,
     )  # fmt: skip
     if dry_run:
         if target != "kserve":
@@ -134,7 +145,11 @@ def deploy(
 
         from serving.kserve_target import to_manifest
 
-        sys.stdout.write(yaml.safe_dump(to_manifest(_kserve().render(request)), sort_keys=False, width=1000))
+        kserve = _kserve()
+        config_map = kserve.feature_repo(request)  # with --features: the repo's definitions, for the pods
+        documents = [to_manifest(config_map)] if config_map is not None else []
+        documents.append(to_manifest(kserve.render(request)))
+        sys.stdout.write(yaml.safe_dump_all(documents, sort_keys=False, width=1000))
         return
     started = time.monotonic()
     with console.status(f"starting endpoint {name}…"):

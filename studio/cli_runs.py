@@ -115,6 +115,9 @@ def run_command(
         isolation="spawn" if isolation == "spawn" else "fork",
     )
     if backend == "local":
+        from studio.cli_workflow import print_review_warnings
+
+        print_review_warnings(spec, runner.store)
         _finish(_watch(lambda on_change: runner.run(spec, values, options, on_change)))
         return
     record = runner.submit(spec, values, options)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -74,8 +74,18 @@ def validate(workflows: Annotated[list[str], typer.Argument(help="Workflows to c
             console.print(f"[red]✗[/] {exc}")
             continue
         console.print(f"[green]✓[/] {path}: {len(spec.nodes)} nodes, {len(list(spec.edges()))} edges, valid")
+        print_review_warnings(spec, store)
     if invalid:
         fail(f"{invalid} of {len(workflows)} workflow(s) invalid")
+
+
+def print_review_warnings(spec: Any, store: Any) -> None:
+    from rich.markup import escape
+
+    from pipelines.validation import review_warnings
+
+    for warning in review_warnings(spec, store):
+        console.print(f"  [yellow]warning:[/] {escape(str(warning))}", highlight=False)
 
 
 @app.command("compile")
@@ -99,3 +109,49 @@ def compile_command(
             image = None
     write_atomically(output, compile_to_yaml(spec, store, runtime_image=image))
     console.print(f"[green]Compiled[/] {spec.project}/{spec.name} ({len(spec.nodes)} tasks) to {output}")
+
+
+@app.command()
+def upgrade(
+    workflow: WorkflowArgument,
+    force: Annotated[bool, typer.Option("--force", help="Upgrade even where the workflow no longer fits.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; write nothing.")] = False,
+    to: Annotated[
+        str, typer.Option(help="latest: the newest approved versions; compatible: the newest within each major.")
+    ] = "latest",
+) -> None:
+    """Move a workflow's pins to the latest approved versions; shows each change and refuses breaking ones."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from pipelines.upgrade import plan_upgrade
+    from pipelines.workflow_io import load_workflow, save_workflow
+
+    path, store = open_workflow(workflow)
+    spec = load_workflow(path, store)
+    if to not in ("latest", "compatible"):
+        fail(f"--to takes latest or compatible, not '{to}'")
+    upgraded, moves = plan_upgrade(spec, store, to)
+    if not moves:
+        console.print(f"[green]✓[/] {spec.project}/{spec.name} pins the latest approved version of every component")
+        return
+    table = Table(title=f"{len(moves)} pin(s) to move")
+    for column in ("node", "from", "to", "change", "what changed"):
+        table.add_column(column)
+    for move in moves:
+        table.add_row(move.node, move.old, move.new, move.change.bump, escape(move.change.describe()))
+    console.print(table)
+    breaking = [m for m in moves if m.breaking]
+    for move in breaking:
+        for problem in move.problems:
+            console.print(f"  [red]breaks:[/] {escape(str(problem))}")
+    if breaking and not force:
+        fail(
+            f"{len(breaking)} move(s) break the workflow: fix the nodes first, upgrade within major versions "
+            "with --to compatible, or pass --force to write them anyway"
+        )
+    if dry_run:
+        console.print("[dim]--dry-run: nothing written[/]")
+        return
+    save_workflow(upgraded, path)  # atomically, keeping the file's comments; checked above (or --force)
+    console.print(f"[green]upgraded[/] {path} (comments and layout kept)")

@@ -19,7 +19,10 @@ USER_ERROR = 2  # usage and validation: the command itself must change
 
 def fail(message: str, code: int = USER_ERROR) -> NoReturn:
     """Print an error (no traceback) and exit with `code`: 2 for usage and validation errors, 1 for failed operations."""
-    error_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: a message quoting code or paths ("[column]") must print as it is, not as rich markup
+    error_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     sys.exit(code)
 
 

@@ -41,14 +41,15 @@ def workspace() -> Any:
 
 @st.cache_resource(show_spinner=False)
 def _store(root: str) -> Any:
-    from component_store.store import ComponentStore
+    from component_store.store import workspace_store
 
-    configured = workspace().config.store
-    return ComponentStore(workspace().resolve(configured) if configured else None)
+    return workspace_store(workspace())
 
 
 def store() -> Any:
-    return _store(str(workspace().root))
+    layered = _store(str(workspace().root))
+    layered.refresh_if_changed()  # a version published or approved from the CLI shows at once
+    return layered
 
 
 def runner() -> Any:

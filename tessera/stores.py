@@ -56,7 +56,7 @@ def prepare_stores(workspace: Workspace) -> list[str]:
     if _stamp_matches(stamp_path, wanted, workspace):
         return []
     workspace.state_dir.mkdir(parents=True, exist_ok=True)
-    with _file_lock(workspace.state_dir / LOCK_FILE):
+    with file_lock(workspace.state_dir / LOCK_FILE):
         if _stamp_matches(stamp_path, wanted, workspace):  # another process finished it meanwhile
             return []
         done = []
@@ -192,7 +192,7 @@ def _safe_uri(engine: Any) -> str:
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -47,6 +47,18 @@ class KubeflowSettings(BaseModel):
     )
 
 
+class TeamStoreConfig(BaseModel):
+    """A team component store: a folder (meant to live in git) of source components, their tests and
+    the frozen versions published from them, and who may approve a version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(default="team", pattern=r"^[a-z][a-z0-9-]*$")
+    path: str = Field(default="components", description="folder, relative to the workspace")
+    approvers: tuple[str, ...] = Field(
+        default=(), description="who may approve a version: TESSERA_USER names or git user.email addresses"
+    )
+
+
 class WorkspaceConfig(BaseModel):
     """The settings in `tessera.yaml`. Relative paths are relative to the workspace."""
 
@@ -68,6 +80,13 @@ class WorkspaceConfig(BaseModel):
     )
     kubeflow: KubeflowSettings | None = Field(
         default=None, description="Kubeflow Pipelines to run on (`tessera run --backend kubeflow`, schedules)."
+    )
+    stores: tuple[TeamStoreConfig, ...] = Field(
+        default=(TeamStoreConfig(),),
+        description="Team component stores, after the built-in one; the first is where `components new` writes.",
+    )
+    allow_unapproved: bool = Field(
+        default=False, description="Let Kubeflow runs and schedules use component versions still in review."
     )
     members: dict[str, list[str]] = Field(
         default_factory=dict,
@@ -219,13 +238,21 @@ def init_workspace(root: Path, name: str | None = None) -> Workspace:
     config_path = root / CONFIG_FILE
     if config_path.exists():
         raise WorkspaceError(f"{root} is already a Tessera workspace ({CONFIG_FILE} exists)")
-    config = WorkspaceConfig(name=name or root.resolve().name or "workspace")
+    from tessera.identity import current_user
+
+    # The one who creates a workspace approves its team store's components until tessera.yaml says otherwise.
+    config = WorkspaceConfig(
+        name=name or root.resolve().name or "workspace", stores=(TeamStoreConfig(approvers=(current_user(),)),)
+    )
     root.mkdir(parents=True, exist_ok=True)
     (root / "projects").mkdir(exist_ok=True)
     (root / STATE_DIR).mkdir(exist_ok=True)
     if not (root / ".gitignore").exists():
         (root / ".gitignore").write_text(f"{STATE_DIR}/\n")
-    body = config.model_dump(exclude_defaults=True) | {"tracking_uri": config.tracking_uri}
+    body = config.model_dump(mode="json", exclude_defaults=True) | {
+        "tracking_uri": config.tracking_uri,
+        "stores": [store.model_dump(mode="json") for store in config.stores],
+    }
     write_atomically(config_path, yaml.safe_dump(body, sort_keys=False))
     return Workspace(root=root.resolve(), config=config)
 

@@ -163,3 +163,20 @@ def cancer_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, Dat
         part.reset_index(drop=True).to_parquet(artifact.path, index=False)
         artifacts.append(artifact)
     return artifacts[0], artifacts[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """The Redis that runs on this machine; CI sets TESSERA_REQUIRE_REDIS=1 so it never skips there."""
+    import os
+
+    import redis
+
+    url = os.environ.get("TESSERA_TEST_REDIS", "127.0.0.1:6379")
+    try:
+        redis.Redis.from_url(f"redis://{url}").ping()
+    except redis.ConnectionError as exc:
+        if os.environ.get("TESSERA_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required at {url}: {exc}")
+        pytest.skip(f"no Redis at {url}")
+    return url

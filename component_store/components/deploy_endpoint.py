@@ -6,7 +6,7 @@ from component_store.decorator import component
 
 
 @component(
-    name="deploy_endpoint", version="1.0.0", category="deploy", tags=["serving", "endpoint", "kserve", "rest"],
+    name="deploy_endpoint", version="1.1.0", category="deploy", tags=["serving", "endpoint", "kserve", "rest"],
     owner="platform",
 )  # fmt: skip
 def deploy_endpoint(
@@ -18,6 +18,8 @@ def deploy_endpoint(
     target: Literal["local", "kserve"] = "local",
     namespace: str = "default",
     max_batch_rows: Annotated[int, (1, 1000000)] = 10000,
+    features: str = "",
+    entity: str = "player_id",
 ):
     """Serve a registered model as a REST endpoint: deploy it, or move the endpoint to it.
 
@@ -35,10 +37,12 @@ def deploy_endpoint(
         target: local runs a model-server process on this machine; kserve creates an InferenceService on the current cluster.
         namespace: Kubernetes namespace (kserve only).
         max_batch_rows: the largest batch a request may carry (413 above).
+        features: score by id: REPO:VIEW[,VIEW…], e.g. projects/risk/features:player_activity; requests then carry the id and the model's other columns are read from the feature store. Empty: requests carry every column.
+        entity: with features, the id column requests carry.
     """
     import json
 
-    from serving.endpoints import EndpointRequest
+    from serving.endpoints import EndpointRequest, FeatureLookup
     from serving.targets import apply, local_target, save_token
     from tessera.workspace import find_workspace
 
@@ -48,6 +52,7 @@ def deploy_endpoint(
     fields = {
         "name": endpoint_name, "model": f"{info['name']}@{alias}" if alias else pinned,
         "max_batch_rows": max_batch_rows, "namespace": namespace,
+        "features": FeatureLookup.parse(features, entity) if features else None,
     }  # fmt: skip
     registry = local_target(workspace).registry
     if canary_percent and registry.exists(endpoint_name):
@@ -63,6 +68,7 @@ def deploy_endpoint(
         "status": served.status,
         "created": created,
         "routes": [{"model": r.model_name, "version": r.version, "percent": r.percent} for r in served.routes],
+        "scored_by": entity if features else "",
     }
     print(f"endpoint {endpoint_name} {'deployed' if created else 'moved'}: {served.version_summary()} at {served.url}")
     with open(endpoint.path, "w") as handle:

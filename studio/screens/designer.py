@@ -10,7 +10,7 @@ import streamlit as st
 from pipelines import edits
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES
-from pipelines.validation import validate_workflow
+from pipelines.validation import review_warnings, validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
 from studio import forms, ui
 from studio.canvas import CanvasPicture, apply_canvas, flow_elements
@@ -45,6 +45,8 @@ def save(new_spec, note: str = "") -> None:
 
 
 problems = validate_workflow(spec, store)
+for warning in review_warnings(spec, store):  # versions in review or deprecated: runs here, with a note
+    st.warning(str(warning), icon=":material/rate_review:")
 problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
 runner = ui.runner()
 last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
@@ -75,9 +77,10 @@ with bar_run, st.popover("▶ Run workflow", width="stretch"):
 canvas_column, panel = st.columns([3.4, 1])  # the canvas first: about 70 % of a 1500-pixel page
 with panel:
     st.markdown("**Add a step**")
-    categories = sorted({store.latest(n).category for n in store.names()})
+    offered = store.palette(include_review=st.toggle("Include versions in review", key="palette-review"))
+    categories = sorted({c.category for c in offered})
     category = st.selectbox("Category", ["all", *categories])
-    refs = [store.latest(n).ref for n in store.names() if category in ("all", store.latest(n).category)]
+    refs = [c.ref for c in offered if category in ("all", c.category)]
     ref = st.selectbox("Component", refs, key="palette-ref")
     if st.button("Add to workflow", key="add-node", width="stretch"):
         with ui.user_errors(f"add {ref}"):

@@ -7,7 +7,8 @@ from typing import Any
 import streamlit as st
 
 from serving.endpoint_client import EndpointClient, endpoint_traffic
-from serving.endpoints import EndpointRequest
+from serving.endpoints import EndpointRequest, FeatureLookup
+from serving.online_features import feature_repos
 from serving.targets import kserve_target, save_token
 from studio import ui
 
@@ -26,16 +27,28 @@ with st.expander("Deploy a model version", expanded=not target.registry.all()):
         name = st.text_input("Endpoint name", placeholder="cheater-api")
         ref = st.selectbox("Model (an alias is followed when it moves)", refs)
         where = st.radio("Target", ["local process", "KServe YAML (for a cluster)"], horizontal=True)
+        repos = feature_repos(workspace.root)
+        by_id = st.columns([2, 2, 1])
+        views = by_id[0].text_input(
+            "Score by id: Feast feature views (optional)", placeholder="player_activity",
+            help="Requests then carry an id; the model's other columns are read from the feature store.",
+        )  # fmt: skip
+        repo = by_id[1].selectbox("Feature repo", repos, disabled=not repos)
+        entity = by_id[2].text_input("Id column", "player_id")
         if st.form_submit_button("Deploy endpoint", type="primary", disabled=not refs):
             with ui.user_errors(f"deploy '{name}'"):
-                request = EndpointRequest(name=name.strip(), model=ref)
+                lookup = FeatureLookup.parse(f"{repo}:{views}", entity.strip()) if views.strip() else None
+                request = EndpointRequest(name=name.strip(), model=ref, features=lookup)
                 if where.startswith("KServe"):
                     import yaml
 
                     from serving.kserve_target import to_manifest
 
-                    manifest = to_manifest(kserve_target(workspace).render(request))
-                    st.code(yaml.safe_dump(manifest, sort_keys=False), language="yaml")
+                    cluster = kserve_target(workspace)
+                    config_map = cluster.feature_repo(request)
+                    documents = [to_manifest(config_map)] if config_map is not None else []
+                    documents.append(to_manifest(cluster.render(request)))
+                    st.code(yaml.safe_dump_all(documents, sort_keys=False), language="yaml")
                 else:
                     with st.spinner(f"starting {name}…"):
                         endpoint = target.deploy(request)
@@ -83,6 +96,8 @@ def input_widget(place: Any, column: dict[str, Any]) -> Any:
         return place.text_input(name, key=key) or None
     if column["datatype"] == "BOOL":
         return place.checkbox(name, key=key)
+    if column["datatype"].startswith("INT"):  # an id or a count: whole numbers, sent as JSON integers
+        return place.number_input(name, value=None if described.get("nullable") else 0, step=1, key=key)
     return place.number_input(name, value=None if described.get("nullable") else 0.0, format="%g", key=key)
 
 
@@ -102,7 +117,12 @@ with try_tab:
             metadata = client.metadata()
         if metadata:
             with st.form("try-it"):
-                st.caption(f"inputs from the model's MLflow signature ({len(metadata['inputs'])} columns)")
+                lookup = metadata.get("parameters", {}).get("features")
+                st.caption(
+                    f"scored by {lookup['entity']}: {len(lookup['from_store'])} columns read from {', '.join(lookup['views'])}"
+                    if lookup
+                    else f"inputs from the model's MLflow signature ({len(metadata['inputs'])} columns)"
+                )
                 columns = st.columns(4)
                 values = {
                     column["name"]: input_widget(columns[i % 4], column) for i, column in enumerate(metadata["inputs"])

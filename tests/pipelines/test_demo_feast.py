@@ -3,6 +3,9 @@ a gradient-boosting model and a neural network (GPU requested) â†’ evaluation â†
 
 from __future__ import annotations
 
+import asyncio
+
+import httpx
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -68,6 +71,43 @@ def test_spark_feast_workflow_runs_locally_point_in_time(demo_workspace, store, 
     features = pd.read_parquet(record.node("features").outputs["features"]["uri"])
     latest = features[features["event_timestamp"] == features["event_timestamp"].max()].set_index("player_id")
     assert online["login_count_7d"].tolist() == latest.loc[[0, 1], "login_count_7d"].tolist()
+
+    # The workflow ends in an endpoint scored by player id: kserve's own client, with its defaults, sends ids only.
+    served = record.node("serve").outputs["endpoint"]["metadata"]
+    token = (demo_workspace.state_dir / "endpoints" / "cheater-by-id.token").read_text().strip()
+    answer = asyncio.run(kserve_v1(served["url"], token, [{"player_id": 0}, {"player_id": 1}]))
+    assert len(answer["predictions"]) == 2 and len(answer["probabilities"][0]) == 2
+    assert answer["missing_features"] == ["", ""]
+    headers = {"Authorization": f"Bearer {token}"}
+    metadata = httpx.get(f"{served['url']}/v2/models/cheater-by-id", headers=headers).json()
+    assert [i["name"] for i in metadata["inputs"]] == ["player_id"], "the request carries the id alone"
+    assert metadata["parameters"]["features"]["views"] == ["player_activity"]
+    by_v2 = httpx.post(
+        f"{served['url']}/v2/models/cheater-by-id/infer", headers=headers,
+        json={"inputs": [{"name": "player_id", "shape": [2], "datatype": "INT64", "data": [0, 1]}]},
+    ).json()  # fmt: skip
+    assert next(o for o in by_v2["outputs"] if o["name"] == "probabilities")["data"][1::2] == [
+        p[1] for p in answer["probabilities"]
+    ]
+    unknown = httpx.post(
+        f"{served['url']}/v1/models/cheater-by-id:predict", headers=headers, json={"instances": [{"player_id": 10**9}]}
+    )
+    assert unknown.status_code == 404 and "unknown player_id '1000000000'" in unknown.json()["error"]
+
+
+async def kserve_v1(url: str, token: str, instances: list[dict]) -> dict:
+    from serving.model_server import import_kserve
+
+    import_kserve()
+    from kserve import InferenceRESTClient
+
+    client = InferenceRESTClient()  # its defaults: protocol v1
+    try:
+        return await client.infer(
+            url, {"instances": instances}, model_name="cheater-by-id", headers={"Authorization": f"Bearer {token}"}
+        )
+    finally:
+        await client.close()
 
 
 def test_spark_feast_workflow_compiles_with_gpu_and_spark_resources(feast_spec, store):

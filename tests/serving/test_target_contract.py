@@ -214,3 +214,75 @@ def test_the_model_check_catches_a_field_the_crd_does_not_have() -> None:
     sent = {"apiVersion": "serving.kserve.io/v1beta1", "spec": {"predictor": {"canaryPercent": 10}}}
     with pytest.raises(AssertionError, match="spec.predictor.canaryPercent is not a field of V1beta1PredictorSpec"):
         check_against_model(sent, "V1beta1InferenceService", "InferenceService")
+
+
+class ConfigMapsDouble:
+    """Stands in for `kubernetes.client.CoreV1Api`'s ConfigMap calls; every body checked against `V1ConfigMap`."""
+
+    def __init__(self) -> None:
+        self.maps: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def create_namespaced_config_map(self, namespace: str, body: Any) -> None:
+        from kubernetes.client import ApiClient
+        from kubernetes.client.exceptions import ApiException
+
+        sent = ApiClient().sanitize_for_serialization(body)
+        check_against_model(sent, "V1ConfigMap", "ConfigMap")
+        if (namespace, sent["metadata"]["name"]) in self.maps:
+            raise ApiException(status=409, reason="AlreadyExists")
+        self.maps[(namespace, sent["metadata"]["name"])] = sent
+
+    def replace_namespaced_config_map(self, name: str, namespace: str, body: Any) -> None:
+        from kubernetes.client import ApiClient
+
+        self.maps[(namespace, name)] = ApiClient().sanitize_for_serialization(body)
+
+
+def test_scoring_by_id_on_a_cluster_mounts_the_feature_repo(served_workspace: ServedWorkspace, tmp_path: Any) -> None:
+    import shutil
+
+    from serving.endpoints import FeatureLookup
+    from studio.demo import DEMO_WORKSPACE
+
+    repo = tmp_path / "features"
+    shutil.copytree(DEMO_WORKSPACE / "projects/risk/features", repo, ignore=shutil.ignore_patterns("data"))
+    client = kserve_client(CustomObjectsDouble())
+    client.core_api = ConfigMapsDouble()
+    target = KServeTarget(
+        EndpointRegistry(tmp_path / "endpoints.db"), ModelRegistry(served_workspace.workspace.tracking_uri()),
+        image="tessera/runtime@sha256:abc", tracking_uri="http://mlflow:5000", client=client, workspace_root=tmp_path,
+    )  # fmt: skip
+    request = EndpointRequest(
+        name="by-id", model="cancer/1", features=FeatureLookup(repo="features", views=("player_activity",))
+    )
+    with pytest.raises(EndpointError, match="SQLite file here \\(use Redis.*registry is a file here"):
+        target.deploy(request)  # the demo's repo keeps its store in files on this machine: a pod cannot read them
+    assert not target.registry.exists("by-id") and not client.core_api.maps
+
+    config = repo / "feature_store.yaml"
+    config.write_text(
+        config.read_text()
+        .replace("registry: data/registry.db", "registry:\n  registry_type: sql\n  path: postgresql://feast@db/feast")
+        .replace("  type: sqlite\n  path: data/online_store.db", '  type: redis\n  connection_string: "redis:6379"')
+    )
+    target.deploy(request)
+    target.deploy(request.model_copy(update={"name": "by-id-2"}))
+    stored = client.core_api.maps[("default", "by-id-feature-repo")]
+    assert sorted(stored["data"]) == ["feature_store.yaml", "players.py"]
+    _, service = client.api_instance.sent[0]
+    container = service["spec"]["predictor"]["containers"][0]
+    assert container["args"][-4:] == [
+        "--features",
+        "/etc/tessera/feature-repo:player_activity",
+        "--entity",
+        "player_id",
+    ]
+    assert container["volumeMounts"] == [
+        {"mountPath": "/etc/tessera/feature-repo", "name": "feature-repo", "readOnly": True}
+    ]
+    assert service["spec"]["predictor"]["volumes"] == [
+        {"configMap": {"name": "by-id-feature-repo"}, "name": "feature-repo"}
+    ]
+    target.update("by-id", request.model_copy(update={"model": "cancer/2"}))  # the ConfigMap is replaced, not refused
+    with pytest.raises(EndpointError, match="scoring by id runs in Tessera's server"):
+        target.deploy(request.model_copy(update={"name": "by-id-3", "runtime": "mlserver"}))

@@ -98,7 +98,7 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     page.goto(f"{studio_url}/designer?workflow=risk/cheater_detection")
     page.get_by_role("heading", name="Designer").wait_for()
     canvas = page.frame_locator("iframe[title*='streamlit_flow']")
-    canvas.get_by_text("deploy_endpoint@1.0.0").wait_for()
+    canvas.get_by_text("deploy_endpoint@1.1.0").wait_for()
     page.screenshot(path=SHOTS / "01-designer.png", full_page=True)
 
     settle(page)
@@ -284,7 +284,7 @@ def test_the_designer_puts_the_canvas_first(browser_page, studio_url: str, size:
     try:
         page.goto(f"{studio_url}/designer?workflow=risk/cheater_detection")
         canvas = page.frame_locator("iframe[title*='streamlit_flow']")
-        canvas.get_by_text("deploy_endpoint@1.0.0").wait_for()
+        canvas.get_by_text("deploy_endpoint@1.1.0").wait_for()
         settle(page)
         page.screenshot(path=SHOTS / f"20-designer-{width}x{height}.png")
         frame = page.locator("iframe[title*='streamlit_flow']").bounding_box()

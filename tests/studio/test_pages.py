@@ -3,12 +3,14 @@ it rejects bad values with st.error, and its actions change the workspace."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from serving.local_target import LocalProcessTarget
 from tessera.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -129,10 +131,23 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
 
     app = page("endpoints")
     next(s for s in app.selectbox if s.label == "Endpoint").select("studio-api").run()
+    # The endpoint takes raw player rows: a text column with known values is a choice of them.
+    country = next(s for s in app.selectbox if s.key == "try-country")
+    assert "DE" in country.options and "other" not in country.options
+    country.select("DE")
     next(b for b in app.button if b.label == "Send request").click().run()
     assert not errors(app), errors(app)
+    from serving.endpoint_client import EndpointClient
     from serving.model_registry import ModelRegistry
 
     champion = ModelRegistry(studio_workspace.tracking_uri()).resolve("cheater-detector@champion").version
     answers = [s.value for s in app.success]
     assert any(a.startswith(f"answered by version {champion}") for a in answers), answers
+    widgets = [*app.selectbox, *app.number_input, *app.text_input, *app.checkbox]
+    sent = {w.key.removeprefix("try-"): w.value for w in widgets if (w.key or "").startswith("try-")}
+    assert sent["country"] == "DE"
+    token = (studio_workspace.state_dir / "endpoints" / "studio-api.token").read_text().strip()
+    url = next(e for e in LocalProcessTarget(studio_workspace).list() if e.name == "studio-api").url
+    direct = EndpointClient(url, "studio-api", token).predict([sent])
+    shown = app.json[0].value
+    assert json.loads(shown)["probabilities"] == direct["probabilities"], "the form sent the chosen country"

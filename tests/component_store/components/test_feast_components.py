@@ -1,6 +1,5 @@
 """Feast components on the demo's feature repo: point-in-time training sets, online features (SQLite and Redis)."""
 
-import os
 import shutil
 import sqlite3
 import uuid
@@ -142,18 +141,3 @@ def test_unknown_views_and_features_get_did_you_mean(workspace, dataset, output)
         get_online_features(REPO, [1], ["player_activity:login_count_7d"], feature_order=["score_mean_7d"])
     with pytest.raises(FeatureStoreError, match="No Feast feature repo at .*nowhere: it needs a feature_store.yaml"):
         get_online_features("nowhere", [1], ["player_activity"])
-
-
-@pytest.fixture(scope="session")
-def redis_url():
-    """The Redis that runs on this machine; CI sets TESSERA_REQUIRE_REDIS=1 so it never skips there."""
-    import redis
-
-    url = os.environ.get("TESSERA_TEST_REDIS", "127.0.0.1:6379")
-    try:
-        redis.Redis.from_url(f"redis://{url}").ping()
-    except redis.ConnectionError as exc:
-        if os.environ.get("TESSERA_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required at {url}: {exc}")
-        pytest.skip(f"no Redis at {url}")
-    return url
