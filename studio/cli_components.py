@@ -178,13 +178,15 @@ def vet(
     for component in _selected(store, names, every):
         with console.status(f"vetting {component.spec.ref}…"):
             problems, notes = _vet(store, component)
+        # a team component's version is decided at publish: name it alone
+        label = component.name if _is_team(store, component.name) else component.spec.ref
         if problems:
             failed += 1
-            console.print(f"[red]✗ {component.name}[/]")
+            console.print(f"[red]✗ {label}[/]")
             for problem in problems:
                 console.print(f"    - {problem}", markup=False)
         else:
-            console.print(f"[green]✓ {component.name}[/]  [dim]{'; '.join(notes)}[/]")
+            console.print(f"[green]✓ {label}[/]  [dim]{'; '.join(notes)}[/]")
     if failed:
         fail(f"{failed} component(s) failed vetting")
 

@@ -98,7 +98,10 @@ def test_components_show_lists_params_schema_and_usage(workspace: Path):
     body = json.loads(result.stdout)
     assert body["versions"] == ["1.0.0", "1.1.0"]
     assert body["params_schema"]["properties"]["test_size"]["maximum"] == 0.95
-    assert body["used_by"] == [{"workflow": "risk/cheater_detection", "node": "split"}]  # the latest version's users
+    assert body["used_by"] == [  # the latest version's users
+        {"workflow": "risk/cheater_detection", "node": "split"},
+        {"workflow": "risk/cheater_detection_feast", "node": "split"},
+    ]
     missing = tessera("components", "show", "train_test_splt", cwd=workspace)
     assert missing.returncode == 2 and "did you mean 'train_test_split'" in missing.stderr
 
