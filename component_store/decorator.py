@@ -127,7 +127,7 @@ def component(
         )
 
     def wrap(func: Callable[..., Any]) -> StoreComponent:
-        summary, description, params, inputs, outputs = read_signature(func, name)
+        summary, description, params, inputs, outputs, param_outputs = read_signature(func, name)
         if not summary:
             raise ComponentError(f"Component '{name}' needs a docstring whose first line says what it does")
         spec = ComponentSpec(
@@ -139,6 +139,7 @@ def component(
             params=tuple(params),
             inputs=tuple(inputs),
             outputs=tuple(outputs),
+            param_outputs=tuple(param_outputs),
             tags=tuple(tags),
             owner=owner,
             packages=tuple(packages),

@@ -40,8 +40,11 @@ _ALLOWED = "str, int, float, bool, list, dict, Literal[...], Annotated[int|float
 
 def read_signature(
     func: Callable[..., Any], component: str
-) -> tuple[str, str, list[ParamSpec], list[ArtifactSpec], list[ArtifactSpec]]:
-    """Summary, description, params, inputs and outputs of a component function.
+) -> tuple[str, str, list[ParamSpec], list[ArtifactSpec], list[ArtifactSpec], list[ParamSpec]]:
+    """Summary, description, params, inputs, outputs and parameter outputs of a component function.
+
+    Parameter outputs are a NamedTuple return of plain types, as KFP takes them:
+    `-> NamedTuple("GateOutputs", [("decision", str)])`; conditions (`when:`) read them.
 
     Raises:
         ComponentError: naming the parameter and the types that are allowed.
@@ -68,12 +71,22 @@ def read_signature(
             (inputs if type_annotations.is_artifact_wrapped_in_Input(hint) else outputs).append(artifact)
             continue
         params.append(_param_spec(component, name, hint, parameter.default, description))
-    if hints.get("return", None) not in (None, type(None)):
-        raise ComponentError(
-            f"Component '{component}' returns {hints['return']!r}; components return nothing "
-            "and write results to Output[...] artifacts instead"
-        )
-    return (doc.short_description or "").strip(), (doc.long_description or "").strip(), params, inputs, outputs
+    returned = hints.get("return", None)
+    param_outputs: list[ParamSpec] = []
+    if returned not in (None, type(None)):
+        fields = getattr(returned, "__annotations__", None) if hasattr(returned, "_fields") else None
+        if not fields or any(kind not in _PLAIN_TYPES or kind in (list, dict) for kind in fields.values()):
+            raise ComponentError(
+                f"Component '{component}' returns {returned!r}; a component writes results to Output[...] "
+                'artifacts, and returns only parameter outputs as NamedTuple("Outputs", [("name", str)]) '
+                "of str, int, float or bool"
+            )
+        param_outputs = [
+            ParamSpec(name=field, type=_PLAIN_TYPES[kind], required=False, description=help_text.get(field, ""))
+            for field, kind in fields.items()
+        ]
+    summary, description = (doc.short_description or "").strip(), (doc.long_description or "").strip()
+    return summary, description, params, inputs, outputs, param_outputs
 
 
 def _param_spec(component: str, name: str, hint: Any, default: Any, description: str) -> ParamSpec:

@@ -81,6 +81,9 @@ class ComponentSpec(BaseModel):
     params: tuple[ParamSpec, ...] = ()
     inputs: tuple[ArtifactSpec, ...] = ()
     outputs: tuple[ArtifactSpec, ...] = ()
+    param_outputs: tuple[ParamSpec, ...] = Field(
+        default=(), description="parameter outputs (a NamedTuple return) that conditions read"
+    )
     tags: tuple[str, ...] = ()
     owner: str = ""
     packages: tuple[str, ...] = Field(default=(), description="pip packages KFP installs before it runs")
@@ -100,6 +103,9 @@ class ComponentSpec(BaseModel):
 
     def output(self, name: str) -> ArtifactSpec | None:
         return next((a for a in self.outputs if a.name == name), None)
+
+    def param_output(self, name: str) -> ParamSpec | None:
+        return next((p for p in self.param_outputs if p.name == name), None)
 
     def params_json_schema(self) -> dict[str, Any]:
         """The parameters as one JSON Schema object; the studio renders forms from it.

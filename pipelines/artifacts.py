@@ -110,6 +110,7 @@ class ArtifactCache:
         folder = self.folder(fingerprint)
         return {
             name: {"uri": str(folder / name), "type": spec["type"], "metadata": spec.get("metadata", {})}
+            | ({"value": spec["value"]} if "value" in spec else {})
             for name, spec in manifest["outputs"].items()
         }
 

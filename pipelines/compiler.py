@@ -8,14 +8,17 @@ with. The IR is exactly what Kubeflow runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+import operator
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from component_store.store import ComponentStore, parse_ref
+from pipelines.conditions import Reference, comparisons
 from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow
@@ -98,7 +101,7 @@ def compile_to_yaml(
 
 
 def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: Mapping[str, str] | None) -> Any:
-    from kfp import components
+    from kfp import components, dsl
 
     loaded: dict[str, Any] = {}
     for node in spec.nodes:
@@ -106,13 +109,14 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
             name, version = parse_ref(node.component)
             loaded[node.component] = components.load_component_from_text(store.component_yaml(name, version or ""))
     order = spec.topological_order()
+    guards = condition_paths(spec)
 
     def body(*args: Any, **kwargs: Any) -> None:
         # kfp calls the pipeline function with the parameters in signature order.
         pipeline_params = signature.bind(*args, **kwargs).arguments
         tasks: dict[str, Any] = {}
-        for node_id in order:
-            node = spec.node(node_id)
+
+        def add_task(node: Node) -> None:
             component = copy.copy(loaded[node.component])
             component.component_spec = copy.copy(component.component_spec)
             # The task takes its name from the component: name it after the node.
@@ -132,6 +136,8 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                 arguments[input_name] = tasks[binding.node].outputs[binding.output]
             task = component(**arguments)
             task.set_display_name(node.id)
+            for waited in node.after:
+                task.after(tasks[waited])
             _apply_settings(task, node, _effective_params(component, node, spec))
             if environment is not None:
                 node_environment = {
@@ -142,6 +148,26 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                 for name, value in {**environment, **node_environment}.items():
                     task.set_env_variable(name, value)
             tasks[node.id] = task
+
+        def build(prefix: tuple[str, ...]) -> None:
+            """The nodes guarded by exactly `prefix`, then each further condition in a `dsl.If` of its own."""
+            for node_id in order:
+                if guards[node_id] == prefix:
+                    add_task(spec.node(node_id))
+            deeper = [
+                guards[i][len(prefix)]
+                for i in order
+                if len(guards[i]) > len(prefix) and guards[i][: len(prefix)] == prefix
+            ]
+            for condition in dict.fromkeys(deeper):
+                with contextlib.ExitStack() as blocks:
+                    for left, symbol, right in comparisons(condition):  # `a and b`: nested blocks
+                        blocks.enter_context(
+                            dsl.If(_comparison(left, symbol, right, tasks, pipeline_params, condition))
+                        )
+                    build((*prefix, condition))
+
+        build(())
 
     parameters = [
         inspect.Parameter(
@@ -157,6 +183,54 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
     body.__name__ = spec.name
     body.__doc__ = spec.description
     return body
+
+
+def condition_paths(spec: WorkflowSpec) -> dict[str, tuple[str, ...]]:
+    """Each node's conditions, outermost first: those of the nodes it waits for, then its own `when`.
+    KFP nests `dsl.If` blocks, so every upstream node's conditions must lead to this node's.
+
+    Raises:
+        CompileError: a node waits for nodes under unrelated conditions.
+    """
+    paths: dict[str, tuple[str, ...]] = {}
+    for node_id in spec.topological_order():
+        node = spec.node(node_id)
+        inherited = sorted((paths[u] for u in node.upstream()), key=len)
+        path = inherited[-1] if inherited else ()
+        for other in inherited:
+            if path[: len(other)] != other:
+                raise CompileError(
+                    f"node '{node_id}' waits for nodes under different conditions ({' / '.join(other) or 'none'} and "
+                    f"{' / '.join(path)}): Kubeflow nests conditions, so give it the nodes of one branch only"
+                )
+        paths[node_id] = (*path, node.when) if node.when else path
+    return paths
+
+
+def _comparison(
+    left: Any, symbol: str, right: Any, tasks: dict[str, Any], pipeline_params: dict[str, Any], condition: str
+) -> Any:
+    """One comparison of a condition as KFP's ConditionOperation (a channel on the left)."""
+    mirrored = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+    if not isinstance(left, Reference):
+        if not isinstance(right, Reference):
+            raise CompileError(f"condition '{condition}' compares two literals; compare an output or a parameter")
+        left, right, symbol = right, left, mirrored[symbol]
+
+    def value(side: Any) -> Any:
+        if not isinstance(side, Reference):
+            return side
+        return pipeline_params[side.name] if side.source == "params" else tasks[side.source].outputs[side.name]
+
+    operations = {
+        "==": operator.eq,
+        "!=": operator.ne,
+        "<": operator.lt,
+        "<=": operator.le,
+        ">": operator.gt,
+        ">=": operator.ge,
+    }
+    return operations[symbol](value(left), value(right))
 
 
 def _effective_params(component: Any, node: Node, spec: WorkflowSpec) -> dict[str, Any]:

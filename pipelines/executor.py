@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 import yaml
 
 Isolation = Literal["fork", "spawn"]
+PARAMETER_OUTPUT = "parameter"  # the type recorded for a parameter output (a value, no file)
 PRELOAD = [
     "kfp.dsl.executor_main",
     "pandas",
@@ -94,13 +95,17 @@ def executor_input(
 
 
 def read_outputs(call: ExecutorCall, output_dir: Path) -> dict[str, Any]:
-    """Output name -> {type, metadata} from the executor's output file (metadata may be empty)."""
+    """Output name -> {type, metadata} from the executor's output file (metadata may be empty), and
+    parameter outputs (a NamedTuple return) as {type: "parameter", value}."""
     path = output_dir / "executor_output.json"
-    written = json.loads(path.read_text()).get("artifacts", {}) if path.exists() else {}
-    outputs = {}
+    written = json.loads(path.read_text()) if path.exists() else {}
+    artifacts = written.get("artifacts", {})
+    outputs: dict[str, Any] = {}
     for name, schema in call.output_types.items():
-        entries = written.get(name, {}).get("artifacts", [{}])
+        entries = artifacts.get(name, {}).get("artifacts", [{}])
         outputs[name] = {"type": schema, "metadata": entries[0].get("metadata", {}) if entries else {}}
+    for name, value in (written.get("parameterValues") or {}).items():
+        outputs[name] = {"type": PARAMETER_OUTPUT, "metadata": {}, "value": value}
     return outputs
 
 

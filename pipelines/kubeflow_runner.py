@@ -56,7 +56,7 @@ KFP_NODE_STATES = {
     "CANCELING": "running",
     "SUCCEEDED": "succeeded",
     "CACHED": "cached",
-    "SKIPPED": "skipped",
+    "SKIPPED": "not_run",  # a task under a false dsl.If (tasks after a failure are never created: see finish_orphan)
     "FAILED": "failed",
     "CANCELED": "cancelled",
 }
@@ -267,6 +267,9 @@ class KubeflowRunner:
         if state in FINAL_RUN_STATES:
             message = run.error.message if run.error and run.error.message else ""
             if state == "succeeded":
+                for node in record.nodes:  # tasks under a false dsl.If are never created
+                    if node.node_id not in tasks and node.status == "pending":
+                        self.runs.update_node(record.id, node.node_id, status="not_run", message="not run: condition")
                 self.runs.finish(record.id, state, message)
             else:  # nodes KFP never reached are skipped (failed) or cancelled
                 self.runs.finish_orphan(record.id, state, message or f"{state} on Kubeflow")

@@ -24,6 +24,7 @@ from typing import Any
 
 from component_store.store import ComponentStore, parse_ref, workspace_store
 from pipelines.artifacts import ArtifactCache, node_fingerprint
+from pipelines.conditions import Reference, evaluate
 from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
 from pipelines.preflight import local_problems
 from pipelines.runner import RunOptions, record_run, validated_params
@@ -263,7 +264,12 @@ class _Driver:
                 self._set(node_id, status="skipped", message="an upstream node did not finish")
                 progressed = True
                 continue
-            if not all(self.status[u] in DONE_NODE_STATES for u in upstream):
+            if not all(self.status[u] in DONE_NODE_STATES | {"not_run"} for u in upstream):
+                continue
+            reason = self._not_run_reason(node)
+            if reason:
+                self._set(node_id, status="not_run", message=reason, ended_at=time.time())
+                progressed = True
                 continue
             fingerprint, params, inputs, component = self._resolve(node)
             use_cache = node.cache and not self.options.no_cache
@@ -281,6 +287,20 @@ class _Driver:
             self._start(node, fingerprint, params, inputs, component, replace=not use_cache)
             progressed = True
         return progressed
+
+    def _not_run_reason(self, node: Node) -> str:
+        """Why a node whose upstream nodes are done does not run (KFP's semantics for dsl.If), or ''."""
+        quiet = sorted(u for u in node.upstream() if self.status[u] == "not_run")
+        if quiet:
+            return f"not run: upstream '{quiet[0]}' did not run"
+        if node.when and not evaluate(node.when, self._condition_value):
+            return f"not run: its condition {node.when} is false"
+        return ""
+
+    def _condition_value(self, reference: Reference) -> Any:
+        if reference.source == "params":
+            return self.params[reference.name]
+        return self.outputs[reference.source][reference.name]["value"]
 
     def _resolve(self, node: Node) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], Any]:
         name, version = parse_ref(node.component)

@@ -9,7 +9,9 @@ Stored in SQLite (`.tessera/runs.db`) in WAL mode with a busy timeout, so severa
           cache hit or not, log file, message
 
 Run states: queued, running, succeeded, failed, cancelled.
-Node states: pending, running, cached, succeeded, failed, skipped, cancelled.
+Node states: pending, running, cached, succeeded, failed, skipped (an upstream node failed or was
+cancelled), not_run (its condition was false, or an upstream node did not run for that reason: a
+run with such nodes can still succeed), cancelled.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from tessera.sqlite_db import connect
 from tessera.suggest import did_you_mean
 
 RUN_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-NODE_STATES = ("pending", "running", "cached", "succeeded", "failed", "skipped", "cancelled")
+NODE_STATES = ("pending", "running", "cached", "succeeded", "failed", "skipped", "not_run", "cancelled")
 DONE_NODE_STATES = {"cached", "succeeded"}
 FINAL_RUN_STATES = {"succeeded", "failed", "cancelled"}
 

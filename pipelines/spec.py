@@ -20,7 +20,9 @@ local runner executes it. It knows nothing about kfp, streamlit or mlflow.
       load: {x: 0, y: 0}
 
 Edges are derived from `inputs` bindings (`<node>.<output>`); there is no second place
-to state them. Shape is checked here; meaning (components, types, cycles) is checked by
+to state them. Control flow: `after: [node]` waits without reading outputs; `when:` runs a node
+only if a condition over run parameters and upstream parameter outputs holds (pipelines/conditions.py);
+a node downstream of one that did not run does not run either. Shape is checked here; meaning (components, types, cycles) is checked by
 `pipelines.validation` against the store.
 """
 
@@ -92,13 +94,33 @@ class Node(_Frozen):
     resources: Resources | None = None
     retries: int = Field(default=0, ge=0, le=10)
     cache: bool = True
+    after: tuple[str, ...] = Field(default=(), description="nodes this one waits for without reading their outputs")
+    when: str | None = Field(
+        default=None, description="run only if this holds, e.g. \"gate.decision == 'accept'\" (pipelines/conditions.py)"
+    )
 
     def bindings(self) -> dict[str, Binding | None]:
         """Input name -> parsed binding (None where the text is not `<node>.<output>`)."""
         return {name: Binding.parse(text) for name, text in self.inputs.items()}
 
     def upstream(self) -> set[str]:
+        """Every node this one waits for: inputs it reads, `after`, and the nodes its condition reads."""
+        return self.data_upstream() | set(self.after) | self.condition_upstream()
+
+    def data_upstream(self) -> set[str]:
         return {b.node for b in self.bindings().values() if b is not None}
+
+    def condition_upstream(self) -> set[str]:
+        """Nodes whose parameter outputs the condition reads (none for a condition that does not parse:
+        validation reports it)."""
+        if not self.when:
+            return set()
+        from pipelines.conditions import ConditionError, references
+
+        try:
+            return {r.source for r in references(self.when) if r.source != "params"}
+        except ConditionError:
+            return set()
 
 
 class Position(_Frozen):

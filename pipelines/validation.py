@@ -56,6 +56,7 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
         if component is not None:
             problems += _param_problems(spec, node, component)
         problems += _input_problems(spec, node, component, resolved)
+        problems += _control_problems(spec, node, resolved)
     cycle = spec.find_cycle()
     if cycle:
         problems.append(Problem("workflow", f"the nodes form a cycle: {' → '.join(cycle)}; a workflow must be a DAG"))
@@ -65,6 +66,58 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
                 Problem(
                     f"layout › {node_id}",
                     f"position for a node that does not exist{did_you_mean(node_id, spec.node_ids())}; remove it",
+                )
+            )
+    return problems
+
+
+def _control_problems(spec: WorkflowSpec, node: Node, resolved: dict[str, ComponentSpec]) -> list[Problem]:
+    """`after` names other nodes; `when` parses and reads run parameters and upstream parameter outputs."""
+    from pipelines.conditions import ConditionError, references
+
+    problems = []
+    others = [i for i in spec.node_ids() if i != node.id]
+    for name in node.after:
+        if name not in others:
+            what = "itself" if name == node.id else f"'{name}', which is not a node{did_you_mean(name, others)}"
+            problems.append(Problem(f"node '{node.id}' › after", f"waits for {what}"))
+    if node.when is None:
+        return problems
+    where = f"node '{node.id}' › when"
+    try:
+        read = references(node.when)
+    except ConditionError as exc:
+        return [*problems, Problem(where, str(exc))]
+    for reference in read:
+        if reference.source == "params":
+            if reference.name not in spec.params:
+                hint = did_you_mean(reference.name, spec.params, template="'params.{}'")
+                problems.append(Problem(where, f"no run parameter '{reference.name}'{hint}"))
+            continue
+        if reference.source not in others:
+            hint = did_you_mean(reference.source, others)
+            problems.append(
+                Problem(where, f"'{reference}' reads node '{reference.source}', which does not exist{hint}")
+            )
+            continue
+        source = resolved.get(reference.source)
+        if source is None or source.param_output(reference.name) is not None:
+            continue
+        outputs = [p.name for p in source.param_outputs]
+        if source.output(reference.name) is not None:
+            problems.append(
+                Problem(
+                    where,
+                    f"'{reference}' is an artifact ({source.output(reference.name).type}); conditions read "  # type: ignore[union-attr]
+                    f"parameter outputs: {one_of(outputs) if outputs else f'{source.ref} has none'}",
+                )
+            )
+        else:
+            known = f"its parameter outputs: {one_of(outputs)}" if outputs else f"{source.ref} has no parameter outputs"
+            problems.append(
+                Problem(
+                    where,
+                    f"'{reference}': no output '{reference.name}'{did_you_mean(reference.name, outputs)}; {known}",
                 )
             )
     return problems

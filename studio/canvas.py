@@ -16,7 +16,7 @@ from tessera.errors import TesseraError
 
 STATUS_FILL = {
     "succeeded": "#c8e6c9", "cached": "#dcedc8", "running": "#fff59d", "queued": "#eeeeee",
-    "pending": "#eeeeee", "failed": "#ffcdd2", "skipped": "#f5f5f5", "cancelled": "#d7ccc8",
+    "pending": "#eeeeee", "failed": "#ffcdd2", "skipped": "#f5f5f5", "not_run": "#fafafa", "cancelled": "#d7ccc8",
 }  # fmt: skip
 
 

@@ -130,6 +130,8 @@ def show(
     for direction, items in (("input", spec.inputs), ("output", spec.outputs)):
         for a in items:
             artifacts.add_row(direction, a.name, a.type, a.description)
+    for p in spec.param_outputs:  # values that `when:` conditions read, e.g. gate.decision
+        artifacts.add_row("output (parameter)", p.name, p.type, p.description or "read by when: conditions")
     console.print(artifacts)
     console.print(f"Digest {spec.digest[:19]}…")
     history = Table(title=f"Versions ({versions[0].store} store)", title_justify="left")

@@ -15,7 +15,7 @@ app = typer.Typer(help="Inspect, preview, resume and cancel runs.", no_args_is_h
 
 STATE_STYLE = {
     "pending": "dim", "running": "bold yellow", "cached": "cyan", "succeeded": "green",
-    "failed": "bold red", "skipped": "magenta", "cancelled": "yellow", "queued": "dim",
+    "failed": "bold red", "skipped": "magenta", "not_run": "dim cyan", "cancelled": "yellow", "queued": "dim",
 }  # fmt: skip
 
 

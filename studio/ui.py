@@ -19,7 +19,7 @@ from tessera.errors import TesseraError
 
 STATUS_COLOURS = {
     "succeeded": "#2e7d32", "cached": "#558b2f", "running": "#f9a825", "queued": "#9e9e9e",
-    "pending": "#9e9e9e", "failed": "#c62828", "skipped": "#bdbdbd", "cancelled": "#6d4c41",
+    "pending": "#9e9e9e", "failed": "#c62828", "skipped": "#bdbdbd", "not_run": "#90a4ae", "cancelled": "#6d4c41",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from kfp.dsl import Dataset, Input, Model, Output
 
@@ -6,7 +6,7 @@ from component_store.decorator import component
 
 
 @component(
-    name="champion_gate", version="1.0.0", category="model", tags=["registry", "gate", "mlflow"], owner="platform"
+    name="champion_gate", version="1.1.0", category="model", tags=["registry", "gate", "mlflow"], owner="platform"
 )
 def champion_gate(
     model: Input[Model],
@@ -15,13 +15,14 @@ def champion_gate(
     model_name: str,
     metric: Literal["roc_auc", "average_precision", "f1", "accuracy", "rmse", "mae", "r2"] = "roc_auc",
     min_delta: Annotated[float, (0.0, 1.0)] = 0.0,
-):
+) -> NamedTuple("GateOutputs", [("decision", str), ("reason", str)]):  # type: ignore[valid-type]  # noqa: UP014  (the form KFP reads)
     """Let a candidate model through only if it beats the current champion on the same test set.
 
     Scores the candidate and the registered model's `champion` on these test rows. The
     candidate passes when it is better by at least min_delta, or when there is no
-    champion yet; otherwise the step fails and nothing downstream (registration,
-    deployment) runs.
+    champion yet. The step answers `decision` (accept or reject) and `reason`; a rejection
+    is an answer, not a failure: steps after it run `when: gate.decision == 'accept'`, so a
+    rejected candidate ends the run green with registration and serving not run.
 
     Args:
         model: the candidate model.
@@ -71,11 +72,14 @@ def champion_gate(
         higher_is_better = METRICS[task][metric]
         margin = candidate - best if higher_is_better else best - candidate
         if margin < min_delta:
-            raise ValueError(
-                f"champion_gate: the candidate's {metric} {candidate:.4f} does not beat champion "
-                f"{model_name} v{champion.version} ({best:.4f}) by at least {min_delta}; "
-                "nothing downstream runs"
+            reason = (
+                f"the candidate's {metric} {candidate:.4f} does not beat champion {model_name} "
+                f"v{champion.version} ({best:.4f}) by at least {min_delta}"
             )
+            print(f"champion_gate: rejected: {reason}")
+            return ("reject", reason)
     shutil.copytree(model.path, approved.path)
     approved.metadata.update(info)
     approved.metadata["gate"] = verdict
+    reason = f"no champion of {model_name} yet" if champion is None else f"beats champion v{champion.version}"
+    return ("accept", reason)

@@ -79,7 +79,11 @@ if found:
     )  # fmt: skip
     inputs, outputs = st.columns(2)
     inputs.markdown("**Inputs**\n\n" + "\n".join(f"- `{a.name}` {a.type}: {a.description}" for a in detail.inputs))
-    outputs.markdown("**Outputs**\n\n" + "\n".join(f"- `{a.name}` {a.type}: {a.description}" for a in detail.outputs))
+    outputs.markdown(
+        "**Outputs**\n\n"
+        + "\n".join(f"- `{a.name}` {a.type}: {a.description}" for a in detail.outputs)
+        + "".join(f"\n- `{p.name}` {p.type} (a value `when:` conditions read)" for p in detail.param_outputs)
+    )
     st.markdown("**Used by**")
     usages = component_usages(ui.workspace(), name)
     st.dataframe(

@@ -107,7 +107,7 @@ def test_unsupported_type_names_the_allowed_ones():
 
 
 def test_return_value_is_refused():
-    with pytest.raises(ComponentError, match="write results to Output"):
+    with pytest.raises(ComponentError, match="writes results to Output.*NamedTuple"):
 
         @component(name="returns", version="1.0.0", category="data")
         def returns(x: int = 1) -> int:

@@ -21,8 +21,7 @@ from pipelines.workflow_io import parse_workflow
 from tessera.errors import WorkflowInvalid
 from tessera.workspace import load_workspace
 from tests.pipelines.conftest import kubeflow_workspace
-from tests.pipelines.fake_kubeflow import FakeKubeflow
-from tests.pipelines.test_kubeflow_runner import fake_client
+from tests.pipelines.fake_kubeflow import FakeKubeflow, fake_client
 from tests.studio.test_cli import tessera
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from tests.pipelines import toy_components
 
 @pytest.fixture
 def toy_store(tmp_store: ComponentStore) -> ComponentStore:
-    for component in (toy_components.sleepy, toy_components.flaky):
+    for component in (toy_components.sleepy, toy_components.flaky, toy_components.measure):
         publish(component, tmp_store, tests_root=None)
     return tmp_store
 

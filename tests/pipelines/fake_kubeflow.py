@@ -50,9 +50,10 @@ def _now() -> str:
 class FakeKubeflow:
     """Stands in for `urllib3.PoolManager`: `client._run_api.api_client.rest_client.pool_manager = fake`."""
 
-    def __init__(self, finish_after: int = 2, fail_node: str = ""):
+    def __init__(self, finish_after: int = 2, fail_node: str = "", false_conditions: frozenset[str] = frozenset()):
         self.finish_after = finish_after
         self.fail_node = fail_node
+        self.false_conditions = false_conditions  # dsl.If groups (condition-1, …) whose condition is false
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.experiments: dict[str, dict[str, Any]] = {}
         self.runs: dict[str, dict[str, Any]] = {}
@@ -140,11 +141,26 @@ class FakeKubeflow:
         return self._json(run, "V2beta1Run")
 
     def _tasks(self, run: dict[str, Any]) -> list[dict[str, Any]]:
-        names = [t["taskInfo"]["name"] for t in run["pipeline_spec"]["root"]["dag"]["tasks"].values()]
+        """As KFP reports them: a task per node reached, a dsl.If group whose condition is false SKIPPED and
+        the tasks inside it never created."""
+        spec = run["pipeline_spec"]
+        names: list[str] = []
+
+        def walk(dag_tasks: dict[str, Any]) -> None:
+            for task in dag_tasks.values():
+                name = task["taskInfo"]["name"]
+                names.append(name)
+                group = spec["components"].get(task["componentRef"]["name"], {}).get("dag")
+                if group and name not in self.false_conditions:
+                    walk(group["tasks"])
+
+        walk(spec["root"]["dag"]["tasks"])
         state = {"PENDING": "PENDING", "RUNNING": "RUNNING", "CANCELED": "CANCELED"}.get(run["state"], "SUCCEEDED")
         tasks = [{"display_name": run["display_name"], "state": run["state"], "task_id": "root"}]
         for name in names:
             task_state = "FAILED" if run["state"] == "FAILED" and name == self.fail_node else state
+            if name in self.false_conditions and task_state == "SUCCEEDED":
+                task_state = "SKIPPED"
             task = {"display_name": name, "task_id": f"{name}-id", "state": task_state, "pod_name": f"{name}-pod"}
             if task_state != "PENDING":
                 task["start_time"] = _now()

@@ -71,9 +71,13 @@ def journey(workspace, store, demo_spec) -> None:
     assert len(client.search_model_versions("name='cheater-detector'")) == 1, "the same run registers no duplicate"
 
     worse = runner.run(demo_spec, WORSE)
-    assert worse.status == "failed"
-    assert states(worse)["gate"] == "failed" and states(worse)["register"] == states(worse)["serve"] == "skipped"
-    assert "does not beat champion cheater-detector v1" in worse.node("gate").message
+    assert worse.status == "succeeded", "a rejected candidate is an answer, not a failure"
+    assert states(worse)["gate"] == "succeeded" and states(worse)["register"] == states(worse)["serve"] == "not_run"
+    gate = worse.node("gate").outputs
+    assert gate["decision"]["value"] == "reject"
+    assert "does not beat champion cheater-detector v1" in gate["reason"]["value"]
+    assert worse.node("register").message == "not run: its condition gate.decision == 'accept' is false"
+    assert worse.node("serve").message == "not run: upstream 'register' did not run"
     assert len(client.search_model_versions("name='cheater-detector'")) == 1
 
 

@@ -221,3 +221,16 @@ def _fast_polling(init):
         self.poll_seconds = 0.01
 
     return patched
+
+
+def test_a_false_condition_on_kubeflow_leaves_its_nodes_not_run_and_the_run_green(kubeflow, store, demo_workspace):
+    """The demo's registration sits in dsl.If(gate.decision == 'accept'); KFP never creates its tasks when the
+    gate rejects, and the run succeeds: the same record as the local runner's."""
+    fake = FakeKubeflow(finish_after=1, false_conditions=frozenset({"condition-1"}))
+    runner = KubeflowRunner(kubeflow, store, fake_client(fake))
+    runner.poll_seconds = 0.01
+    spec = parse_workflow(demo_workspace.find_workflow("cheater_detection").read_text())
+    record = runner.wait(runner.submit(spec, {}).id, timeout=30)
+    assert record.status == "succeeded"
+    states = {n.node_id: n.status for n in record.nodes}
+    assert states["gate"] == "succeeded" and states["register"] == states["serve"] == "not_run"

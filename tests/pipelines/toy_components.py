@@ -1,4 +1,7 @@
-"""Components that only tests use: one that takes its time, one that fails until told not to."""
+"""Components that only tests use: one that takes its time, one that fails until told not to, one with
+parameter outputs."""
+
+from typing import NamedTuple
 
 from kfp.dsl import Dataset, Input, Output
 
@@ -39,3 +42,17 @@ def flaky(table: Input[Dataset], passed: Output[Dataset], marker: str):
     if not os.path.exists(marker):
         raise RuntimeError(f"flaky: marker {marker} is missing")
     shutil.copyfile(table.path, passed.path)
+
+
+@component(name="measure", version="1.0.0", category="validate", owner="tests")
+def measure(table: Input[Dataset], at_least: int = 100) -> NamedTuple("Measured", [("size", str), ("rows", int)]):  # noqa: UP014
+    """Say whether a table is big: parameter outputs that conditions read.
+
+    Args:
+        table: the table to count.
+        at_least: rows from which the table is big.
+    """
+    import pandas as pd
+
+    rows = len(pd.read_parquet(table.path))
+    return ("big" if rows >= at_least else "small", rows)

@@ -51,9 +51,10 @@ def test_init_validate_compile_the_demo(workspace: Path):
         "tune",
         "evaluate",
         "gate",
-        "register",
-        "serve",
+        "condition-1",  # register and serve run inside dsl.If(gate.decision == 'accept')
     }
+    inside = ir["components"]["comp-condition-1"]["dag"]["tasks"]
+    assert set(inside) == {"register", "serve"}
     images = {e["container"]["image"] for e in ir["deploymentSpec"]["executors"].values()}
     assert images == {"tessera/runtime:0.1.0"}
 

@@ -1,6 +1,8 @@
 """evaluate → champion gate → register → batch predict, on breast_cancer, against a real MLflow store."""
 
 import json
+import os
+import re
 
 import pandas as pd
 import pytest
@@ -67,7 +69,10 @@ def test_champion_gate_register_model_batch_predict_with_lineage(mlflow_env, can
     good_metrics, _ = evaluated(cancer_split, output, good, "good")
 
     approved = output("approved", Model)
-    champion_gate(model=good, test=cancer_split[1], approved=approved, model_name="cancer", metric="roc_auc")
+    decision, _ = champion_gate(
+        model=good, test=cancer_split[1], approved=approved, model_name="cancer", metric="roc_auc"
+    )
+    assert decision == "accept"
     assert approved.metadata["gate"]["champion"] is None, "no champion yet: the gate lets it through"
 
     registered = output("registered", Artifact)
@@ -91,12 +96,14 @@ def test_champion_gate_register_model_batch_predict_with_lineage(mlflow_env, can
     assert again.metadata["version"] == "1" and again.metadata["created"] is False, "same model: no duplicate"
 
     worse = trained(cancer_split, output, "worse", family="random_forest", n_estimators=10, max_depth=1)
-    with pytest.raises(
-        ValueError, match=r"champion_gate: the candidate's roc_auc 0\.9\d+ does not beat champion cancer v1"
-    ):
-        champion_gate(
-            model=worse, test=cancer_split[1], approved=output("blocked", Model), model_name="cancer", min_delta=0.0
-        )
+    blocked = output("blocked", Model)
+    decision, reason = champion_gate(
+        model=worse, test=cancer_split[1], approved=blocked, model_name="cancer", min_delta=0.0
+    )  # a rejection is an answer that `when:` conditions read, not a failure
+    assert decision == "reject" and re.match(
+        r"the candidate's roc_auc 0\.9\d+ does not beat champion cancer v1", reason
+    )
+    assert not os.path.exists(blocked.path), "a rejected candidate is not passed on"
 
     scored = output("scored", Dataset)
     batch_predict(table=cancer_split[1], model=again, scored=scored)  # the version register_model registered

@@ -1,0 +1,142 @@
+"""Control flow: `after` (wait without reading outputs) and `when` (run only if a condition over run
+parameters and upstream parameter outputs holds), the same in the local runner and in the KFP IR.
+
+KFP's semantics, as the local runner keeps them:
+
+| construct | KFP | local runner |
+|---|---|---|
+| `after: [a]` | `task.after(a)`: starts once `a` succeeded | waits for `a`; skipped if `a` failed |
+| `when:` false | the task sits in a `dsl.If` that is not entered | `not_run`, with the condition in its message |
+| downstream of a node not run | inside the same `dsl.If`: not run | `not_run` ("upstream … did not run") |
+| run with nodes not run | succeeded | succeeded |
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.compiler import compile_to_yaml, compile_workflow, task_name
+from pipelines.runner import RunOptions
+from pipelines.validation import validate_workflow
+from pipelines.workflow_io import parse_workflow, workflow_to_yaml
+from tessera.errors import CompileError
+
+FLOW = """name: flow
+project: risk
+params:
+  rows: {type: integer, default: 300}
+  min_rows: {type: integer, default: 100}
+nodes:
+- id: players
+  component: sample_dataset@1.0.0
+  params: {rows: '${params.rows}'}
+- id: size
+  component: measure@1.0.0
+  params: {at_least: '${params.min_rows}'}
+  inputs: {table: players.table}
+- id: big
+  component: select_columns@1.1.0
+  when: size.size == 'big' and size.rows >= 200
+  params: {columns: [player_id, is_cheater]}
+  inputs: {table: players.table}
+- id: big_profile
+  component: profile_table@1.0.0
+  inputs: {table: big.selected}
+- id: small
+  component: select_columns@1.1.0
+  when: not size.size == 'big'
+  params: {columns: [player_id]}
+  inputs: {table: players.table}
+- id: report
+  component: profile_table@1.0.0
+  after: [size]
+  inputs: {table: players.table}
+"""
+
+
+@pytest.fixture
+def flow():
+    return parse_workflow(FLOW)
+
+
+def states(record) -> dict[str, str]:
+    return {n.node_id: n.status for n in record.nodes}
+
+
+def test_conditions_choose_a_branch_and_after_orders_without_data(runner, flow) -> None:
+    big = runner.run(flow, {"rows": 300}, RunOptions(no_cache=True))
+    assert big.status == "succeeded"
+    assert states(big) == {
+        "players": "succeeded", "size": "succeeded", "big": "succeeded", "big_profile": "succeeded",
+        "small": "not_run", "report": "succeeded",
+    }  # fmt: skip
+    assert big.node("size").outputs["size"]["value"] == "big" and big.node("size").outputs["rows"]["value"] == 300
+    assert big.node("small").message == "not run: its condition not size.size == 'big' is false"
+    assert big.node("report").started_at >= big.node("size").ended_at, "after: waits for size"
+
+    neither = runner.run(flow, {"rows": 150})  # 'big' by at_least, but the second comparison fails
+    assert neither.status == "succeeded"
+    assert states(neither)["big"] == states(neither)["big_profile"] == states(neither)["small"] == "not_run"
+    assert neither.node("big_profile").message == "not run: upstream 'big' did not run"
+    small = runner.run(flow, {"rows": 150, "min_rows": 500})
+    assert states(small)["small"] == "succeeded" and states(small)["big"] == "not_run"
+    assert states(small)["players"] == "cached" and states(small)["report"] == "cached"
+
+    again = runner.run(flow, {"rows": 300})  # cache hits inside a branch
+    assert states(again)["big"] == states(again)["size"] == "cached" and states(again)["small"] == "not_run"
+
+
+def test_the_ir_nests_conditions_and_orders_after(flow, toy_store) -> None:
+    ir = compile_workflow(flow, toy_store)
+    tasks = ir["root"]["dag"]["tasks"]
+    assert (
+        "dependentTasks" in tasks[task_name("report")]
+        and task_name("size") in tasks[task_name("report")]["dependentTasks"]
+    )
+    conditions = [t for name, t in tasks.items() if name.startswith("condition-")]
+    triggers = sorted(t["triggerPolicy"]["condition"] for t in conditions)
+    assert len(triggers) == 2 and any("!=" in c and "'big'" in c for c in triggers), triggers
+    nested = [
+        component["dag"]["tasks"] for name, component in ir["components"].items() if name.startswith("comp-condition-")
+    ]
+    inner = {name for group in nested for name in group}
+    assert {task_name("big"), task_name("big_profile"), task_name("small")} <= inner
+    assert any(">=" in t.get("triggerPolicy", {}).get("condition", "") for g in nested for t in g.values()), (
+        "`a and b`: the second comparison is a dsl.If inside the first"
+    )
+    from kfp import components
+
+    components.load_component_from_text(compile_to_yaml(flow, toy_store))  # kfp loads what it compiled
+
+
+def test_the_spec_round_trips_and_validation_names_each_mistake(flow, toy_store) -> None:
+    assert parse_workflow(workflow_to_yaml(flow)) == flow
+    broken = parse_workflow(
+        FLOW.replace("size.size == 'big' and size.rows >= 200", "size.sise == 'big' or params.min_row > 3")
+        .replace("not size.size == 'big'", "players.table != 'x'")
+        .replace("after: [size]", "after: [sise, report]")
+    )
+    messages = [str(p) for p in validate_workflow(broken, toy_store)]
+    assert any("node 'big' › when: 'or' is not allowed" in m for m in messages), messages
+    assert any(
+        "node 'small' › when: 'players.table' is an artifact (Dataset); conditions read parameter outputs" in m
+        for m in messages
+    ), messages
+    assert any(
+        "node 'report' › after: waits for 'sise', which is not a node (did you mean 'size'?)" in m for m in messages
+    )
+    assert any("node 'report' › after: waits for itself" in m for m in messages)
+    typo = parse_workflow(FLOW.replace("size.rows >= 200", "size.row >= 200 and params.min_row > 3"))
+    messages = [str(p) for p in validate_workflow(typo, toy_store)]
+    assert any("'size.row': no output 'row' (did you mean 'rows'?)" in m for m in messages), messages
+    assert any("no run parameter 'min_row' (did you mean 'params.min_rows'?)" in m for m in messages), messages
+    cycle = parse_workflow(FLOW.replace("after: [size]", "after: [big_profile]").replace(
+        "  inputs: {table: big.selected}", "  inputs: {table: big.selected}\n  after: [report]"
+    ))  # fmt: skip
+    assert any("cycle" in str(p) for p in validate_workflow(cycle, toy_store))
+
+
+def test_a_node_waiting_for_two_branches_is_refused_by_the_compiler(flow, toy_store) -> None:
+    joined = parse_workflow(FLOW.replace("after: [size]", "after: [big, small]"))
+    with pytest.raises(CompileError, match="node 'report' waits for nodes under different conditions"):
+        compile_workflow(joined, toy_store)
