@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from studio import cli_components, cli_endpoints, cli_models, cli_runs, cli_schedules, cli_workflow
+from studio import cli_components, cli_endpoints, cli_models, cli_runs, cli_schedules, cli_sweeps, cli_workflow
 from studio.console import console, fail
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(cli_components.app, name="components")
 app.add_typer(cli_workflow.app, name="workflow")
 app.add_typer(cli_runs.app, name="runs")
 app.add_typer(cli_schedules.app, name="schedule")
+app.add_typer(cli_sweeps.app, name="sweep")
 app.command("run")(cli_runs.run_command)
 app.add_typer(cli_models.app, name="models")
 app.add_typer(cli_endpoints.app, name="endpoint")

@@ -9,6 +9,36 @@ from studio.run_views import numeric_metrics, show_node_outputs
 
 st.title("Runs")
 runner = ui.runner()
+
+
+def show_sweeps() -> None:
+    """A sweep's runs side by side, and a metric plotted against a swept parameter."""
+    import plotly.express as px
+
+    from pipelines.sweeps import Sweeps
+
+    sweeps = Sweeps(ui.workspace(), runner, ui.store())
+    known = [s for s in reversed(sweeps.all()) if ui.may_use(s.workflow.split("/")[0])]
+    if not known:
+        return
+    with st.expander(f"Sweeps ({len(known)})", expanded=False):
+        labels = {f"{s.id} · {s.workflow} · {' × '.join(s.grid)}": s for s in known}
+        sweep = labels[st.selectbox("Sweep", list(labels))]
+        rows = sweeps.compare(sweep)
+        st.dataframe(rows, width="stretch", hide_index=True)
+        metrics = [k for k in dict.fromkeys(k for r in rows for k in r) if "." in k]
+        if metrics:
+            left, right = st.columns(2)
+            metric = left.selectbox("Metric", metrics)
+            swept = right.selectbox("Against", list(sweep.grid))
+            others = [k for k in sweep.grid if k != swept]
+            figure = px.line(
+                [r for r in rows if metric in r], x=swept, y=metric, color=others[0] if others else None, markers=True
+            )
+            st.plotly_chart(figure, width="stretch")
+
+
+show_sweeps()
 workflow_filter, status_filter = st.columns(2)
 workflows = sorted({r.workflow for r in runner.runs.recent(limit=500) if ui.may_use(r.workflow.split("/")[0])})
 workflow = workflow_filter.selectbox("Workflow", ["all", *workflows])

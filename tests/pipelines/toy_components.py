@@ -3,7 +3,7 @@ parameter outputs."""
 
 from typing import NamedTuple
 
-from kfp.dsl import Dataset, Input, Output
+from kfp.dsl import Dataset, Input, Metrics, Output
 
 from component_store.decorator import component
 
@@ -56,3 +56,20 @@ def measure(table: Input[Dataset], at_least: int = 100) -> NamedTuple("Measured"
 
     rows = len(pd.read_parquet(table.path))
     return ("big" if rows >= at_least else "small", rows)
+
+
+@component(name="positive_share", version="1.0.0", category="evaluate", owner="tests")
+def positive_share(table: Input[Dataset], metrics: Output[Metrics], label: str, weight: float = 1.0):
+    """The share of positive labels in a table, times a weight: a Metrics output that costs nothing.
+
+    Args:
+        table: the table.
+        metrics: share (times weight) and rows.
+        label: the 0/1 label column.
+        weight: what to multiply the share by.
+    """
+    import pandas as pd
+
+    frame = pd.read_parquet(table.path)
+    metrics.log_metric("share", float(frame[label].mean()) * weight)
+    metrics.log_metric("rows", len(frame))
