@@ -149,6 +149,25 @@ def set_node_resources(spec: WorkflowSpec, node_id: str, cpu: str, memory: str, 
     return _replace(spec, node.model_copy(update={"resources": None if empty else resources}))
 
 
+def set_node_control(spec: WorkflowSpec, node_id: str, when: str, after: list[str]) -> WorkflowSpec:
+    """A node's condition (empty: always runs) and the nodes it waits for; a condition outside the grammar
+    or an unknown node is refused, naming it."""
+    from pipelines.conditions import ConditionError, parse_condition
+
+    node = _node(spec, node_id)
+    condition = when.strip() or None
+    if condition:
+        try:
+            parse_condition(condition)
+        except ConditionError as exc:
+            raise EditRefused(f"node '{node_id}' › when: {exc}") from None
+    others = [i for i in spec.node_ids() if i != node_id]
+    for name in after:
+        if name not in others:
+            raise EditRefused(f"node '{node_id}' › after: no other node '{name}'{did_you_mean(name, others)}")
+    return _replace(spec, node.model_copy(update={"when": condition, "after": tuple(after)}))
+
+
 def move_nodes(spec: WorkflowSpec, positions: dict[str, tuple[float, float]]) -> WorkflowSpec:
     """Record canvas positions (unknown ids are ignored)."""
     ids = set(spec.node_ids())

@@ -40,8 +40,8 @@ def flow_elements(
     """Nodes and edges as streamlit-flow dicts.
 
     A node's card reads: the step's name, its component@version, a status chip with the last run's
-    time (`cached` for a cache hit), and one line of its key parameters; it is coloured by its last
-    run status and red-edged if invalid.
+    time (`cached` for a cache hit, `not_run` under a false condition), one line of its key parameters,
+    and its `when` condition and `after` waits; it is coloured by its last run status and red-edged if invalid.
     """
     statuses, seconds = statuses or {}, seconds or {}
     nodes = []
@@ -56,6 +56,8 @@ def flow_elements(
             node.component,
             *([chip] if status else []),
             *([key_params(node.params)] if node.params else []),
+            *([f"⎇ _when {node.when}_"] if node.when else []),  # control flow on the card, not as edges:
+            *([f"⧗ _after {', '.join(node.after)}_"] if node.after else []),  # edges stand for data bindings
         ]
         nodes.append({
             "id": node.id, "position": {"x": x, "y": y},

@@ -204,6 +204,18 @@ with panel:
                     save(edited, f"{node_id}.{wanted.name} ← {picked}")
                     st.rerun()
 
+        with st.expander("Runs when / after"), st.form(f"control-{choice}-{node_id}"):
+            when = st.text_input(
+                "Run only when", value=node.when or "", placeholder="gate.decision == 'accept'",
+                help="Comparisons of run parameters (params.NAME) and upstream parameter outputs (NODE.OUTPUT), "
+                "joined by and; empty: always runs.",
+            )  # fmt: skip
+            after = st.multiselect("Wait for", [i for i in node_ids if i != node_id], default=list(node.after))
+            if st.form_submit_button("Apply"):
+                with ui.user_errors(f"set when/after of {node_id}"):
+                    save(edits.set_node_control(spec, node_id, when, after), f"{node_id}: when/after saved")
+                    st.rerun()
+
         with st.expander("Resources"), st.form(f"resources-{choice}-{node_id}"):
             have = node.resources
             cpu = st.text_input("CPU (e.g. 2 or 500m)", value=(have.cpu or "") if have else "")

@@ -140,3 +140,42 @@ def test_a_node_waiting_for_two_branches_is_refused_by_the_compiler(flow, toy_st
     joined = parse_workflow(FLOW.replace("after: [size]", "after: [big, small]"))
     with pytest.raises(CompileError, match="node 'report' waits for nodes under different conditions"):
         compile_workflow(joined, toy_store)
+
+
+@pytest.mark.slow
+def test_the_designer_sets_a_condition_and_a_wait_and_the_card_shows_them(demo_workspace, monkeypatch) -> None:
+    from pathlib import Path
+
+    import yaml
+    from streamlit.testing.v1 import AppTest
+
+    from component_store.store import workspace_store
+    from studio.canvas import flow_elements
+
+    monkeypatch.setenv("TESSERA_HOME", str(demo_workspace.root))
+    path = demo_workspace.find_workflow("player_features")
+    page = Path(__file__).resolve().parents[2] / "studio" / "screens" / "designer.py"
+
+    def designer() -> AppTest:
+        app = AppTest.from_file(str(page), default_timeout=60)
+        app.query_params["workflow"] = "risk/player_features"
+        app.run()
+        next(s for s in app.selectbox if s.label == "Step").select("split").run()
+        return app
+
+    app = designer()
+    next(t for t in app.text_input if t.label == "Run only when").input("params.test_size > 0.1 or true")
+    next(b for b in app.button if b.label == "Apply").click().run()
+    assert any("'or' is not allowed" in e.value for e in app.error), "refused, nothing written"
+    assert "when:" not in path.read_text()
+
+    app = designer()
+    next(t for t in app.text_input if t.label == "Run only when").input("params.test_size > 0.1")
+    next(m for m in app.multiselect if m.label == "Wait for").select("profile")
+    next(b for b in app.button if b.label == "Apply").click().run()
+    split = next(n for n in yaml.safe_load(path.read_text())["nodes"] if n["id"] == "split")
+    assert split["when"] == "params.test_size > 0.1" and split["after"] == ["profile"]
+    spec = parse_workflow(path.read_text())
+    nodes, _ = flow_elements(spec, workspace_store(demo_workspace))
+    card = next(n for n in nodes if n["id"] == "split")["data"]["content"]
+    assert "when params.test_size > 0.1" in card and "after profile" in card
