@@ -22,6 +22,7 @@ CATEGORIES = (
     "evaluate",
     "model",
     "deploy",
+    "notify",
 )
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object"]
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")

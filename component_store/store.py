@@ -349,7 +349,10 @@ class LayeredStore(ComponentStore):
     def layer_of(self, name: str) -> ComponentStore:
         """The store that holds component `name` (published, or as a source in a team folder)."""
         for layer in self.layers:
-            if layer.has(name) or (layer.team and name in layer.source_names()):
+            if layer.has(name):
+                return layer
+        for layer in self.layers:  # not published yet: the store whose sources hold it
+            if name in layer.source_names():
                 return layer
         self._require_name(name)
         raise AssertionError  # _require_name raised

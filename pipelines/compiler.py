@@ -152,7 +152,7 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
         def build(prefix: tuple[str, ...]) -> None:
             """The nodes guarded by exactly `prefix`, then each further condition in a `dsl.If` of its own."""
             for node_id in order:
-                if guards[node_id] == prefix:
+                if guards[node_id] == prefix and node_id != spec.on_exit:
                     add_task(spec.node(node_id))
             deeper = [
                 guards[i][len(prefix)]
@@ -167,7 +167,12 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                         )
                     build((*prefix, condition))
 
-        build(())
+        if spec.on_exit is None:
+            build(())
+            return
+        add_task(spec.node(spec.on_exit))  # KFP: the exit task is made first, then wraps everything else
+        with dsl.ExitHandler(tasks[spec.on_exit], name="on-exit"):
+            build(())
 
     parameters = [
         inspect.Parameter(

@@ -201,6 +201,8 @@ class _Driver:
         self.running: dict[str, _Running] = {}
         self.calls: dict[str, ExecutorCall] = {}
         self.order = spec.topological_order()
+        self.exit_released = False  # the exit node starts once everything else is final
+        self.exit_status = ""  # what the exit node is told about the run (TESSERA_RUN_STATUS)
         self.max_parallel = options.max_parallel or os.cpu_count() or 1
         self.log_dir = runner.workspace.state_dir / "runs" / record.id
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -211,6 +213,8 @@ class _Driver:
         next_cancel_check = 0.0
         try:
             while True:
+                if self._exit_due():
+                    self._schedule_exit()
                 if time.monotonic() >= next_cancel_check:
                     if runs.cancel_requested(self.run_id):
                         raise RunCancelled
@@ -226,6 +230,7 @@ class _Driver:
                         time.sleep(0.05)
         except (KeyboardInterrupt, RunCancelled):
             self._cancel_everything()
+            self._run_exit_node("cancelled")
             runs.finish(self.run_id, "cancelled", "cancelled")
             return self._changed()
         except Exception as exc:
@@ -253,10 +258,38 @@ class _Driver:
         self.runner.runs.update_node(self.run_id, node_id, **fields)
         self._changed()
 
+    def _exit_due(self) -> bool:
+        """The exit node waits until every other node is final, then runs whatever happened."""
+        exit_node = self.spec.on_exit
+        return bool(
+            exit_node
+            and self.status.get(exit_node) == "pending"
+            and not self.running
+            and all(s not in ("pending", "running") for n, s in self.status.items() if n != exit_node)
+        )
+
+    def _schedule_exit(self) -> None:
+        self.exit_status = "failed" if any(s == "failed" for s in self.status.values()) else "succeeded"
+        self.exit_released = True
+
+    def _run_exit_node(self, run_status: str) -> None:
+        """After a cancellation: the exit node still runs, in this process, before the run is closed."""
+        exit_node = self.spec.on_exit
+        if not exit_node or self.status.get(exit_node) not in ("pending", "cancelled"):
+            return
+        self.status[exit_node] = "pending"
+        self.exit_status, self.exit_released = run_status, True
+        self._schedule()
+        while self.running:
+            self._reap()
+            time.sleep(0.05)
+
     def _schedule(self) -> bool:
         progressed = False
         for node_id in self.order:
             if self.status[node_id] != "pending":
+                continue
+            if node_id == self.spec.on_exit and not self.exit_released:
                 continue
             node = self.spec.node(node_id)
             upstream = node.upstream()
@@ -272,7 +305,7 @@ class _Driver:
                 progressed = True
                 continue
             fingerprint, params, inputs, component = self._resolve(node)
-            use_cache = node.cache and not self.options.no_cache
+            use_cache = node.cache and not self.options.no_cache and node_id != self.spec.on_exit  # it always runs
             cached = self.runner.cache.lookup(fingerprint) if use_cache else None
             if cached is not None:
                 self.outputs[node_id], self.fingerprints[node_id] = cached, fingerprint
@@ -344,6 +377,7 @@ class _Driver:
             **self.runner.workspace.component_environment(),
             "TESSERA_SAMPLE_ROWS": str(self.options.sample) if self.options.sample else None,
             "TESSERA_RUN_ID": self.run_id,
+            "TESSERA_RUN_STATUS": self.exit_status if node.id == self.spec.on_exit else None,
             "TESSERA_NODE": node.id,
             "TESSERA_COMPONENT": component.ref,
             "TESSERA_WORKFLOW": f"{self.spec.project}/{self.spec.name}",
@@ -409,10 +443,12 @@ class _Driver:
             self.runner.runs.update_node(
                 self.run_id, node_id, status="cancelled", ended_at=time.time(), message="cancelled"
             )
+            self.status[node_id] = "cancelled"
         self.running.clear()
         for node_id, state in self.status.items():
             if state == "pending":
                 self.runner.runs.update_node(self.run_id, node_id, status="cancelled")
+                self.status[node_id] = "cancelled"
 
 
 def _failure_message(code: int, log_path: Path) -> str:

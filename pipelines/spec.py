@@ -136,6 +136,9 @@ class WorkflowSpec(_Frozen):
     description: str = ""
     params: dict[str, WorkflowParam] = Field(default_factory=dict)
     nodes: tuple[Node, ...] = ()
+    on_exit: str | None = Field(
+        default=None, description="a node that runs last, whatever happened (a notification); it reads no outputs"
+    )
     layout: dict[str, Position] = Field(default_factory=dict)
 
     def node(self, node_id: str) -> Node:

@@ -57,6 +57,7 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
             problems += _param_problems(spec, node, component)
         problems += _input_problems(spec, node, component, resolved)
         problems += _control_problems(spec, node, resolved)
+    problems += _exit_problems(spec)
     cycle = spec.find_cycle()
     if cycle:
         problems.append(Problem("workflow", f"the nodes form a cycle: {' → '.join(cycle)}; a workflow must be a DAG"))
@@ -68,6 +69,28 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
                     f"position for a node that does not exist{did_you_mean(node_id, spec.node_ids())}; remove it",
                 )
             )
+    return problems
+
+
+def _exit_problems(spec: WorkflowSpec) -> list[Problem]:
+    """The exit node exists, waits for nothing (it runs after everything, whatever happened) and nothing waits for it."""
+    if spec.on_exit is None:
+        return []
+    ids = spec.node_ids()
+    if spec.on_exit not in ids:
+        return [Problem("on_exit", f"no node '{spec.on_exit}'{did_you_mean(spec.on_exit, ids)}")]
+    node = spec.node(spec.on_exit)
+    problems = []
+    if node.upstream() or node.when:
+        problems.append(
+            Problem(
+                "on_exit",
+                f"'{node.id}' runs after everything, whatever happened: it cannot read outputs, wait or have a condition",
+            )
+        )
+    waiting = sorted(n.id for n in spec.nodes if node.id in n.upstream())
+    if waiting:
+        problems.append(Problem("on_exit", f"'{node.id}' runs last, so '{waiting[0]}' cannot wait for it"))
     return problems
 
 

@@ -117,7 +117,7 @@ def _ordered(spec: WorkflowSpec) -> dict[str, Any]:
     data = spec.model_dump(mode="json", exclude_defaults=True)
     if spec.layout:  # a place is both coordinates, even one at 0
         data["layout"] = {node: {"x": p.x, "y": p.y} for node, p in spec.layout.items()}
-    order = ["name", "project", "description", "params", "nodes", "layout"]
+    order = ["name", "project", "description", "params", "nodes", "on_exit", "layout"]
     return {key: data[key] for key in order if key in data}
 
 

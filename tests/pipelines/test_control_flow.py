@@ -179,3 +179,42 @@ def test_the_designer_sets_a_condition_and_a_wait_and_the_card_shows_them(demo_w
     nodes, _ = flow_elements(spec, workspace_store(demo_workspace))
     card = next(n for n in nodes if n["id"] == "split")["data"]["content"]
     assert "when params.test_size > 0.1" in card and "after profile" in card
+
+
+EXIT = """name: nightly
+project: risk
+nodes:
+- id: players
+  component: sample_dataset@1.0.0
+  params: {rows: 50}
+- id: fragile
+  component: flaky@1.0.0
+  params: {marker: MARKER}
+  inputs: {table: players.table}
+- id: tell
+  component: notify_webhook@1.0.0
+  params: {url_env: '', url: URL, message: nightly}
+on_exit: tell
+"""
+
+
+def test_the_exit_node_runs_last_whatever_happened_and_is_told_the_outcome(
+    runner, toy_store, tmp_path, webhook
+) -> None:
+    url, received = webhook
+    spec = parse_workflow(EXIT.replace("MARKER", str(tmp_path / "absent")).replace("URL", url))
+    failed = runner.run(spec, {}, RunOptions(no_cache=True))
+    assert failed.status == "failed" and states(failed)["fragile"] == "failed"
+    assert states(failed)["tell"] == "succeeded" and failed.node("tell").started_at >= failed.node("fragile").ended_at
+    assert [r["status"] for r in received] == ["failed"]
+    (tmp_path / "absent").touch()
+    passed = runner.run(spec, {})
+    assert passed.status == "succeeded" and [r["status"] for r in received] == ["failed", "succeeded"]
+    assert states(passed)["tell"] == "succeeded", "the exit node never comes from the cache"
+
+    ir = compile_workflow(spec, toy_store)
+    root = ir["root"]["dag"]["tasks"]
+    assert root[task_name("tell")]["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert "exit-handler-1" in root[task_name("tell")]["dependentTasks"]
+    bad = parse_workflow(EXIT.replace("  params: {url_env: '', url: URL, message: nightly}", "  after: [players]"))
+    assert any("'tell' runs after everything" in str(p) for p in validate_workflow(bad, toy_store))
