@@ -234,3 +234,17 @@ def test_a_false_condition_on_kubeflow_leaves_its_nodes_not_run_and_the_run_gree
     assert record.status == "succeeded"
     states = {n.node_id: n.status for n in record.nodes}
     assert states["gate"] == "succeeded" and states["register"] == states["serve"] == "not_run"
+
+
+def test_a_sweep_on_kubeflow_is_one_run_per_point_in_the_project_experiment(kubeflow, store, features_spec):
+    from pipelines.sweeps import Sweeps
+
+    fake = FakeKubeflow(finish_after=1)
+    runner = KubeflowRunner(kubeflow, store, fake_client(fake))
+    sweeps = Sweeps(kubeflow, runner, store)
+    sweep = sweeps.start(features_spec, {"test_size": [0.2, 0.3], "players": [300, 400]}, {}, parallelism=2)
+    sent = fake.sent("POST", "/runs")
+    assert sorted((s["runtime_config"]["parameters"]["test_size"], s["runtime_config"]["parameters"]["players"])
+                  for s in sent) == [(0.2, 300), (0.2, 400), (0.3, 300), (0.3, 400)]  # fmt: skip
+    assert len({s["experiment_id"] for s in sent}) == 1, "one experiment: the project's"
+    assert [row["status"] for row in sweeps.compare(sweep)] == ["succeeded"] * 4
