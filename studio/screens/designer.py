@@ -78,6 +78,8 @@ canvas_column, panel = st.columns([3.4, 1])  # the canvas first: about 70 % of a
 with panel:
     st.markdown("**Add a step**")
     offered = store.palette(include_review=st.toggle("Include versions in review", key="palette-review"))
+    wanted = st.text_input("Search steps", key="palette-search", placeholder="split, lightgbm, webhook…").lower()
+    offered = [c for c in offered if wanted in " ".join([c.name, c.summary, *c.tags]).lower()]
     categories = sorted({c.category for c in offered})
     category = st.selectbox("Category", ["all", *categories])
     refs = [c.ref for c in offered if category in ("all", c.category)]

@@ -54,3 +54,5 @@ def test_an_approver_approves_in_the_store_page_and_the_palette_offers_it(team_w
 
     designer = page("designer", workflow="risk/player_features")
     assert "double_spend@1.0.0" in next(s for s in designer.selectbox if s.key == "palette-ref").options
+    next(t for t in designer.text_input if t.key == "palette-search").input("MULTIPLY").run()  # its summary, any case
+    assert next(s for s in designer.selectbox if s.key == "palette-ref").options == ["double_spend@1.0.0"]
