@@ -10,7 +10,7 @@ DEMO ?= demo-workspace
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark,feast,torch,cloud]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark,feast,torch,cloud,lab]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -126,11 +126,21 @@ class LocalRunner:
 
     def resume(self, run_id: str, on_change: OnChange | None = None) -> RunRecord:
         """Run again the nodes of `run_id` that did not finish; finished ones come from the cache."""
+        record = self._reset_for_resume(run_id)
+        return self.execute(record.id, on_change)
+
+    def submit_resume(self, run_id: str) -> RunRecord:
+        """`resume` in a detached driver process; returns at once."""
+        record = self._reset_for_resume(run_id)
+        self._start_driver(record.id)
+        return self.runs.get(record.id)
+
+    def _reset_for_resume(self, run_id: str) -> RunRecord:
         record = self.runs.get(run_id)
         if record.status == "running":
             raise TesseraError(f"Run {record.id} is still running; wait for it or cancel it first")
         self.runs.reset_for_resume(record.id)
-        return self.execute(record.id, on_change)
+        return record
 
     def create_run(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions) -> RunRecord:
         """Validate the workflow with these parameters and record a queued run."""

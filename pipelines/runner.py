@@ -23,6 +23,8 @@ Contract (checked by `tests/pipelines/test_runner_contract.py` for every runner)
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -84,3 +86,16 @@ def record_run(
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     workflow = f"{spec.project}/{spec.name}"
     return runs.create(run_id, workflow, digest, text, values, backend, options, spec.topological_order())
+
+
+def follow(runner: Runner, run_id: str, on_change: Callable[[RunRecord], None], poll_seconds: float = 2.0) -> RunRecord:
+    """Poll a run (of any runner) until it ends, showing each record to `on_change`; stopping the caller
+    (Ctrl-C) stops the watching, not the run."""
+    from pipelines.runs import FINAL_RUN_STATES
+
+    while True:
+        record = runner.status(run_id)
+        on_change(record)
+        if record.status in FINAL_RUN_STATES:
+            return record
+        time.sleep(getattr(runner, "poll_seconds", poll_seconds))

@@ -142,6 +142,23 @@ class RunRecord:
         return (self.ended_at or time.time()) - self.started_at
 
 
+def node_metrics(node: NodeRecord) -> dict[str, float]:
+    """Every number a node's Metrics outputs carry (KFP keeps them in the artifact's metadata)."""
+    found: dict[str, float] = {}
+    for output in node.outputs.values():
+        if output.get("type") != "system.Metrics":
+            continue
+        for key, value in (output.get("metadata") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[key] = float(value)
+    return found
+
+
+def run_metrics(record: RunRecord) -> dict[str, float]:
+    """`node.metric` -> value for every number of every node's Metrics outputs (to compare runs)."""
+    return {f"{node.node_id}.{key}": value for node in record.nodes for key, value in node_metrics(node).items()}
+
+
 class RunStore:
     """The run records of one workspace.
 

@@ -26,7 +26,7 @@ from typing import Any
 from component_store.store import ComponentStore
 from pipelines.run_params import parse_run_params
 from pipelines.runner import Runner, RunOptions, validated_params
-from pipelines.runs import FINAL_RUN_STATES, RunRecord
+from pipelines.runs import FINAL_RUN_STATES, RunRecord, run_metrics
 from pipelines.spec import WorkflowSpec
 from tessera.errors import Problem, TesseraError, WorkflowInvalid
 from tessera.suggest import did_you_mean
@@ -161,13 +161,7 @@ class Sweeps:
             record = self.runner.status(point["run_id"])
             row: dict[str, Any] = {name: point["params"][name] for name in sweep.grid}
             row |= {"run": record.id, "status": record.status}
-            for node in record.nodes:
-                for output in (node.outputs or {}).values():
-                    if output.get("type") != "system.Metrics":
-                        continue
-                    for key, value in output.get("metadata", {}).items():
-                        if isinstance(value, int | float) and not isinstance(value, bool):
-                            row[f"{node.node_id}.{key}"] = value
+            row |= run_metrics(record)
             rows.append(row)
         return rows
 

@@ -69,6 +69,23 @@ def parse_model_ref(ref: str) -> tuple[str, str | None, str | None]:
     )
 
 
+def load_model(uri: str) -> Any:
+    """The model at an MLflow URI or folder, as its flavour has it: a scikit-learn estimator where MLflow
+    logged one (with `predict_proba` and `classes_`), otherwise an MLflow pyfunc model."""
+    from pathlib import Path
+
+    import mlflow.artifacts
+    import mlflow.pyfunc
+    from mlflow.models import Model
+
+    local = uri if (Path(uri) / "MLmodel").exists() else mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    if "sklearn" in Model.load(local).flavors:
+        import mlflow.sklearn
+
+        return mlflow.sklearn.load_model(local)
+    return mlflow.pyfunc.load_model(local)
+
+
 class ModelRegistry:
     """Registered models of one MLflow tracking store.
 
@@ -80,6 +97,7 @@ class ModelRegistry:
     def __init__(self, tracking_uri: str | None = None):
         from mlflow import MlflowClient
 
+        self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     @classmethod
@@ -140,6 +158,16 @@ class ModelRegistry:
             raise RegistryError(
                 f"Model '{name}' has no alias '{alias}'{did_you_mean(alias or '', aliases)}; aliases: {one_of(aliases)}"
             ) from None
+
+    def load(self, ref: str) -> Any:
+        """The version a reference points at (`name@alias`, `name/3`), loaded (see `load_model`)."""
+        import mlflow
+
+        info = self.resolve(ref)
+        if self.tracking_uri:
+            mlflow.set_tracking_uri(self.tracking_uri)
+            mlflow.set_registry_uri(self.tracking_uri)
+        return load_model(f"models:/{info.name}/{info.version}")
 
     def register(
         self, model_uri: str, name: str, tags: dict[str, str], alias: str, champion_if_none: bool = True

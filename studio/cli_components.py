@@ -225,10 +225,9 @@ def publish(
     author: Annotated[str | None, typer.Option(help="Who publishes (default: TESSERA_USER, git's user.email).")] = None,
 ) -> None:
     """Vet components and freeze a new version; a team store picks the version from what changed."""
-    from component_store.publish import check_name_free, publish_to_team, team_layer_for
     from component_store.publish import publish as publish_component
-    from component_store.review import current_user
-    from tessera.errors import VetFailed
+    from tessera.sdk.components import publish_team_source
+    from tessera.workspace import find_workspace
 
     store = open_store()
     for component in _selected(store, names, every):
@@ -237,29 +236,14 @@ def publish(
             colour = "green" if result.outcome == "published" else "dim"
             console.print(f"[{colour}]{result.outcome:>9}[/] {result.ref}  {result.digest[:19]}…")
             continue
-        team_store = open_team_store()
-        layer = team_layer_for(component.name, team_store)
-        check_name_free(team_store, component.name, layer)  # before vetting: a clash needs a rename, not a test run
-        component = layer.source(component.name)
         with console.status(f"vetting {component.name} (static checks, its tests, a trial run)…"):
-            problems, notes = _vet(store, component)
-        if problems:
-            raise VetFailed(component.name, problems)
-        console.print(f"[green]✓ vetted[/] {component.name}  [dim]{'; '.join(notes)}[/]")
-        team = publish_to_team(
-            component.spec, component.to_component_yaml(), team_store, author=current_user(author),
-            message=message, into=layer.name,
-        )  # fmt: skip
-        if team.outcome == "unchanged":
-            console.print(f"[dim]unchanged[/] {team.ref}: nothing changed since it was published")
+            published = publish_team_source(find_workspace(), component.name, message=message, author=author)
+        console.print(f"[green]✓ vetted[/] {component.name}  [dim]{'; '.join(published.notes)}[/]")
+        if published.outcome == "unchanged":
+            console.print(f"[dim]unchanged[/] {published.ref}: {published.why}")
             continue
-        why = (
-            f"{team.change.bump} change from {team.previous}: {team.change.describe()}"
-            if team.previous
-            else "first version"
-        )
-        console.print(f"[green]published[/] {team.ref} in review ({why})")
-        console.print(f"next: an approver runs  tessera components approve {team.ref}")
+        console.print(f"[green]published[/] {published.ref} in review ({published.why})")
+        console.print(f"next: an approver runs  tessera components approve {published.ref}")
 
 
 @app.command()

@@ -12,20 +12,12 @@ from studio.console import JsonOption, console, print_json
 app = typer.Typer(help="Registered models: versions, lineage, promote and roll back aliases.", no_args_is_help=True)
 
 
-def _registry() -> Any:
-    from serving.model_registry import ModelRegistry
-    from tessera.workspace import find_workspace
-
-    workspace = find_workspace()
-    return ModelRegistry.of_workspace(workspace)
-
-
 @app.command("list")
 def list_models(as_json: JsonOption = False) -> None:
     """List registered models with their latest version and aliases."""
     from rich.table import Table
 
-    models = _registry().models()
+    models = _models().list()
     if as_json:
         print_json(models)
         return
@@ -43,7 +35,7 @@ def show(name: Annotated[str, typer.Argument(help="Registered model name.")], as
     """Every version of a model: aliases, test metrics and lineage (run, node, component, data)."""
     from rich.table import Table
 
-    versions = _registry().versions(name)
+    versions = _models().versions(name)
     if as_json:
         print_json(versions)
         return
@@ -73,9 +65,9 @@ def promote(
     alias: Annotated[str, typer.Option(help="Alias to point at it.")] = "champion",
 ) -> None:
     """Point an alias (champion by default) at a version; the previous one is remembered for rollback."""
-    info = _registry().promote(name, version.removeprefix("v"), alias)
+    info, moved = _models().promote(name, version, alias)
     console.print(f"[green]{name}@{alias}[/] → v{info.version}")
-    _move_following_endpoints(name, alias)
+    _show_moved(moved)
 
 
 @app.command()
@@ -84,17 +76,21 @@ def rollback(
     alias: Annotated[str, typer.Option(help="Alias to move back.")] = "champion",
 ) -> None:
     """Point an alias back at the version it pointed at before the last promote."""
-    info = _registry().rollback(name, alias)
+    info, moved = _models().rollback(name, alias)
     console.print(f"[yellow]{name}@{alias}[/] rolled back to v{info.version}")
-    _move_following_endpoints(name, alias)
+    _show_moved(moved)
 
 
-def _move_following_endpoints(name: str, alias: str) -> None:
-    """Endpoints serving `name@alias` swap now rather than at their next poll."""
-    from serving.local_target import LocalProcessTarget
+def _models() -> Any:
+    from tessera.sdk.models import Models
     from tessera.workspace import find_workspace
 
-    for endpoint in LocalProcessTarget(find_workspace()).follow_alias(f"{name}@{alias}"):
+    return Models(find_workspace())
+
+
+def _show_moved(endpoints: list[Any]) -> None:
+    """Endpoints serving the alias swapped now rather than at their next poll."""
+    for endpoint in endpoints:
         console.print(f"endpoint {endpoint.name} now serves {endpoint.version_summary()}")
 
 

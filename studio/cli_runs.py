@@ -123,17 +123,9 @@ def run_command(
     record = runner.submit(spec, values, options)
     console.print(f"Run {record.id} created on Kubeflow: {record.options['kubeflow_url']}", soft_wrap=True)
     if not detach:
-        _finish(_watch(lambda on_change: _follow(runner, record.id, on_change)))
+        from pipelines.runner import follow
 
-
-def _follow(runner: Any, run_id: str, on_change: Any) -> Any:
-    """Poll a remote run until it ends (Ctrl-C stops watching, not the run)."""
-    while True:
-        record = runner.status(run_id)
-        on_change(record)
-        if record.status in ("succeeded", "failed", "cancelled"):
-            return record
-        time.sleep(runner.poll_seconds)
+        _finish(_watch(lambda on_change: follow(runner, record.id, on_change)))
 
 
 @app.command("list")

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from pipelines.runs import RunRecord
+from pipelines.runs import RunRecord, run_metrics
 
 
 def latest_workflow_run(records: list[RunRecord], node_ids: list[str]) -> RunRecord | None:
@@ -21,15 +21,7 @@ def latest_workflow_run(records: list[RunRecord], node_ids: list[str]) -> RunRec
 
 def numeric_metrics(record: RunRecord) -> dict[str, float]:
     """`node.metric` -> value for every number a node's Metrics output carries (to compare runs)."""
-    found: dict[str, float] = {}
-    for node in record.nodes:
-        for output in node.outputs.values():
-            if output.get("type") != "system.Metrics":
-                continue
-            for key, value in (output.get("metadata") or {}).items():
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    found[f"{node.node_id}.{key}"] = float(value)
-    return found
+    return run_metrics(record)
 
 
 def roc_points(metadata: dict[str, Any]) -> tuple[list[float], list[float]]:

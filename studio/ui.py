@@ -84,9 +84,10 @@ def runner_of(run_id: str) -> Any:
 
 
 def models() -> Any:
-    from serving.model_registry import ModelRegistry
+    """The workspace's registered models (the SDK's `Models`: the CLI and notebooks use the same)."""
+    from tessera.sdk.models import Models
 
-    return ModelRegistry.of_workspace(workspace())
+    return Models(workspace())
 
 
 def endpoints() -> Any:

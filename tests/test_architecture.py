@@ -44,3 +44,14 @@ def test_every_library_imported_directly_is_declared() -> None:
                     if not providers & declared:
                         undeclared.add(f"{top} ({path.relative_to(root)})")
     assert sorted(undeclared) == []
+
+
+def test_every_kernel_module_is_in_the_bottom_layer() -> None:
+    """A new module under tessera/ must be placed: in the kernel layer (listed), or in the SDK (tessera/sdk)."""
+    import tomllib
+
+    contract = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"][0]
+    kernel = {name.strip() for name in contract["layers"][-1].split(":")}
+    modules = {f"tessera.{path.stem}" for path in (REPO / "tessera").glob("*.py") if path.stem != "__init__"}
+    assert modules == kernel, f"add to (or drop from) the kernel layer in pyproject.toml: {modules ^ kernel}"
+    assert contract["layers"][:2] == ["studio", "tessera.sdk"], "the SDK sits under the studio, over pipelines"

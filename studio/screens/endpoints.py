@@ -16,7 +16,7 @@ st.title("Endpoints")
 workspace, target, registry = ui.workspace(), ui.endpoints(), ui.models()
 refs = [
     ref
-    for model in registry.models()
+    for model in registry.list()
     for ref in [*(f"{model.name}@{a}" for a in sorted(model.aliases)),
                 *(f"{model.name}/{v.version}" for v in registry.versions(model.name))]
 ]  # fmt: skip

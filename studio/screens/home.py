@@ -58,7 +58,7 @@ with models_column:
     with ui.user_errors("read the model registry"):
         st.dataframe(
             [{"model": m.name, "latest": m.latest_version, "aliases": ", ".join(f"{a}→{v}" for a, v in m.aliases.items())}
-             for m in ui.models().models()],
+             for m in ui.models().list()],
             width="stretch", hide_index=True,
         )  # fmt: skip
 with endpoints_column:

@@ -9,7 +9,7 @@ from studio import ui
 
 st.title("Models")
 registry = ui.models()
-models = registry.models()
+models = registry.list()
 if not models:
     st.info("No registered model yet: run a workflow that ends in register_model (the demo does).")
     st.stop()
@@ -30,14 +30,12 @@ with promote_column, st.form("promote"):
     alias = st.text_input("Alias", value="champion")
     if st.form_submit_button("Promote"):
         with ui.user_errors(f"promote {name} {version}"):
-            registry.promote(name, version, alias.strip())
-            moved = ui.endpoints().follow_alias(f"{name}@{alias.strip()}")
+            _, moved = registry.promote(name, version, alias.strip())
             st.success(f"{name}@{alias} → {version}" + "".join(f"; {e.name} now serves it" for e in moved))
 with rollback_column, st.form("rollback"):
     st.markdown("**Roll back**")
     alias_back = st.text_input("Alias", value="champion", key="rollback-alias")
     if st.form_submit_button("Roll back"):
         with ui.user_errors(f"roll back {name}@{alias_back}"):
-            info = registry.rollback(name, alias_back.strip())
-            ui.endpoints().follow_alias(f"{name}@{alias_back.strip()}")
+            info, _ = registry.rollback(name, alias_back.strip())
             st.success(f"{name}@{alias_back} → {info.version}")
