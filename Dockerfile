@@ -27,10 +27,10 @@ COPY component_store ./component_store
 COPY serving ./serving
 COPY studio ./studio
 COPY examples ./examples
-RUN pip install --extra-index-url "$TORCH_INDEX" -c constraints.txt ".[spark,feast,torch,cloud,mlflow-server]"
+RUN pip install --extra-index-url "$TORCH_INDEX" -c constraints.txt ".[spark,feast,torch,cloud,mlflow-server,lab]"
 
 RUN useradd --uid 1000 --create-home tessera && mkdir /workspace && chown tessera /workspace
 USER 1000
 WORKDIR /workspace
-EXPOSE 8501 8080 5000
+EXPOSE 8501 8080 5000 8888
 CMD ["tessera", "--help"]

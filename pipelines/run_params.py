@@ -75,10 +75,20 @@ def with_run_params(spec: WorkflowSpec, values: dict[str, Any]) -> WorkflowSpec:
 
 def effective_params(spec: WorkflowSpec, values: dict[str, Any]) -> dict[str, Any]:
     """Every run parameter's value for a run: the given value, else the default."""
-    missing = [name for name, p in spec.params.items() if name not in values and p.default is None]
-    if missing:
-        raise WorkflowInvalid(
-            f"'{spec.name}' run parameters",
-            [Problem(f"-p {name}", "has no default; give it with -p NAME=VALUE") for name in missing],
+    problems = [
+        Problem(
+            f"-p {name}",
+            f"the workflow has no run parameter '{name}'{did_you_mean(name, spec.params)}; "
+            f"its run parameters: {one_of(spec.params)}",
         )
+        for name in values
+        if name not in spec.params
+    ]
+    problems += [
+        Problem(f"-p {name}", "has no default; give it with -p NAME=VALUE")
+        for name, p in spec.params.items()
+        if name not in values and p.default is None
+    ]
+    if problems:
+        raise WorkflowInvalid(f"'{spec.name}' run parameters", problems)
     return {name: values.get(name, p.default) for name, p in spec.params.items()}

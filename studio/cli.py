@@ -63,8 +63,12 @@ def up(
     demo: Annotated[
         bool, typer.Option("--demo", help="In a folder without a workspace, create one with the demo.")
     ] = False,
+    lab: Annotated[
+        bool, typer.Option("--lab", help="Also start JupyterLab in the workspace, with the example notebooks.")
+    ] = False,
+    lab_port: Annotated[int, typer.Option(help="JupyterLab port on 127.0.0.1 (with --lab).")] = 8888,
 ) -> None:
-    """Start the studio on this workspace, plus MLflow's UI; prints both URLs. Ctrl-C stops both."""
+    """Start the studio on this workspace, plus MLflow's UI (and JupyterLab); prints the URLs. Ctrl-C stops all."""
     import os
     import signal
     import subprocess
@@ -91,6 +95,19 @@ def up(
         mlflow_port = 0
     environment = os.environ | workspace.component_environment()
     processes = []
+    lab_url = ""
+    if lab:
+        import secrets
+
+        from studio.launch import copy_example_notebooks, jupyterlab_command
+
+        if not port_free(lab_port):
+            fail(f"port {lab_port} on 127.0.0.1 is in use (JupyterLab already running?): pick another with --lab-port")
+        token = secrets.token_urlsafe(24)
+        notebooks = copy_example_notebooks(workspace).relative_to(workspace.root)
+        processes.append(subprocess.Popen(jupyterlab_command(workspace, lab_port, token), env=environment,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+        lab_url = f"http://127.0.0.1:{lab_port}/lab/tree/{notebooks}?token={token}"
     if mlflow_port:
         processes.append(subprocess.Popen(mlflow_ui_command(workspace, mlflow_port), env=environment,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
@@ -100,6 +117,8 @@ def up(
     console.print(f"[bold]Tessera studio[/] http://{address}:{port}   workspace {workspace.root}")
     if mlflow_port:
         console.print(f"[bold]MLflow UI[/]      http://127.0.0.1:{mlflow_port}")
+    if lab_url:
+        console.print(f"[bold]JupyterLab[/]     {lab_url}", soft_wrap=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the children below are stopped too
     try:
         studio.wait()

@@ -313,6 +313,19 @@ def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact:
     """Log `estimator` to the active MLflow run (signature + input example) and copy the MLflow
     model folder into the KFP `Model` artifact; returns MLflow's ModelInfo."""
     import mlflow
+
+    info = log_sklearn_model(estimator, features, task)
+    mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=model_artifact.path)
+    model_artifact.metadata.update(
+        metadata | {"model_uri": info.model_uri, "flavor": "sklearn", "task": task, "features": list(features.columns)}
+    )
+    return info
+
+
+def log_sklearn_model(estimator: Any, features: pd.DataFrame, task: str) -> Any:
+    """Log a fitted scikit-learn estimator to the active MLflow run as serving expects it: a signature,
+    an input example, the output contract (task, classes) and a validation sample; returns the ModelInfo."""
+    import mlflow
     import mlflow.sklearn
     import sklearn
     import skops.io
@@ -322,7 +335,7 @@ def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact:
 
     signature = infer_signature(features.head(200), np.asarray(predict_for_metric(task, estimator, features.head(200))))
     # MLflow saves scikit-learn models with skops, which loads only types it was told to trust;
-    # we built this estimator ourselves, so the types it contains are ours to trust.
+    # the estimator was fitted by the caller, so the types it contains are theirs to trust.
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
     info = mlflow.sklearn.log_model(
         estimator, name="model", signature=signature, input_example=features.head(3),
@@ -330,10 +343,6 @@ def log_model(estimator: Any, features: pd.DataFrame, task: str, model_artifact:
         skops_trusted_types=trusted or None, metadata=contract_metadata(task, getattr(estimator, "classes_", ())),
     )  # fmt: skip
     log_validation_sample(features)
-    mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=model_artifact.path)
-    model_artifact.metadata.update(
-        metadata | {"model_uri": info.model_uri, "flavor": "sklearn", "task": task, "features": list(features.columns)}
-    )
     return info
 
 

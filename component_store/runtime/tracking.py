@@ -23,23 +23,27 @@ LINEAGE_KEYS = {
 }
 
 
-def start_tracking() -> str:
+def start_tracking(
+    tracking_uri: str | None = None, experiment_name: str | None = None, artifacts: str | None = None
+) -> str:
     """Point MLflow at the workspace and select the workflow's experiment; returns its id.
 
     The experiment is named after the workflow (`project/name`); for a file-based
-    store it keeps artifacts under the workspace's `.tessera/mlartifacts`.
+    store it keeps artifacts under the workspace's `.tessera/mlartifacts`. Inside a node the
+    three come from the environment the runner sets; the SDK passes them.
     """
     import mlflow
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
-    name = os.environ.get("TESSERA_WORKFLOW", "tessera/ad-hoc")
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    name = experiment_name or os.environ.get("TESSERA_WORKFLOW", "tessera/ad-hoc")
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         experiment_id: str = experiment.experiment_id
     else:
-        artifacts = os.environ.get("TESSERA_MLFLOW_ARTIFACTS")
+        artifacts = artifacts or os.environ.get("TESSERA_MLFLOW_ARTIFACTS")
         location = f"{artifacts.rstrip('/')}/{name.replace('/', '__')}" if artifacts else None
         try:
             experiment_id = mlflow.create_experiment(name, artifact_location=location)

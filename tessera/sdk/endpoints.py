@@ -68,9 +68,8 @@ class EndpointHandle:
         self.name = name
 
     def status(self) -> Endpoint:
-        from serving.targets import target_of
-
-        return target_of(self._folder, self.name).status(self.name)
+        """What the endpoint serves now: status, URL, routes (version and share)."""
+        return self._target().status(self.name)
 
     @property
     def url(self) -> str:
@@ -102,11 +101,42 @@ class EndpointHandle:
         frame.attrs["model_version"] = version
         return frame
 
+    def promote(self) -> Endpoint:
+        """Send all traffic to the canary: it becomes what the endpoint serves."""
+        return self._target().promote(self.name)
+
+    def rollback(self) -> Endpoint:
+        """Serve again what the endpoint served before its last change."""
+        return self._target().rollback(self.name)
+
+    def stop(self) -> Endpoint:
+        """Stop a local endpoint's process (it keeps its settings and token; `start` brings it back)."""
+        return self._local("stop").stop(self.name)
+
+    def start(self) -> Endpoint:
+        return self._local("start").start(self.name)
+
+    def _local(self, action: str) -> Any:
+        target = self._target()
+        if not hasattr(target, action):
+            raise TesseraError(
+                f"endpoint '{self.name}' is an InferenceService: {action} it by scaling it, or delete it"
+            )
+        return target
+
+    def delete(self) -> None:
+        self._target().delete(self.name)
+
+    def _target(self) -> Any:
+        from serving.targets import target_of
+
+        return target_of(self._folder, self.name)
+
     def new_token(self) -> str:
         """Issue a new bearer token (the old one stops working) and keep it for this workspace."""
-        from serving.targets import save_token, target_of
+        from serving.targets import save_token
 
-        token = target_of(self._folder, self.name).rotate_token(self.name).token or ""
+        token = self._target().rotate_token(self.name).token or ""
         save_token(self._folder, self.name, token)
         return token
 
@@ -119,7 +149,8 @@ class EndpointHandle:
                 f"this workspace keeps no token for endpoint '{self.name}' (it was deployed from the CLI, which "
                 f"shows it once): issue one with ws.endpoint('{self.name}').new_token() (the old one stops working)"
             )
-        return EndpointClient(self.url, self.name, path.read_text().strip())
+        token = path.read_text().strip()
+        return EndpointClient(self.url, self.name, token)
 
     def __repr__(self) -> str:
         return f"EndpointHandle({self.name!r})"

@@ -36,8 +36,9 @@ class Models:
         return self.registry.models()
 
     def versions(self, name: str) -> builtins.list[ModelVersionInfo]:
-        """Every version of a model, newest first: aliases, `.metrics` (test metrics), `.lineage`."""
-        return self.registry.versions(name)
+        """Every version of a model, newest first: aliases, `.metrics` (test metrics), `.lineage`
+        (a list that a notebook shows as a table)."""
+        return ModelVersions(self.registry.versions(name))
 
     def version(self, ref: str) -> ModelVersionInfo:
         """The version `name@alias` or `name/3` points at now."""
@@ -46,6 +47,45 @@ class Models:
     def load(self, ref: str) -> Any:
         """The version's model: a scikit-learn estimator where MLflow logged one, else an MLflow pyfunc."""
         return self.registry.load(ref)
+
+    def register(
+        self, model: Any, name: str, *, features: Any, metrics: dict[str, float] | None = None,
+        alias: str = "challenger", data_from: Any = None, description: str = "",
+    ) -> ModelVersionInfo:  # fmt: skip
+        """Register a scikit-learn model fitted in a notebook, with lineage, as a workflow's model is.
+
+        Args:
+            model: the fitted estimator (a classifier with `predict_proba`, or a regressor).
+            name: the registered model's name; a new version is added to an existing one.
+            features: the training features (a DataFrame): they give the signature serving checks requests against.
+            metrics: test metrics, kept on the version as `tessera.metric.*` (compared, shown, gated on).
+            alias: the alias to point at the new version (`challenger` by default; never `champion` unasked).
+            data_from: `(run, node)` or `(run, node, output)`: the workflow run output the data came from, recorded
+                as the version's lineage (run, workflow, node, data fingerprint).
+            description: kept on the MLflow run.
+
+        Example:
+            >>> ws.models.register(model, "cheater-detector", features=X, metrics={"roc_auc": 0.94},
+            ...                    data_from=(run, "split", "train"))  # doctest: +SKIP
+        """
+        import mlflow
+
+        from component_store.runtime.models import log_sklearn_model
+        from component_store.runtime.tracking import start_tracking
+
+        task = "classification" if hasattr(model, "predict_proba") and hasattr(model, "classes_") else "regression"
+        tags = {"tessera.source": "notebook", **_lineage(data_from)}
+        registry = self.registry  # creates and migrates the workspace's store first
+        experiment = tags.get("tessera.workflow", "notebooks")
+        start_tracking(self._folder.tracking_uri(), experiment, self._folder.mlflow_artifacts.as_uri())
+        with mlflow.start_run(tags=tags, description=description or None) as run:
+            if metrics:
+                mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+            info = log_sklearn_model(model, features, task)
+        tags["tessera.training_run"] = run.info.run_id
+        tags |= {f"tessera.metric.{key}": str(float(value)) for key, value in (metrics or {}).items()}
+        version, _ = registry.register(info.model_uri, name, tags, alias, champion_if_none=True)
+        return version
 
     def promote(self, name: str, version: str, alias: str = "champion") -> tuple[ModelVersionInfo, builtins.list[Any]]:
         """Point `alias` at `version` (the previous target is remembered for rollback); local endpoints
@@ -79,11 +119,30 @@ class Models:
         return table_html("registered models", ("model", "latest", "aliases"), rows)
 
 
-def versions_html(versions: list[ModelVersionInfo]) -> str:
-    """Model versions as a table: aliases, test metrics and lineage."""
-    from tessera.sdk.display import table_html
+def _lineage(data_from: Any) -> dict[str, str]:
+    """`tessera.*` lineage tags for data read from a workflow run's node output."""
+    if data_from is None:
+        return {}
+    run, node, *rest = data_from
+    record = run.record.node(node)
+    output = rest[0] if rest else next(iter(record.outputs), "")
+    return {
+        "tessera.run_id": run.id, "tessera.workflow": run.record.workflow, "tessera.node": node,
+        "tessera.output": output, "tessera.data_fingerprint": record.fingerprint,
+    }  # fmt: skip
 
-    rows = []
+
+class ModelVersions(list):  # type: ignore[type-arg]
+    """Model versions, shown in a notebook as a table: aliases, test metrics and lineage."""
+
+    def _repr_html_(self) -> str:
+        from tessera.sdk.display import table_html
+
+        return table_html("model versions", ("version", "aliases", "test metrics", "lineage"), _version_rows(self))
+
+
+def _version_rows(versions: list[ModelVersionInfo]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for version in versions:
         lineage = version.lineage
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in sorted(version.metrics.items()))
@@ -92,4 +151,4 @@ def versions_html(versions: list[ModelVersionInfo]) -> str:
             f"node {lineage.get('tessera.node', '?')} ({lineage.get('tessera.component', '?')})"
         )
         rows.append((f"v{escape(version.version)}", escape(", ".join(version.aliases)), escape(metrics), escape(trail)))
-    return table_html("model versions", ("version", "aliases", "test metrics", "lineage"), rows)
+    return rows

@@ -21,10 +21,11 @@ class Workflow:
         >>> wf.set_params("tune", n_trials=20).add("scale_numeric", after="fill").save()  # doctest: +SKIP
     """
 
-    def __init__(self, spec: WorkflowSpec, path: Path | None, store: ComponentStore):
+    def __init__(self, spec: WorkflowSpec, path: Path | None, store: ComponentStore, runtime_image: str | None = None):
         self.spec = spec
         self.path = path
         self._store = store
+        self._runtime_image = runtime_image
 
     @property
     def name(self) -> str:
@@ -99,6 +100,17 @@ class Workflow:
         save_workflow(self.spec, target, self._store)
         self.path = target
         return target
+
+    def compile(self, output: Path | str | None = None) -> str:
+        """The Kubeflow Pipelines v2 YAML (IR) of the workflow, from the kfp compiler, with the workspace's
+        runtime image; written to `output` too when given."""
+        from pipelines.compiler import compile_to_yaml
+        from tessera.workspace import write_atomically
+
+        text = compile_to_yaml(self.spec, self._store, runtime_image=self._runtime_image)
+        if output is not None:
+            write_atomically(Path(output), text)
+        return text
 
     def to_yaml(self) -> str:
         from pipelines.workflow_io import workflow_to_yaml

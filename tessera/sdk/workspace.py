@@ -75,7 +75,7 @@ class Workspace:
 
         store = self.store
         path = self.folder.find_workflow(name)
-        return Workflow(load_workflow(path, store), path, store)
+        return Workflow(load_workflow(path, store), path, store, self.folder.config.runtime_image)
 
     def new_workflow(self, name: str, project: str = "default", description: str = "") -> Workflow:
         """An empty workflow, saved at once (a name that exists is refused: nothing is overwritten)."""
@@ -89,7 +89,7 @@ class Workspace:
             raise WorkspaceError(f"workflow {project}/{name} already exists at {path}: ws.workflow('{project}/{name}')")
         path.parent.mkdir(parents=True, exist_ok=True)
         save_workflow(spec, path)
-        return Workflow(spec, path, self.store)
+        return Workflow(spec, path, self.store, self.folder.config.runtime_image)
 
     # ---- runs -----------------------------------------------------------------------------
 

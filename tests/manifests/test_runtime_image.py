@@ -19,8 +19,16 @@ def test_dockerfile_copies_every_package_and_installs_the_component_extras():
     for package in (p.rstrip("*") for p in packages):
         assert package in copied, f"the image would lack the '{package}' package"
     install = re.search(r'pip install .*"\.\[([a-z,-]+)\]"', text)
-    assert install and set(install.group(1).split(",")) == {"spark", "feast", "torch", "cloud", "mlflow-server"}, (
-        "components' extras, object storage (s3fs, gcsfs, boto3) and MLflow's basic-auth app for the server"
+    assert install and set(install.group(1).split(",")) == {
+        "spark",
+        "feast",
+        "torch",
+        "cloud",
+        "mlflow-server",
+        "lab",
+    }, (
+        "components' extras, object storage (s3fs, gcsfs, boto3), MLflow's basic-auth app for the server, and "
+        "JupyterLab (the image doubles as a Kubeflow Notebooks image, docs/deploy.md)"
     )
     assert "-c constraints.txt" in text, "the image installs the same pinned versions as CI"
     assert "openjdk-17-jre-headless" in text, "Spark components need Java"

@@ -1,15 +1,20 @@
 """The demo journey: raw player data → tuned, evaluated model → registered only when it beats the champion.
 
-Run on SQLite tracking (the embedded default) and on the PostgreSQL that runs on this machine.
+Run on SQLite tracking (the embedded default) through the SDK, as a notebook user runs it, and on the
+PostgreSQL that runs on this machine through the runner itself.
 """
 
 from __future__ import annotations
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+import tessera
 from pipelines.local_runner import LocalRunner
+from pipelines.preview import preview_table
 from pipelines.runner import RunOptions
 from tessera.workspace import load_workspace
 
@@ -21,9 +26,9 @@ def states(record) -> dict[str, str]:
     return {n.node_id: n.status for n in record.nodes}
 
 
-def journey(workspace, store, demo_spec) -> None:
+def journey(workspace, store, demo_spec, first=None) -> None:
     runner = LocalRunner(workspace, store)
-    first = runner.run(demo_spec, FAST)
+    first = first or runner.run(demo_spec, FAST)
     assert first.status == "succeeded", [(n.node_id, n.message) for n in first.nodes if n.message]
     registered = first.node("register").outputs["registered"]["metadata"]
     assert registered["version"] == "1" and set(registered["aliases"]) == {"challenger", "champion"}
@@ -81,9 +86,40 @@ def journey(workspace, store, demo_spec) -> None:
     assert len(client.search_model_versions("name='cheater-detector'")) == 1
 
 
+def sdk_journey(ws: tessera.Workspace, run: tessera.Run) -> None:
+    """What a notebook user reads from the demo's run: outputs, the model by alias, the endpoint."""
+    test = run.output("split", "test")
+    uri = run.nodes["split"].outputs["test"]["uri"]
+    pd.testing.assert_frame_equal(test.head(10), preview_table(uri, 10).head_frame(), check_dtype=False)
+    assert len(test) == preview_table(uri).rows, "the SDK's DataFrame is the table the CLI previews"
+
+    version = ws.models.version("cheater-detector@champion")
+    assert version.lineage["tessera.run_id"] == run.id
+    assert run.output("evaluate", "metrics")["roc_auc"] == pytest.approx(version.metrics["roc_auc"])
+    assert run.metrics()["evaluate.roc_auc"] == pytest.approx(version.metrics["roc_auc"])
+    assert run.output("gate", "decision") == "accept"
+
+    model = ws.models.load("cheater-detector@champion")
+    features = test.drop(columns=["player_id", "is_cheater"])
+    by_model = model.predict_proba(features[list(model.feature_names_in_)])[:, 1]
+    # the same players as a game service sends them: raw columns, text categories, missing values
+    raw = run.output("validate", "validated").set_index("player_id").loc[test["player_id"]].reset_index()
+    assert raw.isna().any().any(), "the raw rows have gaps the inference pipeline fills"
+    answer = ws.endpoint("cheater-api").predict(raw.drop(columns=["is_cheater"]).head(200))
+    assert answer.attrs["model_version"] == version.version
+    by_endpoint = np.array([p[1] for p in answer["probabilities"]])
+    assert np.allclose(by_endpoint, by_model[:200], atol=1e-5), "the model loaded by alias answers as the endpoint"
+
+    html = run._repr_html_()
+    assert html.count("<tr>") == 1 + len(run.nodes) and "succeeded" in html
+
+
 @pytest.mark.slow
-def test_demo_journey_on_sqlite_tracking(demo_workspace, store, demo_spec):
-    journey(demo_workspace, store, demo_spec)
+def test_demo_journey_on_sqlite_tracking_through_the_sdk(demo_workspace, store, demo_spec):
+    ws = tessera.open(demo_workspace.root)
+    first = ws.run("cheater_detection", FAST, progress=False)
+    sdk_journey(ws, first)
+    journey(demo_workspace, store, demo_spec, first.record)
 
 
 @pytest.mark.slow

@@ -31,13 +31,17 @@ CHROMIUM_FLAGS = [
 ]  # fmt: skip
 
 
+LAB_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def studio_url(studio_workspace: Workspace) -> Iterator[str]:
     port = free_port()
     tessera = Path(sys.executable).parent / "tessera"
     process = subprocess.Popen(
-        [str(tessera), "up", "--port", str(port), "--mlflow-port", "0"], cwd=studio_workspace.root,
-        env=os.environ | {"TESSERA_HOME": str(studio_workspace.root)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [str(tessera), "up", "--port", str(port), "--mlflow-port", "0", "--lab", "--lab-port", str(LAB_PORT)],
+        cwd=studio_workspace.root, env=os.environ | {"TESSERA_HOME": str(studio_workspace.root)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -52,11 +56,49 @@ def studio_url(studio_workspace: Workspace) -> Iterator[str]:
         pytest.fail(f"tessera up did not answer: {process.stdout.read().decode() if process.stdout else ''}")
     yield url
     process.terminate()
-    process.wait(timeout=30)
+    printed = process.communicate(timeout=30)[0].decode()
     deadline = time.monotonic() + 15
-    while not port_free(port) and time.monotonic() < deadline:
+    while not (port_free(port) and port_free(LAB_PORT)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert port_free(port), "stopping `tessera up` stops the studio it started"
+    assert port_free(LAB_PORT), "… and JupyterLab"
+    assert f"JupyterLab     http://127.0.0.1:{LAB_PORT}/lab/tree/notebooks?token=" in printed, printed[-2000:]
+
+
+def test_jupyterlab_runs_beside_the_studio_behind_a_token(studio_url: str, studio_workspace: Workspace) -> None:
+    base = f"http://127.0.0.1:{LAB_PORT}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        pytest.fail("JupyterLab did not answer")
+    assert httpx.get(f"{base}/api/contents/notebooks", timeout=10).status_code == 403, "no token, no access"
+    token = _lab_token(studio_workspace)
+    listing = httpx.get(f"{base}/api/contents/notebooks", params={"token": token}, timeout=10)
+    assert listing.status_code == 200
+    assert {item["name"] for item in listing.json()["content"]} >= {
+        "01_explore_a_run.ipynb",
+        "04_query_an_endpoint.ipynb",
+    }
+    kernels = httpx.get(f"{base}/api/kernelspecs", params={"token": token}, timeout=10).json()
+    assert kernels["default"] == "python3"
+
+
+def _lab_token(workspace: Workspace) -> str:
+    """The token `tessera up` gave JupyterLab, read from the server's own runtime file."""
+    import json
+
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    for info in Path(jupyter_runtime_dir()).glob("jpserver-*.json"):
+        server = json.loads(info.read_text())
+        if server.get("port") == LAB_PORT:
+            return str(server["token"])
+    pytest.fail("no JupyterLab runtime file for the port tessera up started it on")
 
 
 @pytest.fixture(scope="module")
