@@ -19,6 +19,14 @@ STATE_STYLE = {
 }  # fmt: skip
 
 
+def _workspace() -> Any:
+    """The SDK's handle on the current workspace: `tessera run` and `tessera runs …` act through it."""
+    from tessera.sdk import Workspace
+    from tessera.workspace import find_workspace
+
+    return Workspace(find_workspace())
+
+
 def _runner(run_id: str = "", backend: str = "local") -> Any:
     """The runner of `backend`; for `run_id`, of the backend that ran it (local or Kubeflow)."""
     from pipelines.backends import open_runner, runner_of_run
@@ -98,34 +106,25 @@ def run_command(
 ) -> None:
     """Run a workflow on this machine or on Kubeflow, showing each node's state as it goes."""
     from pipelines.run_params import parse_run_params
-    from pipelines.runner import RunOptions
-    from pipelines.workflow_io import load_workflow
-    from studio.cli_workflow import open_workflow
+    from studio.cli_workflow import print_review_warnings
 
     if isolation not in ("fork", "spawn"):
         fail(f"--isolation must be fork or spawn, not '{isolation}'")
-    path, _ = open_workflow(workflow)
-    runner = _runner(backend=backend)
-    spec = load_workflow(path, runner.store)
-    values = parse_run_params(spec, param or [])
-    options = RunOptions(
-        sample=sample,
-        no_cache=no_cache,
-        max_parallel=max_parallel,
-        isolation="spawn" if isolation == "spawn" else "fork",
-    )
+    ws = _workspace()
+    chosen = ws.workflow(workflow)
+    values = parse_run_params(chosen.spec, param or [])
+    how: dict[str, Any] = {
+        "sample": sample, "no_cache": no_cache, "max_parallel": max_parallel, "backend": backend,
+        "isolation": "spawn" if isolation == "spawn" else "fork",
+    }  # fmt: skip
     if backend == "local":
-        from studio.cli_workflow import print_review_warnings
-
-        print_review_warnings(spec, runner.store)
-        _finish(_watch(lambda on_change: runner.run(spec, values, options, on_change)))
+        print_review_warnings(chosen.spec, ws.store)
+        _finish(_watch(lambda on_change: ws.run(chosen, values, on_change=on_change, **how).record))
         return
-    record = runner.submit(spec, values, options)
-    console.print(f"Run {record.id} created on Kubeflow: {record.options['kubeflow_url']}", soft_wrap=True)
+    run = ws.run(chosen, values, wait=False, **how)
+    console.print(f"Run {run.id} created on Kubeflow: {run.record.options['kubeflow_url']}", soft_wrap=True)
     if not detach:
-        from pipelines.runner import follow
-
-        _finish(_watch(lambda on_change: follow(runner, record.id, on_change)))
+        _finish(_watch(lambda on_change: run.wait(on_change=on_change).record))
 
 
 @app.command("list")
@@ -166,7 +165,7 @@ def show(
     run: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")], as_json: JsonOption = False
 ) -> None:
     """Show a run: parameters and every node's state, time and outputs."""
-    record = _runner(run).status(run)
+    record = _workspace().get_run(run).record
     if as_json:
         print_json(record)
         return
@@ -183,7 +182,7 @@ def logs(
     run: Annotated[str, typer.Argument(help="Run id.")], node: Annotated[str, typer.Argument(help="Node id.")]
 ) -> None:
     """Print a node's log (its stdout and stderr)."""
-    print(_runner(run).logs(run, node), end="")
+    print(_workspace().get_run(run).logs(node), end="")
 
 
 @app.command()
@@ -227,8 +226,8 @@ def preview(
 @app.command()
 def resume(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
     """Run again the nodes that failed, were skipped or cancelled; finished ones come from the cache."""
-    runner = _runner()
-    _finish(_watch(lambda on_change: runner.resume(run, on_change)))
+    handle = _workspace().get_run(run)
+    _finish(_watch(lambda on_change: handle.resume(on_change=on_change).record))
 
 
 @app.command()
@@ -243,5 +242,5 @@ def prune(
 @app.command()
 def cancel(run: Annotated[str, typer.Argument(help="Run id.")]) -> None:
     """Stop a running run: its running nodes are killed and it is marked cancelled."""
-    record = _runner(run).cancel(run)
-    console.print(f"Run {record.id} is {record.status}")
+    handle = _workspace().get_run(run).cancel()
+    console.print(f"Run {handle.id} is {handle.record.status}")

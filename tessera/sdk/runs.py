@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +12,8 @@ from tessera.suggest import did_you_mean, one_of
 
 if TYPE_CHECKING:
     from pipelines.runs import NodeRecord, RunRecord
+
+OnChange = Callable[["RunRecord"], None]
 
 
 class Run:
@@ -91,22 +95,27 @@ class Run:
         self.record.node(node)  # names the nodes when this one does not exist
         return str(self._runner.logs(self.id, node))
 
-    def wait(self, timeout: float = 24 * 3600) -> Run:
-        """Block until the run ends (showing progress), then return this handle."""
+    def wait(self, timeout: float = 24 * 3600, on_change: OnChange | None = None) -> Run:
+        """Block until the run ends (showing progress, or telling `on_change`), then return this handle."""
         from pipelines.runner import follow
-        from tessera.sdk.display import live_run_display
 
-        self._record = follow(self._runner, self.id, live_run_display(self._progress), poll_seconds=0.5)
+        deadline = time.monotonic() + timeout
+        display = on_change or self._display()
+
+        def show(record: RunRecord) -> None:
+            display(record)
+            if time.monotonic() > deadline and record.status not in ("succeeded", "failed", "cancelled"):
+                raise TimeoutError(f"run {self.id} is still {record.status} after {timeout:.0f}s (it goes on)")
+
+        self._record = follow(self._runner, self.id, show, poll_seconds=0.5)
         return self
 
-    def resume(self, wait: bool = True) -> Run:
+    def resume(self, wait: bool = True, on_change: OnChange | None = None) -> Run:
         """Run again the nodes that failed, were skipped or cancelled; finished ones come from the cache."""
-        from tessera.sdk.display import live_run_display
-
         if not hasattr(self._runner, "resume"):
             raise TesseraError(f"runs on {self._record.backend} cannot be resumed from here: start a new run")
         if wait:
-            self._record = self._runner.resume(self.id, live_run_display(self._progress))
+            self._record = self._runner.resume(self.id, on_change or self._display())
             return self
         self._record = self._runner.submit_resume(self.id)
         return self
@@ -126,6 +135,11 @@ class Run:
             where = f"; failed: {', '.join(failed)} (see run.logs('{failed[0]}'))" if failed else ""
             raise RunFailed(f"Run {record.id} {record.status}: {record.message}{where}")
         return self
+
+    def _display(self) -> OnChange:
+        from tessera.sdk.display import live_run_display
+
+        return live_run_display(self._progress)
 
     def _node_outputs(self, node: str) -> dict[str, Any]:
         record = self.record.node(node)

@@ -7,10 +7,11 @@ wraps one and reaches the runners, registries and stores through it.)
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from functools import cached_property
 from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tessera.sdk.components import Components
 from tessera.sdk.endpoints import EndpointHandle, Endpoints
@@ -20,6 +21,7 @@ from tessera.sdk.workflows import Workflow
 
 if TYPE_CHECKING:
     from component_store.store import ComponentStore
+    from pipelines.runs import RunRecord
     from tessera.workspace import Workspace as WorkspaceFolder
 
 
@@ -96,14 +98,16 @@ class Workspace:
     def run(
         self, workflow: str | Workflow, params: dict[str, Any] | None = None, *, sample: int | None = None,
         backend: str = "local", wait: bool = True, no_cache: bool = False, max_parallel: int = 0,
-        progress: bool = True,
+        isolation: Literal["fork", "spawn"] = "fork", progress: bool = True,
+        on_change: Callable[[RunRecord], None] | None = None,
     ) -> Run:  # fmt: skip
         """Run a workflow (a name, or a `Workflow` as edited, saved or not).
 
         With `wait` (the default) it blocks, showing each node's state (a live table in a notebook),
         and returns the finished `Run`; a failed run is returned, not raised (`run.raise_for_state()`).
         With `wait=False` it returns at once: the run goes on in a process of its own (`run.wait()`).
-        `sample` is quick mode: data sources keep at most that many rows.
+        `sample` is quick mode: data sources keep at most that many rows. `on_change` (a function of the
+        run's record) replaces the built-in progress display.
 
         Raises:
             WorkflowInvalid: the workflow or the parameters are wrong (every problem listed); nothing ran.
@@ -114,12 +118,13 @@ class Workspace:
 
         spec = (workflow if isinstance(workflow, Workflow) else self.workflow(workflow)).spec
         runner = open_runner(self.folder, self.store, backend)
-        options = RunOptions(sample=sample or 0, no_cache=no_cache, max_parallel=max_parallel)
+        options = RunOptions(sample=sample or 0, no_cache=no_cache, max_parallel=max_parallel, isolation=isolation)
+        show = on_change or live_run_display(progress)
         if wait and backend == "local":
-            return Run(runner, runner.run(spec, params or {}, options, live_run_display(progress)), progress)
+            return Run(runner, runner.run(spec, params or {}, options, show), progress)
         record = runner.submit(spec, params or {}, options)
         if wait:
-            record = follow(runner, record.id, live_run_display(progress))
+            record = follow(runner, record.id, show)
         return Run(runner, record, progress)
 
     def runs(self, workflow: str | None = None, limit: int = 20) -> builtins.list[Run]:
