@@ -6,6 +6,7 @@ import streamlit as st
 
 from studio import ui
 from studio.run_views import numeric_metrics, show_node_outputs
+from tessera.sdk.runs import Run
 
 st.title("Runs")
 runner = ui.runner()
@@ -60,7 +61,8 @@ st.dataframe(
 )  # fmt: skip
 
 run_id = st.selectbox("Run", [r.id for r in runs])
-record = ui.runner_of(run_id).status(run_id)
+run = Run(ui.runner_of(run_id), runner.runs.get(run_id), progress=False)  # the SDK's run: one implementation
+record = run.record
 st.markdown(f"### {record.workflow} · `{record.id}` {ui.status_badge(record.status)}")
 if record.options.get("kubeflow_url"):
     st.markdown(f"Ran on Kubeflow ({record.options['namespace']}): [open the run]({record.options['kubeflow_url']})")
@@ -68,11 +70,11 @@ actions = st.columns(4)
 resumable = record.backend == "local" and record.status not in ("running", "succeeded", "queued")
 if actions[0].button("Resume", disabled=not resumable):
     with ui.user_errors(f"resume {record.id}"), st.spinner("resuming…"):
-        runner.resume(record.id)
+        run.resume()
         st.rerun()
 if actions[1].button("Cancel", disabled=record.status not in ("running", "queued")):
     with ui.user_errors(f"cancel {record.id}"):
-        ui.runner_of(record.id).cancel(record.id)
+        run.cancel()
         st.rerun()
 st.dataframe(
     [{"node": n.node_id, "status": n.status, "seconds": round(n.seconds, 2) if n.seconds is not None else None,
@@ -86,7 +88,7 @@ outputs_tab, logs_tab = st.tabs(["outputs", "logs"])
 with outputs_tab:
     show_node_outputs(record, node_id)
 with logs_tab:
-    st.code(ui.runner_of(record.id).logs(record.id, node_id)[-20_000:] or "(empty)")
+    st.code(run.logs(node_id)[-20_000:] or "(empty)")
 
 st.divider()
 st.subheader("Compare runs")
