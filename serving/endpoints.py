@@ -87,6 +87,7 @@ class EndpointRequest(BaseModel):
     runtime: Literal["tessera", "tessera-runtime", "mlserver"] = "tessera"
     compiled: bool = True  # serve through ONNX Runtime where the compiled model answers like the native one
     features: FeatureLookup | None = None  # requests carry ids; the server reads their features from Feast
+    log_sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)  # share of requests in the prediction log
     resources: Resources = Resources()
     namespace: str = "default"
 

@@ -32,6 +32,7 @@ from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_
 from serving.inference_pipeline import InferencePipeline
 from serving.openapi import openapi_document
 from serving.payloads import BadRequest, decode_v1, decode_v2, decode_v2_records, parse_json, quoted
+from serving.prediction_log import LoggedRequest, new_request_id
 from serving.served_model import Outputs, ServedModel, tensor_datatype
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
@@ -139,7 +140,9 @@ class FrontDoor:
             else:
                 _check_content_type(scope)
                 payload = parse_json(body)
-            outputs = _run(model, payload, protocol, self.state.max_batch_rows)
+            outputs, rows, columns = _run(model, payload, protocol, self.state.max_batch_rows)
+            if self.state.prediction_log is not None:
+                self._log(model, route, traffic, outputs, rows, columns, headers)
             binary: set[str] = set()
             if protocol == "v1":
                 code, answer = 200, _v1_answer(outputs)
@@ -161,6 +164,23 @@ class FrontDoor:
             await _reply(send, code, answer, headers)
         self._count(protocol, model.version, code)
         self._latency[protocol].observe(time.perf_counter() - started)
+
+    def _log(
+        self, model: ServedModel, route: Any, traffic: Any, outputs: Outputs, rows: Any, columns: Any,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:  # fmt: skip
+        """Hand the answered request to the prediction log (a queue put) and name it in the response."""
+        request_id = new_request_id()
+        headers.append((b"x-request-id", request_id.encode()))
+        primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
+        contract = model.predictor.contract
+        classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
+        entry = LoggedRequest(
+            request_id, model.version, "default" if primary else "canary", time.time(), rows, columns, dict(outputs),
+            classes,
+        )  # fmt: skip
+        assert self.state.prediction_log is not None
+        self.state.prediction_log.record(entry, len(rows))
 
     def _count(self, protocol: str, version: str, code: int) -> None:
         key = (protocol, version, str(code))
@@ -197,19 +217,22 @@ class FrontDoor:
         }
 
 
-def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> Outputs:
+def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> tuple[Outputs, Any, tuple[str, ...] | None]:
+    """(outputs, the decoded rows, their columns when the rows are a matrix): the rows go to the prediction log."""
     if model.takes_matrix:
         # Numeric signatures: decode into a float matrix in signature order, whichever adapter answers.
         decode = decode_v1 if protocol == "v1" else decode_v2
         assert model.schema is not None
-        return model.predict(decode(payload, model.schema, max_rows))
+        matrix = decode(payload, model.schema, max_rows)
+        return model.predict(matrix), matrix, model.schema.columns
     if protocol == "v2":  # raw, text or id columns: one tensor per column
-        return model.predict(decode_v2_records(payload, max_rows))
+        records = decode_v2_records(payload, max_rows)
+        return model.predict(records), records, None
     if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
         raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
     if len(payload["instances"]) > max_rows:
         raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
-    return model.predict(payload["instances"])
+    return model.predict(payload["instances"]), payload["instances"], None
 
 
 INPUT_DATATYPES = {"boolean": "BOOL", "string": "BYTES", "double": "FP64", "long": "INT64", "integer": "INT32"}

@@ -64,7 +64,24 @@ def source_step(frame: pd.DataFrame) -> Step:
             else "string"
         )
         columns[str(name)] = {"kind": kind, "nullable": bool(frame[name].isna().any())}
-    return {"kind": "source", "columns": columns}
+    return {"kind": "source", "columns": columns, "reference": reference_of(frame)}
+
+
+REFERENCE_ROWS = 1000
+
+
+def reference_of(frame: pd.DataFrame) -> dict[str, Any]:
+    """The raw training data's reference for drift monitoring (serving/drift.py): how many rows it had,
+    and a seeded sample of at most REFERENCE_ROWS of them (all of them when there are fewer)."""
+    sample = frame.sample(n=REFERENCE_ROWS, random_state=0) if len(frame) > REFERENCE_ROWS else frame
+    values = {}
+    for column in sample.columns:
+        series = sample[column]
+        if not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)):
+            series = series.astype("string")  # text, dates, anything else: JSON has strings
+        plain = series.astype(object).where(series.notna(), None)
+        values[str(column)] = [v.item() if hasattr(v, "item") else v for v in plain]
+    return {"rows": len(frame), "sample": values}
 
 
 def chain_of(metadata: dict[str, Any], frame: pd.DataFrame) -> list[Step]:
@@ -134,6 +151,7 @@ class InferencePipeline:
     nullable: tuple[str, ...]
     choices: dict[str, list[str]]  # a categorical column's known values, for forms and metadata
     ignored: tuple[str, ...] = ()  # source columns the model does not use (an id, the label): accepted, unused
+    reference: dict[str, Any] | None = None  # the raw training data's rows and sample (reference_of), for drift
 
     @classmethod
     def compose(cls, chain: list[Step], features: list[str], excluded: list[str]) -> InferencePipeline:
@@ -167,14 +185,14 @@ class InferencePipeline:
             raw=FeatureSchema(columns=columns, kinds=tuple(source[c]["kind"] for c in columns)),
             nullable=tuple(c for c in columns if source[c]["nullable"] or c in choices),
             choices={c: v for c, v in choices.items() if c in columns},
-            ignored=tuple(c for c in source if c not in columns),
+            ignored=tuple(c for c in source if c not in columns), reference=chain[0].get("reference"),
         )  # fmt: skip
 
     def as_text(self) -> str:
         return json.dumps(
             {"steps": list(self.steps), "features": list(self.features), "raw_columns": list(self.raw.columns),
              "raw_kinds": list(self.raw.kinds), "nullable": list(self.nullable), "choices": self.choices,
-             "ignored": list(self.ignored)}
+             "ignored": list(self.ignored), "reference": self.reference}
         )  # fmt: skip
 
     @classmethod
@@ -184,6 +202,7 @@ class InferencePipeline:
             steps=tuple(value["steps"]), features=tuple(value["features"]),
             raw=FeatureSchema(tuple(value["raw_columns"]), tuple(value["raw_kinds"])),
             nullable=tuple(value["nullable"]), choices=value["choices"], ignored=tuple(value.get("ignored", ())),
+            reference=value.get("reference"),
         )  # fmt: skip
 
     @cached_property

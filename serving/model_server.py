@@ -119,7 +119,9 @@ def run(
     poll_seconds: float,
     drain_seconds: float,
     sync_tags: bool = True,
+    predictions: Path | None = None,
 ) -> None:
+    """Serve endpoint `name` until stopped; with `predictions` (a folder), log what it answers there."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # before any model library starts its thread pool
     record = registry.get(name)
     load = functools.partial(
@@ -127,11 +129,17 @@ def run(
     )
     controller = TrafficController(name, registry, ModelRegistry(tracking_uri), load=load, sync_tags=sync_tags)
     state = controller.start()
+    if predictions is not None and record.request.log_sample_rate > 0:
+        from serving.prediction_log import PredictionLog
+
+        state.prediction_log = PredictionLog(predictions, name, record.request.log_sample_rate)
     _quiet_native_libraries()
     app = FrontDoor(kserve_app(state), state)
     port = record.port or 8080
     log.info("endpoint %s on http://%s:%s serving %s", name, host, port, state.traffic.routes)
     asyncio.run(_serve(DrainingServer(app, host, port, state, drain_seconds), controller, poll_seconds))
+    if state.prediction_log is not None:
+        state.prediction_log.close()
     log.info("endpoint %s stopped", name)
 
 
@@ -206,7 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     workspace = load_workspace(args.workspace)
     os.environ.update(workspace.component_environment())
     registry = EndpointRegistry(workspace.state_dir / "endpoints.db")
-    run(registry, args.endpoint, workspace.tracking_uri(), args.host, args.poll, args.drain)
+    from serving.prediction_log import predictions_folder
+
+    predictions = predictions_folder(workspace.state_dir, args.endpoint)
+    run(registry, args.endpoint, workspace.tracking_uri(), args.host, args.poll, args.drain, predictions=predictions)
 
 
 if __name__ == "__main__":

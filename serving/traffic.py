@@ -18,6 +18,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from serving.endpoint_registry import EndpointRegistry
 from serving.endpoints import EndpointRequest, Route
@@ -64,6 +65,7 @@ class EndpointState:
     max_batch_rows: int
     draining: bool = False
     loaded: dict[tuple[str, str], ServedModel] = field(default_factory=dict)
+    prediction_log: Any = None  # a serving.prediction_log.PredictionLog when the endpoint logs predictions
 
 
 def resolve_routes(models: ModelRegistry, request: EndpointRequest) -> list[Route]:

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-from studio import cli_components, cli_endpoints, cli_models, cli_runs, cli_schedules, cli_sweeps, cli_workflow
+from studio import (
+    cli_components,
+    cli_endpoints,
+    cli_models,
+    cli_monitor,
+    cli_runs,
+    cli_schedules,
+    cli_sweeps,
+    cli_workflow,
+)
 from studio.console import console, fail
 
 app = typer.Typer(
@@ -31,6 +40,8 @@ app.add_typer(cli_sweeps.app, name="sweep")
 app.command("run")(cli_runs.run_command)
 app.add_typer(cli_models.app, name="models")
 app.add_typer(cli_endpoints.app, name="endpoint")
+app.add_typer(cli_monitor.app, name="monitor")
+app.add_typer(cli_monitor.demo_app, name="demo")
 app.command("mlflow-ui")(cli_models.mlflow_ui)
 
 

@@ -359,6 +359,7 @@ def log_validation_sample(features: pd.DataFrame, rows: int = 500) -> None:
         path = Path(tmp) / "validation_sample.parquet"
         sample.reset_index(drop=True).to_parquet(path)
         mlflow.log_artifact(str(path), artifact_path="tessera")
+    mlflow.set_tag("tessera.training_rows", str(len(features)))  # drift monitoring picks its statistics by it
 
 
 def load_sklearn(model_artifact: Any) -> Any:

@@ -1,0 +1,221 @@
+"""Monitoring an endpoint: a window of its prediction log against the served version's reference.
+
+The reference of a version comes from its training run: the raw training data's sample that the
+inference pipeline carries (`tessera/inference_pipeline.json`, for endpoints that take raw rows), or
+else the training features' validation sample (`tessera/validation_sample.parquet`). Only the columns
+the model reads are compared (ids and the label are not).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from serving.drift import column_drift, dataset_drift
+from serving.prediction_log import FILE_GLOB, predictions_folder
+from tessera.errors import TesseraError
+
+if TYPE_CHECKING:
+    from tessera.workspace import Workspace
+
+
+class MonitorError(TesseraError):
+    """Nothing to monitor yet (no logged predictions, no reference), or a window that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    sample: pd.DataFrame  # the columns the model reads
+    rows: int  # how many rows the training data had
+
+
+def parse_window(text: str) -> float:
+    """`24h`, `30m`, `7d`, `90s` -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        value = float(text[:-1])
+        unit = units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise MonitorError(f"'{text[:20]}' is not a window: write a number and s, m, h or d, e.g. 24h") from None
+    if value <= 0:
+        raise MonitorError(f"the window must be longer than zero, not '{text[:20]}'")
+    return value * unit
+
+
+def read_log(folder: Path, since: float, until: float | None = None) -> pd.DataFrame:
+    """Logged rows with `since <= time < until` (Unix seconds); partitions older than the window are skipped."""
+    import pyarrow.parquet as pq
+
+    first_day = time.strftime("%Y-%m-%d", time.gmtime(since))
+    files = [p for p in sorted(folder.glob(FILE_GLOB)) if p.parent.name.removeprefix("date=") >= first_day]
+    if not files:
+        return pd.DataFrame()
+    frame = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
+    seconds = frame["time"].astype("int64") / 1e9
+    keep = seconds >= since
+    if until is not None:
+        keep &= seconds < until
+    return frame[keep].reset_index(drop=True)
+
+
+def load_reference(tracking_uri: str, model_name: str, version: str) -> Reference:
+    """The version's reference (see the module docstring)."""
+    import mlflow
+
+    from serving.model_registry import ModelRegistry
+
+    info = ModelRegistry(tracking_uri).version(model_name, version)
+    if info.run_id is None:
+        raise MonitorError(f"{model_name}/{version} has no training run, so no reference to compare with")
+    mlflow.set_tracking_uri(tracking_uri)
+    folder = Path(tempfile.mkdtemp(prefix="tessera-reference-"))
+    try:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=info.run_id, artifact_path="tessera", dst_path=str(folder)
+            )
+        except Exception:
+            local = str(folder)
+        pipeline_file, sample_file = Path(local) / "inference_pipeline.json", Path(local) / "validation_sample.parquet"
+        if pipeline_file.exists():
+            pipeline = json.loads(pipeline_file.read_text())
+            reference = pipeline.get("reference")
+            if reference:
+                sample = pd.DataFrame(reference["sample"])
+                columns = [c for c in pipeline["raw_columns"] if c in sample.columns]
+                return Reference(sample[columns], int(reference["rows"]))
+        if sample_file.exists():
+            sample = pd.read_parquet(sample_file)
+            rows = int(mlflow.get_run(info.run_id).data.tags.get("tessera.training_rows", len(sample)))
+            return Reference(sample, rows)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    raise MonitorError(
+        f"{model_name}/{version} has no reference sample (registered before monitoring existed, or not by Tessera): "
+        "register a version trained by a workflow or with ws.models.register"
+    )
+
+
+def monitor_report(
+    workspace: Workspace, endpoint: str, window_seconds: float, drift_share: float = 0.5, now: float | None = None
+) -> dict[str, Any]:
+    """Drift of the endpoint's logged inputs and predictions over the last `window_seconds`, against the
+    reference of the version it serves by default.
+
+    Raises:
+        MonitorError: no logged predictions in the window, or no reference for the version.
+    """
+    from serving.targets import local_target
+
+    record = local_target(workspace).registry.get(endpoint)
+    routes = record.served
+    if not routes:
+        raise MonitorError(
+            f"endpoint '{endpoint}' serves nothing yet: start it with `tessera endpoint start {endpoint}`"
+        )
+    model_name, version = routes[0].model_name, routes[0].version
+    until = now if now is not None else time.time()
+    since = until - window_seconds
+    logged = read_log(predictions_folder(workspace.state_dir, endpoint), since, until)
+    if not logged.empty:
+        logged = logged[(logged["model_version"] == version) & (logged["role"] == "default")]
+    if logged.empty:
+        raise MonitorError(
+            f"endpoint '{endpoint}' logged no prediction of {model_name}/{version} in the window: send traffic "
+            f"(`tessera demo traffic {endpoint}`) or widen it with --since"
+        )
+    reference = load_reference(workspace.tracking_uri(), model_name, version)
+    current = logged[[c for c in logged.columns if c.startswith("input:")]]
+    current.columns = [c.removeprefix("input:") for c in current.columns]
+    report = {
+        "endpoint": endpoint,
+        "model_version": f"{model_name}/{version}",
+        "window": {
+            "from": pd.Timestamp(since, unit="s", tz="UTC").isoformat(),
+            "to": pd.Timestamp(until, unit="s", tz="UTC").isoformat(),
+            "rows": len(logged),
+        },
+        "reference_rows": reference.rows,
+    }
+    report |= dataset_drift(reference.sample, current, reference.rows, drift_share)
+    report["prediction"] = _prediction_drift(workspace, model_name, version, reference, logged)
+    return report
+
+
+def _prediction_drift(
+    workspace: Workspace, model_name: str, version: str, reference: Reference, logged: pd.DataFrame
+) -> dict[str, Any] | None:
+    """The logged predictions against the version's own predictions on the reference sample."""
+    import mlflow
+
+    from serving.served_model import load_served_model
+
+    if "output:predictions" not in logged.columns:
+        return None
+    mlflow.set_tracking_uri(workspace.tracking_uri())
+    served = load_served_model(model_name, version, compile_models=False)
+    rows = reference.sample.astype(object).where(reference.sample.notna(), None)
+    if served.takes_matrix:
+        expected = served.predict(rows.to_numpy(dtype="float64"))["predictions"]
+    else:
+        expected = served.predict(rows.to_dict("records"))["predictions"]
+    drift = column_drift("predictions", pd.Series(expected), logged["output:predictions"], reference.rows)
+    return drift.as_dict()
+
+
+def prune_log(workspace: Workspace, days: float, endpoint: str | None = None) -> tuple[int, int]:
+    """Delete logged days older than `days` (and leftovers of writes cut short); (files removed, bytes freed)."""
+    root = workspace.state_dir / "predictions"
+    horizon = time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400))
+    removed = freed = 0
+    for folder in sorted(root.glob(f"{endpoint or '*'}/date=*")):
+        old = folder.name.removeprefix("date=") < horizon
+        for path in folder.iterdir():
+            if old or (path.name.startswith(".") and time.time() - path.stat().st_mtime > 3600):
+                freed += path.stat().st_size
+                path.unlink()
+                removed += 1
+        if old and not any(folder.iterdir()):
+            folder.rmdir()
+    return removed, freed
+
+
+def demo_rows(
+    workspace: Workspace, endpoint: str, rows: int, shift: bool, seed: int = 0
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rows like the served version's training data (drawn from its reference sample); with `shift`, a
+    population that moved: two numeric columns up by 1.5 standard deviations and one categorical
+    column's rarest category made common. Returns the rows and the columns shifted."""
+    import numpy as np
+
+    from serving.drift import column_kind
+    from serving.targets import local_target
+
+    record = local_target(workspace).registry.get(endpoint)
+    if not record.served:
+        raise MonitorError(
+            f"endpoint '{endpoint}' serves nothing yet: start it with `tessera endpoint start {endpoint}`"
+        )
+    route = record.served[0]
+    reference = load_reference(workspace.tracking_uri(), route.model_name, route.version).sample
+    rng = np.random.default_rng(seed)
+    frame = reference.iloc[rng.integers(0, len(reference), rows)].reset_index(drop=True)
+    changed: list[str] = []
+    if not shift:
+        return frame, changed
+    kinds = {c: column_kind(reference[c]) for c in reference.columns}
+    for column in [c for c, kind in kinds.items() if kind == "numeric"][:2]:
+        frame[column] = frame[column] + 1.5 * float(reference[column].std())
+        changed.append(column)
+    for column in [c for c, kind in kinds.items() if kind == "categorical" and reference[c].nunique() > 2][:1]:
+        rarest = reference[column].value_counts().index[-1]
+        frame.loc[rng.random(rows) < 0.5, column] = rarest
+        changed.append(column)
+    return frame, changed

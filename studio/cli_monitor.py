@@ -1,0 +1,107 @@
+"""`tessera monitor …` (drift reports over the prediction log, pruning it) and `tessera demo traffic`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from studio.console import JsonOption, console, print_json
+
+app = typer.Typer(
+    help="Watch endpoints: drift of what they are asked against what they learned from.", no_args_is_help=True
+)
+demo_app = typer.Typer(help="Demo helpers.", no_args_is_help=True)
+
+
+@app.command()
+def report(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    since: Annotated[str, typer.Option(help="The window: the last 24h, 30m, 7d…")] = "24h",
+    drift_share: Annotated[
+        float, typer.Option(help="The dataset drifts when at least this share of its columns drift.", min=0, max=1)
+    ] = 0.5,
+    as_json: JsonOption = False,
+) -> None:
+    """Drift of an endpoint's logged inputs and predictions against its version's training data."""
+    from serving.monitoring import monitor_report, parse_window
+    from tessera.workspace import find_workspace
+
+    with console.status(f"comparing {endpoint}'s last {since} with its reference…"):
+        found = monitor_report(find_workspace(), endpoint, parse_window(since), drift_share)
+    if as_json:
+        print_json(found)
+        return
+    _show(found)
+
+
+def _show(found: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    window = found["window"]
+    verdict = "[bold red]DRIFT[/]" if found["dataset_drift"] else "[green]no dataset drift[/]"
+    console.print(
+        f"{found['endpoint']} serving {found['model_version']}: {window['rows']} logged rows "
+        f"from {window['from'][:19]} to {window['to'][:19]} vs a reference of {found['reference_rows']} rows: "
+        f"{verdict} ({found['drift_share']:.0%} of columns drifted)"
+    )
+    table = Table(title_justify="left")
+    for column in ("column", "kind", "statistic", "value", "threshold", "drift", "PSI", "missing", "quality"):
+        table.add_column(column)
+    quality = {q["name"]: q for q in found["data_quality"]}
+    for drift in [*found["columns"], *([found["prediction"]] if found.get("prediction") else [])]:
+        q = quality.get(drift["name"], {})
+        note = (
+            f"{q['out_of_range']:.0%} out of range"
+            if q.get("out_of_range")
+            else f"{q['unseen_share']:.0%} unseen"
+            if q.get("unseen_share")
+            else ""
+        )
+        table.add_row(
+            drift["name"], drift["kind"], drift["statistic"], f"{drift['value']:.4g}", f"{drift['threshold']:g}",
+            "[red]yes[/]" if drift["drifted"] else "no", f"{drift['psi']:.3f}",
+            f"{q['missing_current']:.0%}" if q else "", note,
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def prune(
+    days: Annotated[float, typer.Option(help="Keep the last DAYS days of logged predictions.", min=0)] = 30,
+    endpoint: Annotated[str | None, typer.Option(help="Only this endpoint's log.")] = None,
+) -> None:
+    """Delete logged predictions older than DAYS days (and leftovers of writes cut short)."""
+    from serving.monitoring import prune_log
+    from tessera.workspace import find_workspace
+
+    removed, freed = prune_log(find_workspace(), days, endpoint)
+    console.print(f"Removed {removed} file{'' if removed == 1 else 's'}, freed {freed / 1e6:.1f} MB")
+
+
+@demo_app.command()
+def traffic(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    rows: Annotated[int, typer.Option(help="How many rows to send.", min=1)] = 2000,
+    batch: Annotated[int, typer.Option(help="Rows per request.", min=1)] = 20,
+    shift: Annotated[bool, typer.Option("--shift", help="Send a population that moved away from training.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Send realistic requests (rows like the training data's) to an endpoint, so its monitoring has data."""
+    from rich.progress import Progress
+
+    from serving.monitoring import demo_rows
+    from tessera.sdk import Workspace
+    from tessera.workspace import find_workspace
+
+    ws = Workspace(find_workspace())
+    handle = ws.endpoint(endpoint)
+    frame, changed = demo_rows(ws.folder, endpoint, rows, shift, seed)
+    if shift:
+        console.print(f"shifted: {', '.join(changed)}")
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"sending {rows} rows to {endpoint}", total=rows)
+        for start in range(0, rows, batch):
+            handle.predict(frame.iloc[start : start + batch])
+            progress.advance(task, min(batch, rows - start))
+    console.print(f"[green]sent[/] {rows} rows to {endpoint}; see: tessera monitor report {endpoint}")

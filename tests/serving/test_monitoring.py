@@ -1,0 +1,188 @@
+"""Monitoring: each drift statistic against scipy's own (or an independent test), a seeded shift found on
+the shifted columns only, and the whole loop on a stranger's model (a diabetes regressor registered from
+a notebook): endpoint → prediction log → `tessera monitor report` → shifted demo traffic → drift;
+kill -9 of the endpoint leaves no file a reader cannot read."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+import tessera
+from serving.drift import (
+    column_drift,
+    dataset_drift,
+    jensen_shannon,
+    numeric_psi,
+    proportions_z_test,
+)
+from serving.monitoring import MonitorError, parse_window, read_log
+from serving.prediction_log import FILE_GLOB, predictions_folder
+from tessera.workspace import init_workspace
+
+
+def test_each_statistic_equals_scipys_on_hand_made_samples() -> None:
+    rng = np.random.default_rng(1)
+    reference, current = rng.normal(0, 1, 300), rng.normal(0.3, 1.2, 400)
+    ks = column_drift("x", pd.Series(reference), pd.Series(current), reference_rows=300)
+    assert ks.statistic == "ks" and ks.value == pytest.approx(stats.ks_2samp(reference, current).pvalue)
+    wide = column_drift("x", pd.Series(reference), pd.Series(current), reference_rows=50_000)
+    expected = stats.wasserstein_distance(reference, current) / np.std(reference)
+    assert wide.statistic == "wasserstein" and wide.value == pytest.approx(expected)
+
+    ref_text = pd.Series(["a"] * 50 + ["b"] * 30 + ["c"] * 20)
+    cur_text = pd.Series(["a"] * 30 + ["b"] * 30 + ["c"] * 40)
+    chi = column_drift("c", ref_text, cur_text, reference_rows=100)
+    by_hand = stats.chisquare([30, 30, 40], [50, 30, 20]).pvalue
+    assert chi.statistic == "chi_squared" and chi.value == pytest.approx(by_hand)
+    js = column_drift("c", ref_text, cur_text, reference_rows=5000)
+    assert js.statistic == "jensen_shannon" and js.value == pytest.approx(
+        jensenshannon([0.5, 0.3, 0.2], [0.3, 0.3, 0.4])
+    )
+
+    # the pooled two-proportion z-test is the 2×2 chi-squared test without continuity correction
+    z = proportions_z_test(np.array([70.0, 30.0]), np.array([55.0, 45.0]))
+    assert z == pytest.approx(stats.chi2_contingency([[70, 30], [55, 45]], correction=False).pvalue)
+    assert (
+        column_drift("b", pd.Series([True] * 70 + [False] * 30), pd.Series([True] * 55 + [False] * 45), 100).statistic
+        == "z_test"
+    )
+
+    # PSI by hand: two bins split at the reference's median (49.5); every current value lands above it,
+    # and an empty bin counts as a share of 1e-4
+    psi = numeric_psi(np.arange(100.0), np.arange(50.0, 150.0), bins=2)
+    ref_share, cur_share = np.array([0.5, 0.5]), np.array([1e-4, 1.0])
+    assert psi == pytest.approx(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+    assert jensen_shannon(np.array([1.0, 0.0]), np.array([1.0, 0.0])) == 0.0
+
+
+@pytest.mark.parametrize("reference_rows", [800, 20_000])
+def test_a_seeded_shift_is_found_on_the_shifted_column_only(reference_rows: int) -> None:
+    rng = np.random.default_rng(7)
+    size = min(reference_rows, 1000)
+
+    def players(n: int, shifted: bool) -> pd.DataFrame:
+        return pd.DataFrame({
+            "kd_ratio": rng.gamma(2.0, 0.5, n) + (1.0 if shifted else 0.0),
+            "win_rate": rng.beta(5, 5, n),
+            "country": rng.choice(["BR", "DE", "US", "VN"], n, p=[0.4, 0.2, 0.3, 0.1]),
+            "platform": rng.choice(["pc", "console"], n),
+        })  # fmt: skip
+
+    report = dataset_drift(players(size, False), players(3000, True), reference_rows)
+    drifted = {c["name"] for c in report["columns"] if c["drifted"]}
+    assert drifted == {"kd_ratio"}, report["columns"]
+    assert report["drift_share"] == 0.25 and report["dataset_drift"] is False
+    assert dataset_drift(players(size, False), players(3000, True), reference_rows, drift_share=0.2)["dataset_drift"]
+
+
+def test_data_quality_names_missing_values_unseen_categories_and_out_of_range() -> None:
+    reference = pd.DataFrame({"amount": np.linspace(0, 100, 200), "country": ["DE", "US"] * 100})
+    current = pd.DataFrame({"amount": [50.0, None, 250.0, -1.0], "country": ["DE", "XX", None, "YY"]})
+    quality = {q["name"]: q for q in dataset_drift(reference, current, 200)["data_quality"]}
+    assert quality["amount"]["missing_current"] == 0.25 and quality["amount"]["out_of_range"] == pytest.approx(2 / 3)
+    assert quality["country"]["unseen_categories"] == ["XX", "YY"] and quality["country"][
+        "unseen_share"
+    ] == pytest.approx(2 / 3)
+
+
+def test_a_window_is_read_in_the_users_words() -> None:
+    assert parse_window("24h") == 86400 and parse_window("30m") == 1800
+    with pytest.raises(MonitorError, match="e.g. 24h"):
+        parse_window("yesterday")
+
+
+def _tessera(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "tessera"), *args]
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=300, env=os.environ | {"COLUMNS": "200"}
+    )
+
+
+def _wait_for_rows(folder: Path, rows: int, timeout: float = 30) -> pd.DataFrame:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logged = read_log(folder, 0)
+        if len(logged) >= rows:
+            return logged
+        time.sleep(0.3)
+    pytest.fail(f"the prediction log has {len(read_log(folder, 0))} rows, not {rows}")
+
+
+@pytest.mark.slow
+def test_drift_of_a_regressors_traffic_is_reported_and_the_log_survives_kill_9(tmp_path: Path) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    folder = init_workspace(tmp_path / "ws")
+    ws = tessera.open(folder.root)
+    data = load_diabetes(as_frame=True).frame
+    features = data.drop(columns="target")
+    model = GradientBoostingRegressor(random_state=0).fit(features, data["target"])
+    ws.models.register(model, "diabetes", features=features, metrics={"r2": 0.5}, alias="champion")
+    ws.endpoints.deploy("diabetes-api", "diabetes@champion")
+    log_folder = predictions_folder(folder.state_dir, "diabetes-api")
+    try:
+        sent = _tessera("demo", "traffic", "diabetes-api", "--rows", "600", "--batch", "50", cwd=folder.root)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        logged = _wait_for_rows(log_folder, 600)
+        assert set(logged["model_version"]) == {"1"} and set(logged["role"]) == {"default"}
+        assert {"input:bmi", "output:predictions"} <= set(logged.columns) and logged["request_id"].nunique() == 12
+
+        stable = _tessera("monitor", "report", "diabetes-api", "--since", "1h", "--json", cwd=folder.root)
+        assert stable.returncode == 0, stable.stdout + stable.stderr
+        found = json.loads(stable.stdout)
+        assert found["window"]["rows"] == 600 and found["reference_rows"] == len(features) == 442
+        assert {c["statistic"] for c in found["columns"]} == {"ks", "z_test"}  # sex has two values
+        assert not found["dataset_drift"] and found["drift_share"] <= 0.2, found["columns"]
+        assert found["prediction"]["statistic"] == "ks" and not found["prediction"]["drifted"]
+
+        for path in log_folder.glob(FILE_GLOB):
+            path.unlink()
+        shifted = _tessera(
+            "demo", "traffic", "diabetes-api", "--rows", "600", "--batch", "50", "--shift", cwd=folder.root
+        )
+        assert "shifted: age, bmi" in shifted.stdout, shifted.stdout + shifted.stderr
+        _wait_for_rows(log_folder, 600)
+        moved = json.loads(_tessera("monitor", "report", "diabetes-api", "--json", cwd=folder.root).stdout)
+        drifted = {c["name"] for c in moved["columns"] if c["drifted"]}
+        assert {"age", "bmi"} <= drifted and len(drifted) <= 3, moved["columns"]
+        assert moved["prediction"]["drifted"], "older, heavier patients get other predictions"
+        table = _tessera("monitor", "report", "diabetes-api", cwd=folder.root).stdout
+        assert "bmi" in table and "yes" in table
+
+        # kill -9 while requests keep coming: every file a reader finds is whole
+        endpoint = ws.endpoint("diabetes-api")
+        rows = features.head(20)
+        stop = threading.Event()
+
+        def keep_asking() -> None:
+            while not stop.is_set():
+                try:
+                    endpoint.predict(rows)
+                except Exception:  # the server is gone
+                    return
+
+        caller = threading.Thread(target=keep_asking)
+        caller.start()
+        time.sleep(4)
+        os.kill(endpoint.status().pid or 0, signal.SIGKILL)
+        stop.set()
+        caller.join(10)
+        for path in log_folder.glob(FILE_GLOB):
+            assert pq.read_table(path).num_rows > 0
+    finally:
+        ws.endpoint("diabetes-api").delete()
