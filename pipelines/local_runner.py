@@ -163,7 +163,10 @@ class LocalRunner:
             raise
         self.runs.mark_started(run_id)
         driver = _Driver(self, record, spec, options, on_change)
-        return driver.drive()
+        finished = driver.drive()
+        if finished.status == "failed":
+            _alert_failed(self.workspace, finished)
+        return finished
 
     def prune_cache(self, days: float) -> tuple[int, int]:
         """Delete cached outputs that no run of the last `days` days (or still running) uses."""
@@ -459,6 +462,16 @@ class _Driver:
             if state == "pending":
                 self.runner.runs.update_node(self.run_id, node_id, status="cancelled")
                 self.status[node_id] = "cancelled"
+
+
+def _alert_failed(workspace: Workspace, record: RunRecord) -> None:
+    from tessera.alerts import Alert, send_alert
+
+    failed = [n.node_id for n in record.nodes if n.status == "failed"]
+    send_alert(workspace, Alert(
+        "run_failed", f"run {record.id} of {record.workflow} failed", record.message,
+        {"run_id": record.id, "workflow": record.workflow, "failed_nodes": ", ".join(failed)},
+    ))  # fmt: skip
 
 
 def _failure_message(code: int, log_path: Path) -> str:

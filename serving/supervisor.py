@@ -68,7 +68,10 @@ class EndpointSupervisor:
                 )
                 del self._crashes[record.name]
                 done.append(f"{record.name}: {len(crashes.restarts)} restarts in {self.window:.0f}s, marked crash loop")
+                self._alert(record.name, f"endpoint {record.name} is in a crash loop", tail[-800:])
                 continue
+            if not crashes.restarts:
+                self._alert(record.name, f"endpoint {record.name} crashed; restarting it", "")
             crashes.restarts.append(now)
             crashes.next_try = now + min(self.max_backoff, 2.0 ** (len(crashes.restarts) - 1))
             try:
@@ -82,6 +85,11 @@ class EndpointSupervisor:
         for line in done:
             log.warning(line)
         return done
+
+    def _alert(self, name: str, title: str, detail: str) -> None:
+        from tessera.alerts import Alert, send_alert
+
+        send_alert(self.target.workspace, Alert("endpoint_crashed", title, detail, {"endpoint": name}))
 
     def run(self, stop: threading.Event, every_seconds: float = 2.0) -> None:
         while not stop.is_set():

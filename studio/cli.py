@@ -145,7 +145,9 @@ def up(
 
 
 def _supervise_endpoints(workspace: Any) -> Any:
-    """Restart crashed local endpoints (and, after a reboot, those that were serving) while the studio runs."""
+    """Restart crashed local endpoints (and, after a reboot, those that were serving) and check the monitors
+    of tessera.yaml while the studio runs."""
+    import logging
     import threading
 
     from serving.local_target import LocalProcessTarget
@@ -156,7 +158,19 @@ def _supervise_endpoints(workspace: Any) -> Any:
     def supervise() -> None:  # built in the thread: opening the registry imports MLflow, which takes a second
         EndpointSupervisor(LocalProcessTarget(workspace)).run(stop)
 
+    def monitor() -> None:  # the monitors of tessera.yaml, each on its own schedule
+        from component_store.store import workspace_store
+        from pipelines.monitors import check_monitors
+
+        while not stop.wait(30):
+            try:
+                check_monitors(workspace, workspace_store(workspace))
+            except Exception:  # a bad round must not stop the studio
+                logging.getLogger("tessera.monitors").exception("monitor round failed")
+
     threading.Thread(target=supervise, name="endpoint-supervisor", daemon=True).start()
+    if workspace.config.monitors:
+        threading.Thread(target=monitor, name="monitors", daemon=True).start()
     return stop
 
 

@@ -67,6 +67,31 @@ def _show(found: dict[str, Any]) -> None:
 
 
 @app.command()
+def check(
+    force: Annotated[bool, typer.Option("--force", help="Check every monitor now, due or not.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the monitors of tessera.yaml that are due: drift alerts and starts retraining once per episode."""
+    from component_store.store import workspace_store
+    from pipelines.monitors import check_monitors
+    from tessera.workspace import find_workspace
+
+    workspace = find_workspace()
+    if not workspace.config.monitors:
+        console.print("no monitors in tessera.yaml: add one under `monitors:` (endpoint, every, window, on_drift)")
+        return
+    outcomes = check_monitors(workspace, workspace_store(workspace), force=force)
+    if as_json:
+        print_json(outcomes)
+        return
+    if not outcomes:
+        console.print("no monitor is due yet (use --force to check now)")
+    for outcome in outcomes:
+        colour = {"drift": "red", "no_drift": "green"}.get(outcome.status, "yellow")
+        console.print(f"[{colour}]{outcome.status:>8}[/] {outcome.endpoint}  {outcome.message}", soft_wrap=True)
+
+
+@app.command()
 def prune(
     days: Annotated[float, typer.Option(help="Keep the last DAYS days of logged predictions.", min=0)] = 30,
     endpoint: Annotated[str | None, typer.Option(help="Only this endpoint's log.")] = None,

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -59,6 +60,48 @@ class TeamStoreConfig(BaseModel):
     )
 
 
+class RetrainAction(BaseModel):
+    """What a monitor starts when its endpoint's data drifts: a workflow run with parameters."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    run: str = Field(min_length=1, description="the workflow: PROJECT/NAME or NAME")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class MonitorConfig(BaseModel):
+    """A drift monitor on an endpoint (`monitors:` in tessera.yaml), checked by `tessera up` and
+    `tessera monitor check`; `on_drift` starts once per drift episode, never again until the drift ends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    endpoint: str = Field(min_length=1)
+    every: str = Field(default="1h", pattern=r"^\d+(\.\d+)?[smhd]$", description="how often to check, e.g. 1h")
+    window: str = Field(default="24h", pattern=r"^\d+(\.\d+)?[smhd]$", description="the logged window compared")
+    drift_share: float = Field(default=0.5, gt=0, le=1, description="the dataset drifts at this share of columns")
+    on_drift: RetrainAction | None = None
+
+
+class SmtpSettings(BaseModel):
+    """Email alerts over SMTP; credentials are read from the environment variables named here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    sender: str = Field(min_length=3)
+    to: tuple[str, ...] = Field(min_length=1)
+    starttls: bool = True
+    username_env: str = ""
+    password_env: str = ""
+
+
+class AlertConfig(BaseModel):
+    """Where alerts go (`alerts:` in tessera.yaml): a webhook (Slack-compatible JSON) and/or email."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    events: tuple[Literal["drift", "run_failed", "endpoint_crashed"], ...] = ("drift", "run_failed", "endpoint_crashed")
+    webhook_env: str = Field(default="", description="environment variable holding the webhook URL (a secret)")
+    email: SmtpSettings | None = None
+
+
 class WorkspaceConfig(BaseModel):
     """The settings in `tessera.yaml`. Relative paths are relative to the workspace."""
 
@@ -92,6 +135,8 @@ class WorkspaceConfig(BaseModel):
         default_factory=dict,
         description="With studio sign-in: project -> emails or @domains who may use it (see studio/access.py).",
     )
+    monitors: tuple[MonitorConfig, ...] = Field(default=(), description="Drift monitors on endpoints.")
+    alerts: tuple[AlertConfig, ...] = Field(default=(), description="Where drift, failed runs and crashes are told.")
 
 
 @dataclass(frozen=True)

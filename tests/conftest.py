@@ -204,3 +204,38 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/hook", received
     server.shutdown()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, list[str]]]:
+    """An SMTP server on loopback (plain SMTP, no TLS) that keeps every message it is sent, as text."""
+    import socketserver
+    import threading
+
+    messages: list[str] = []
+
+    class Session(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            self.wfile.write(b"220 localhost test SMTP\r\n")
+            while line := self.rfile.readline():
+                command = line.decode(errors="replace").strip().upper()
+                if command.startswith(("EHLO", "HELO")):
+                    self.wfile.write(b"250 localhost\r\n")
+                elif command == "DATA":
+                    self.wfile.write(b"354 end with .\r\n")
+                    body = []
+                    while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                        body.append(data.decode(errors="replace"))
+                    messages.append("".join(body))
+                    self.wfile.write(b"250 queued\r\n")
+                elif command == "QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:  # MAIL FROM, RCPT TO, RSET, NOOP
+                    self.wfile.write(b"250 ok\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Session)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], messages
+    server.shutdown()

@@ -122,12 +122,49 @@ def _wait_for_rows(folder: Path, rows: int, timeout: float = 30) -> pd.DataFrame
     pytest.fail(f"the prediction log has {len(read_log(folder, 0))} rows, not {rows}")
 
 
+MONITORED = """
+monitors:
+  - endpoint: diabetes-api
+    every: 1h
+    window: 1h
+    drift_share: 0.15
+    on_drift: {run: retrain, params: {rows: 50}}
+alerts:
+  - webhook_env: TEST_ALERT_WEBHOOK
+    events: [drift]
+  - email: {host: 127.0.0.1, port: PORT, sender: tessera@example.com, to: [risk@example.com], starttls: false}
+"""
+
+RETRAIN = """
+name: retrain
+params:
+  rows: {type: integer, default: 100}
+nodes:
+- {id: players, component: sample_dataset@1.0.0, params: {rows: "${params.rows}"}}
+"""
+
+
+def _check(root: Path) -> list[dict]:
+    checked = _tessera("monitor", "check", "--force", "--json", cwd=root)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return json.loads(checked.stdout)
+
+
 @pytest.mark.slow
-def test_drift_of_a_regressors_traffic_is_reported_and_the_log_survives_kill_9(tmp_path: Path) -> None:
+def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_survives_kill_9(
+    tmp_path: Path, webhook, smtp_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sklearn.datasets import load_diabetes
     from sklearn.ensemble import GradientBoostingRegressor
 
     folder = init_workspace(tmp_path / "ws")
+    hook_url, hooks = webhook
+    smtp_port, mails = smtp_server
+    monkeypatch.setenv("TEST_ALERT_WEBHOOK", hook_url)
+    config = folder.root / "tessera.yaml"
+    config.write_text(config.read_text() + MONITORED.replace("PORT", str(smtp_port)))
+    (folder.workflows_dir("default")).mkdir(parents=True)
+    (folder.workflows_dir("default") / "retrain.yaml").write_text(RETRAIN)
     ws = tessera.open(folder.root)
     data = load_diabetes(as_frame=True).frame
     features = data.drop(columns="target")
@@ -149,6 +186,7 @@ def test_drift_of_a_regressors_traffic_is_reported_and_the_log_survives_kill_9(t
         assert {c["statistic"] for c in found["columns"]} == {"ks", "z_test"}  # sex has two values
         assert not found["dataset_drift"] and found["drift_share"] <= 0.2, found["columns"]
         assert found["prediction"]["statistic"] == "ks" and not found["prediction"]["drifted"]
+        assert [c["status"] for c in _check(folder.root)] == ["no_drift"] and not hooks and not mails
 
         for path in log_folder.glob(FILE_GLOB):
             path.unlink()
@@ -163,6 +201,14 @@ def test_drift_of_a_regressors_traffic_is_reported_and_the_log_survives_kill_9(t
         assert moved["prediction"]["drifted"], "older, heavier patients get other predictions"
         table = _tessera("monitor", "report", "diabetes-api", cwd=folder.root).stdout
         assert "bmi" in table and "yes" in table
+
+        first, again = _check(folder.root), _check(folder.root)
+        assert first[0]["status"] == "drift" and first[0]["new_episode"] and first[0]["retrain_run"]
+        assert again[0]["status"] == "drift" and not again[0]["new_episode"], "one retrain per drift episode"
+        assert [r.id for r in ws.runs(workflow="default/retrain")] == [first[0]["retrain_run"]]
+        assert len(hooks) == 1 and hooks[0]["event"] == "drift" and "diabetes-api" in hooks[0]["text"]
+        assert hooks[0]["retrain_run"] == first[0]["retrain_run"]
+        assert len(mails) == 1 and "Subject: [tessera ws] diabetes-api: its data drifted" in mails[0]
 
         # kill -9 while requests keep coming: every file a reader finds is whole
         endpoint = ws.endpoint("diabetes-api")
