@@ -23,6 +23,7 @@ navigation = st.navigation(
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/play_circle:"),
         st.Page(PAGES / "models.py", title="Models", icon=":material/inventory_2:"),
         st.Page(PAGES / "endpoints.py", title="Endpoints", icon=":material/api:"),
+        st.Page(PAGES / "monitoring.py", title="Monitoring", icon=":material/monitoring:"),
         st.Page(PAGES / "tuning.py", title="Tuning", icon=":material/tune:"),
     ],
     position="top",  # the page's whole width for the work: the designer's canvas above all

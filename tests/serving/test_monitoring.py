@@ -145,9 +145,15 @@ nodes:
 
 
 def _check(root: Path) -> list[dict]:
-    checked = _tessera("monitor", "check", "--force", "--json", cwd=root)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    return json.loads(checked.stdout)
+    """What `tessera monitor check --force --json` prints (in this process: each CLI start costs seconds)."""
+    from dataclasses import asdict
+
+    from component_store.store import workspace_store
+    from pipelines.monitors import check_monitors
+    from tessera.workspace import load_workspace
+
+    workspace = load_workspace(root)
+    return [asdict(outcome) for outcome in check_monitors(workspace, workspace_store(workspace), force=True)]
 
 
 @pytest.mark.slow

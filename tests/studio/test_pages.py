@@ -15,7 +15,7 @@ from tessera.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 SCREENS = Path(__file__).resolve().parents[2] / "studio" / "screens"
-PAGES = ["home", "store", "designer", "runs", "models", "endpoints", "tuning"]
+PAGES = ["home", "store", "designer", "runs", "models", "endpoints", "monitoring", "tuning"]
 
 
 @pytest.fixture
@@ -151,3 +151,27 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
     direct = EndpointClient(url, "studio-api", token).predict([sent])
     shown = app.json[0].value
     assert json.loads(shown)["probabilities"] == direct["probabilities"], "the form sent the chosen country"
+
+
+def test_monitoring_shows_the_demo_endpoints_traffic_and_the_shifted_columns(page, studio_workspace: Workspace) -> None:
+    import time
+
+    import tessera
+    from serving.monitoring import demo_rows, read_log
+    from serving.prediction_log import predictions_folder
+
+    frame, shifted = demo_rows(studio_workspace, "cheater-api", 600, shift=True, seed=3)
+    endpoint = tessera.open(studio_workspace.root).endpoint("cheater-api")
+    for start in range(0, 600, 100):
+        endpoint.predict(frame.iloc[start : start + 100])
+    deadline = time.monotonic() + 30
+    while len(read_log(predictions_folder(studio_workspace.state_dir, "cheater-api"), 0)) < 600:
+        assert time.monotonic() < deadline, "the endpoint did not log its predictions"
+        time.sleep(0.3)
+
+    app = page("monitoring")
+    assert not app.exception and not errors(app), [e.message for e in app.exception]
+    drift = app.dataframe[0].value
+    drifted = set(drift[drift["drifted"]]["column"])
+    assert set(shifted) <= drifted and "player_id" not in set(drift["column"]), drift
+    assert any("dataset drift" in m.value for m in app.markdown)

@@ -1,0 +1,168 @@
+"""Monitoring costs, in one run:
+
+1. What logging every prediction costs an endpoint: the demo's champion kind (HistGradientBoosting on
+   the demo's player table, 30 columns) served twice from the same registered version, one endpoint
+   logging every request (`log_sample_rate` 1.0), one logging none (0.0); wrk, one thread, concurrency 8,
+   single-row and 100-row requests; a warm-up, then the median of three, the two endpoints alternating.
+2. A drift report over 1,000,000 logged rows × 40 columns (30 numeric, 10 categorical) read from the
+   prediction log's Parquet files: wall time and peak memory (a fresh process each time; warm-up, then
+   the median of three), for a small reference (≤ 1,000 training rows: KS, chi-squared) and a large one
+   (Wasserstein, Jensen–Shannon).
+
+    .venv/bin/python benchmarks/monitoring.py [--seconds 4] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.serving import demo_features, measured, wait_ready  # noqa: E402
+
+REPORT = """
+import json, resource, sys, time
+from pathlib import Path
+import pandas as pd
+from serving.drift import dataset_drift
+from serving.monitoring import read_log
+folder, reference_rows = Path(sys.argv[1]), int(sys.argv[2])
+started = time.perf_counter()
+logged = read_log(folder, 0)
+current = logged[[c for c in logged.columns if c.startswith("input:")]]
+current.columns = [c.removeprefix("input:") for c in current.columns]
+reference = pd.read_parquet(folder.parent / "reference.parquet")
+report = dataset_drift(reference, current, reference_rows)
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "rows": len(current), "columns": len(report["columns"]),
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "drifted": sum(c["drifted"] for c in report["columns"])}))
+"""
+
+
+def logging_overhead(seconds: int) -> dict[str, dict[str, dict[str, float]]]:
+    import tessera
+    from component_store.runtime.models import build_estimator
+    from tessera.workspace import init_workspace
+
+    root = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    ws = tessera.open(init_workspace(root / "ws").root)
+    features, target = demo_features()
+    model = build_estimator(
+        "classification", "hist_gradient_boosting", {"max_iter": 200, "max_depth": 8}, "balanced", 0
+    )
+    model.fit(features, target)
+    ws.models.register(model, "bench", features=features, alias="champion")
+    endpoints = {
+        "logging on": ws.endpoints.deploy("log-on", "bench@champion", log_sample_rate=1.0),
+        "logging off": ws.endpoints.deploy("log-off", "bench@champion", log_sample_rate=0.0),
+    }
+    tokens = {
+        label: (root / "ws/.tessera/endpoints" / f"{e.name}.token").read_text().strip()
+        for label, e in endpoints.items()
+    }
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    try:
+        for rows in (1, 100):
+            body = json.dumps({"instances": features.head(rows).to_numpy().tolist()})
+            for endpoint in endpoints.values():
+                wait_ready(f"{endpoint.url}/v2/health/ready")
+            runs: dict[str, list[dict[str, float]]] = {label: [] for label in endpoints}
+            for _ in range(3):  # alternate, so a slow moment of the machine hits both
+                for label, endpoint in endpoints.items():
+                    url = f"{endpoint.url}/v1/models/{endpoint.name}:predict"
+                    headers = {"Authorization": f"Bearer {tokens[label]}", "Content-Type": "application/json"}
+                    runs[label].append(measured(url, body, headers, seconds))
+            for label, measured_runs in runs.items():
+                median = sorted(measured_runs, key=lambda r: r["rps"])[1]
+                results.setdefault(f"{rows} row{'s' if rows > 1 else ''}", {})[label] = median
+        logged = sum(1 for _ in (root / "ws/.tessera/predictions/log-on").glob("date=*/part-*.parquet"))
+        print(
+            f"log-on wrote {logged} Parquet files; log-off wrote "
+            f"{len(list((root / 'ws/.tessera/predictions/log-off').glob('date=*/part-*.parquet')))}"
+        )
+    finally:
+        for endpoint in endpoints.values():
+            ws.endpoint(endpoint.name).delete()
+    return results
+
+
+def fake_log(folder: Path, rows: int) -> None:
+    """A prediction log of `rows` rows × 40 input columns in files of 50,000 rows, and a reference."""
+    import numpy as np
+    import pandas as pd
+
+    from serving.prediction_log import write_log_file
+
+    rng = np.random.default_rng(0)
+    countries = np.array(["BR", "CN", "DE", "KR", "RU", "US", "VN", "FR", "JP", "IN"])
+
+    def table(n: int, shift: float) -> pd.DataFrame:
+        data = {f"num_{i}": rng.normal(shift if i < 5 else 0.0, 1.0, n) for i in range(30)}
+        data |= {f"cat_{i}": countries[rng.integers(0, 10 - (i % 3), n)] for i in range(10)}
+        return pd.DataFrame(data)
+
+    table(1000, 0.0).to_parquet(folder.parent / "reference.parquet")
+    for start in range(0, rows, 50_000):
+        chunk = table(min(50_000, rows - start), 0.3).add_prefix("input:")
+        chunk.insert(0, "request_id", "r")
+        chunk.insert(1, "time", pd.Timestamp.now(tz="UTC"))
+        write_log_file(folder, chunk)
+
+
+def drift_report_cost(rows: int) -> dict[str, dict[str, float]]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-drift-")) / "log"
+    fake_log(folder, rows)
+    results = {}
+    for label, reference_rows in (
+        ("small reference (KS, chi-squared)", 1000),
+        ("large reference (Wasserstein, JS)", 100_000),
+    ):
+        runs = []
+        for attempt in range(4):  # the first is the warm-up (file cache, imports)
+            out = subprocess.run([sys.executable, "-c", REPORT, str(folder), str(reference_rows)], capture_output=True,
+                                 text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout  # fmt: skip
+            if attempt:
+                runs.append(json.loads(out))
+        results[label] = {
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "peak_mib": statistics.median(r["peak_mib"] for r in runs),
+            "rows": runs[0]["rows"], "columns": runs[0]["columns"], "drifted": runs[0]["drifted"],
+        }  # fmt: skip
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    started = time.time()
+    overhead = logging_overhead(args.seconds)
+    print("\nlogging cost (wrk, concurrency 8, median of three)")
+    print(f"{'request':<10} {'endpoint':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for request, by_label in overhead.items():
+        for label, run in by_label.items():
+            print(
+                f"{request:<10} {label:<12} {run['rps']:>8.0f} {run['p50']:>8.2f} {run['p99']:>8.2f} {run['errors']:>7.0f}"
+            )
+        cost = 1 - by_label["logging on"]["rps"] / by_label["logging off"]["rps"]
+        print(f"{request:<10} throughput cost of logging: {cost:.1%}")
+    drift = drift_report_cost(args.rows)
+    print(f"\ndrift report over {args.rows:,} logged rows × 40 columns (median of three, fresh process each)")
+    for label, run in drift.items():
+        print(
+            f"{label:<36} {run['seconds']:>6.2f} s  peak {run['peak_mib']:>6.0f} MiB  ({run['drifted']} of {run['columns']} columns drifted)"
+        )
+    print(f"\n(whole benchmark {time.time() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
