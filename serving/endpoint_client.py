@@ -56,6 +56,8 @@ class EndpointClient:
         result = answer.json()
         if isinstance(result, dict):
             result["model_version"] = answer.headers.get("x-model-version", result.get("model_version"))
+            if "x-request-id" in answer.headers:  # the prediction log's id: labels join on it later
+                result["request_id"] = answer.headers["x-request-id"]
         return result
 
 

@@ -219,3 +219,114 @@ def demo_rows(
         frame.loc[rng.random(rows) < 0.5, column] = rarest
         changed.append(column)
     return frame, changed
+
+
+def read_labels(path: Path) -> pd.DataFrame:
+    """Labels from a CSV or Parquet file."""
+    if not path.exists():
+        raise MonitorError(f"no labels file {path}")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise MonitorError(f"{path.name}: labels are read from .csv or .parquet files")
+
+
+def performance_report(
+    workspace: Workspace, endpoint: str, labels: pd.DataFrame, key: str, label: str | None = None,
+    every: str = "1d",
+) -> dict[str, Any]:  # fmt: skip
+    """The task's metrics on logged predictions whose labels arrived, per window, beside the version's test metrics.
+
+    `key` joins labels to predictions: `request_id` (with `row` for a request of several rows), or an input
+    column such as `player_id` (the latest label of each key; with a `time` column in the labels, only
+    predictions made before it count).
+
+    Raises:
+        MonitorError: the key or label column is missing, or no logged prediction has a label.
+    """
+    from serving.model_registry import ModelRegistry
+    from tessera.suggest import did_you_mean
+
+    if key not in labels.columns:
+        raise MonitorError(f"the labels have no column '{key}'{did_you_mean(key, list(labels.columns))}")
+    others = [c for c in labels.columns if c not in (key, "row", "time")]
+    if label is None:
+        if len(others) != 1:
+            raise MonitorError(f"say which column is the label with --label; the labels have: {', '.join(others)}")
+        label = others[0]
+    if label not in labels.columns:
+        raise MonitorError(f"the labels have no column '{label}'{did_you_mean(label, others)}")
+    logged = read_log(predictions_folder(workspace.state_dir, endpoint), 0)
+    if logged.empty:
+        raise MonitorError(f"endpoint '{endpoint}' has logged no predictions")
+    joined = _join_labels(logged, labels, key, label)
+    if joined.empty:
+        raise MonitorError(f"none of the {len(labels)} labels matches a logged prediction of '{endpoint}' by {key}")
+    windows = []
+    for (start, version), group in joined.groupby(
+        [pd.Grouper(key="time", freq=every.replace("m", "min")), "model_version"]
+    ):
+        windows.append({"from": start.isoformat(), "model_version": version, "rows": len(group)} | _task_metrics(group))
+    record = _endpoint_record(workspace, endpoint)
+    route = record.served[0] if record.served else None
+    tested = ModelRegistry(workspace.tracking_uri()).version(route.model_name, route.version).metrics if route else {}
+    return {"endpoint": endpoint, "key": key, "label": label, "labelled_rows": len(joined),
+            "windows": windows, "test_metrics": tested}  # fmt: skip
+
+
+def _endpoint_record(workspace: Workspace, endpoint: str) -> Any:
+    from serving.targets import local_target
+
+    return local_target(workspace).registry.get(endpoint)
+
+
+def _join_labels(logged: pd.DataFrame, labels: pd.DataFrame, key: str, label: str) -> pd.DataFrame:
+    truth = labels.rename(columns={label: "_label"})
+    if key == "request_id":
+        on = ["request_id", "row"] if "row" in truth.columns else ["request_id"]
+        return logged.merge(truth[[*on, "_label"]], on=on, how="inner")
+    column = f"input:{key}"
+    if column not in logged.columns:
+        known = [c.removeprefix("input:") for c in logged.columns if c.startswith("input:")]
+        raise MonitorError(f"the endpoint's requests have no column '{key}'; they have: {', '.join(known[:12])}")
+    truth = truth.rename(columns={key: column})
+    if "time" in truth.columns:
+        truth = truth.rename(columns={"time": "_label_time"})
+        truth["_label_time"] = pd.to_datetime(truth["_label_time"], utc=True, format="mixed")
+    truth[column] = truth[column].astype(str)
+    latest = truth.drop_duplicates(subset=[column], keep="last")
+    logged = logged.assign(**{column: logged[column].astype(str)})
+    joined = logged.merge(latest, on=column, how="inner")
+    if "_label_time" in joined.columns:
+        joined = joined[joined["time"] <= joined["_label_time"]]
+    return joined
+
+
+def _task_metrics(group: pd.DataFrame) -> dict[str, float]:
+    """Classification (probability columns logged): accuracy, F1 and ROC AUC; regression: RMSE, MAE, R²."""
+    import numpy as np
+    from sklearn import metrics
+
+    truth = group["_label"]
+    probability_columns = [c for c in group.columns if c.startswith("output:probabilities:")]
+    if not probability_columns:
+        predicted = group["output:predictions"].astype("float64")
+        return {
+            "rmse": float(np.sqrt(metrics.mean_squared_error(truth, predicted))),
+            "mae": float(metrics.mean_absolute_error(truth, predicted)),
+            "r2": float(metrics.r2_score(truth, predicted)) if len(group) > 1 else float("nan"),
+        }
+    classes = [c.removeprefix("output:probabilities:") for c in probability_columns]
+    truth_text, predicted = truth.astype(str), group["output:predictions"].astype(str)
+    found = {"accuracy": float(metrics.accuracy_score(truth_text, predicted))}
+    found["f1"] = float(metrics.f1_score(truth_text, predicted, average="binary" if len(classes) == 2 else "macro",
+                                         pos_label=classes[-1] if len(classes) == 2 else 1, labels=classes))  # fmt: skip
+    if truth_text.nunique() > 1:
+        scores = group[probability_columns].to_numpy()
+        found["roc_auc"] = float(
+            metrics.roc_auc_score((truth_text == classes[-1]).astype(int), scores[:, -1])
+            if len(classes) == 2
+            else metrics.roc_auc_score(truth_text, scores, multi_class="ovr", labels=classes)
+        )
+    return found

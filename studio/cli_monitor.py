@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -63,6 +64,38 @@ def _show(found: dict[str, Any]) -> None:
             "[red]yes[/]" if drift["drifted"] else "no", f"{drift['psi']:.3f}",
             f"{q['missing_current']:.0%}" if q else "", note,
         )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def labels(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    file: Annotated[Path, typer.Argument(help="Labels: a .csv or .parquet file.")],
+    key: Annotated[str, typer.Option(help="How labels meet predictions: request_id, or an input column (player_id).")],
+    label: Annotated[str | None, typer.Option(help="The label column (when the file has more than one other).")] = None,
+    every: Annotated[str, typer.Option(help="Window size: 1d, 6h…")] = "1d",
+    as_json: JsonOption = False,
+) -> None:
+    """The task's metrics on predictions whose labels arrived, per window, beside the version's test metrics."""
+    from rich.table import Table
+
+    from serving.monitoring import parse_window, performance_report, read_labels
+    from tessera.workspace import find_workspace
+
+    parse_window(every)  # a clear error for a bad window before any work
+    found = performance_report(find_workspace(), endpoint, read_labels(file), key, label, every)
+    if as_json:
+        print_json(found)
+        return
+    names = sorted({k for w in found["windows"] for k in w} - {"from", "model_version", "rows"})
+    table = Table(title=f"{endpoint}: {found['labelled_rows']} labelled predictions (by {found['key']})")
+    for column in ("window", "version", "rows", *names):
+        table.add_column(column)
+    for window in found["windows"]:
+        table.add_row(window["from"][:16], window["model_version"], str(window["rows"]),
+                      *(f"{window[n]:.4f}" if n in window else "" for n in names))  # fmt: skip
+    tested = found["test_metrics"]
+    table.add_row("test set", "", "", *(f"{tested[n]:.4f}" if n in tested else "" for n in names), style="dim")
     console.print(table)
 
 

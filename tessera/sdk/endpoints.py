@@ -84,7 +84,7 @@ class EndpointHandle:
 
         Returns a DataFrame with one row per input row and a column per output the endpoint answers
         (`predictions`, `probabilities` as a list per row, …); `.attrs["model_version"]` says which
-        version answered. Missing values are sent as JSON nulls.
+        version answered, `.attrs["request_id"]` the request's id in the prediction log. Missing values are sent as JSON nulls.
         """
         import pandas as pd
 
@@ -93,12 +93,13 @@ class EndpointHandle:
         else:
             records = list(rows)
         answer = self._client().predict(records)
-        version = answer.pop("model_version", None)
+        version, request_id = answer.pop("model_version", None), answer.pop("request_id", None)
         columns = {
             key: value for key, value in answer.items() if isinstance(value, list) and len(value) == len(records)
         }
         frame = pd.DataFrame(columns)
         frame.attrs["model_version"] = version
+        frame.attrs["request_id"] = request_id  # in the prediction log: labels can be joined on it
         return frame
 
     def promote(self) -> Endpoint:

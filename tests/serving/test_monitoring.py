@@ -216,8 +216,33 @@ def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_sur
         assert hooks[0]["retrain_run"] == first[0]["retrain_run"]
         assert len(mails) == 1 and "Subject: [tessera ws] diabetes-api: its data drifted" in mails[0]
 
-        # kill -9 while requests keep coming: every file a reader finds is whole
+        # labels arrive later: joined by the request id the answer carried, metrics beside the test set's
         endpoint = ws.endpoint("diabetes-api")
+        answers = [endpoint.predict(features.iloc[i : i + 50]) for i in (0, 50)]
+        labels = pd.concat(
+            pd.DataFrame({"request_id": a.attrs["request_id"], "row": range(50), "progression": data["target"].iloc[i : i + 50].to_numpy()})
+            for a, i in zip(answers, (0, 50), strict=True)
+        )  # fmt: skip
+        labels.to_csv(tmp_path / "labels.csv", index=False)
+        _wait_for_rows(log_folder, 700)
+        scored = _tessera(
+            "monitor",
+            "labels",
+            "diabetes-api",
+            str(tmp_path / "labels.csv"),
+            "--key",
+            "request_id",
+            "--json",
+            cwd=folder.root,
+        )
+        assert scored.returncode == 0, scored.stdout + scored.stderr
+        performance = json.loads(scored.stdout)
+        assert performance["labelled_rows"] == 100 and performance["label"] == "progression"
+        expected_rmse = float(np.sqrt(np.mean((model.predict(features.head(100)) - data["target"].head(100)) ** 2)))
+        assert performance["windows"][0]["rmse"] == pytest.approx(expected_rmse, rel=1e-6)
+        assert performance["test_metrics"] == {"r2": 0.5}
+
+        # kill -9 while requests keep coming: every file a reader finds is whole
         rows = features.head(20)
         stop = threading.Event()
 
@@ -238,3 +263,22 @@ def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_sur
             assert pq.read_table(path).num_rows > 0
     finally:
         ws.endpoint("diabetes-api").delete()
+
+
+def test_labels_join_by_an_entity_key_and_only_predictions_made_before_the_label_count() -> None:
+    from serving.monitoring import _join_labels, _task_metrics
+
+    times = pd.to_datetime(["2026-01-01 10:00", "2026-01-01 11:00", "2026-01-02 09:00", "2026-01-02 09:30"], utc=True)
+    logged = pd.DataFrame({
+        "request_id": ["a", "b", "c", "d"], "row": 0, "model_version": "1", "time": times,
+        "input:player_id": [7, 8, 9, 7], "output:predictions": ["1", "0", "1", "1"],
+        "output:probabilities:0": [0.2, 0.9, 0.4, 0.3], "output:probabilities:1": [0.8, 0.1, 0.6, 0.7],
+    })  # fmt: skip
+    labels = pd.DataFrame({
+        "player_id": [7, 8, 9], "is_cheater": [1, 0, 0],
+        "time": ["2026-01-02 09:00", "2026-01-03", "2026-01-03"],  # player 7's second prediction came after its label
+    })  # fmt: skip
+    joined = _join_labels(logged, labels, "player_id", "is_cheater")
+    assert sorted(joined["request_id"]) == ["a", "b", "c"]
+    found = _task_metrics(joined)
+    assert found["accuracy"] == pytest.approx(2 / 3) and found["roc_auc"] == pytest.approx(1.0)
