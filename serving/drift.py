@@ -60,10 +60,10 @@ def column_drift(name: str, reference: pd.Series, current: pd.Series, reference_
             return ColumnDrift(name, kind, "ks", p_value, P_VALUE_THRESHOLD, p_value < P_VALUE_THRESHOLD, psi)
         distance = normed_wasserstein(ref_values, cur_values)
         return ColumnDrift(name, kind, "wasserstein", distance, DISTANCE_THRESHOLD, distance >= DISTANCE_THRESHOLD, psi)
-    ref_text, cur_text = ref.astype(str), cur.astype(str)
-    categories = sorted(set(ref_text.unique()) | set(cur_text.unique()))
-    ref_counts = ref_text.value_counts().reindex(categories, fill_value=0).to_numpy(dtype="float64")
-    cur_counts = cur_text.value_counts().reindex(categories, fill_value=0).to_numpy(dtype="float64")
+    ref_by_value, cur_by_value = category_counts(ref), category_counts(cur)
+    categories = sorted(set(ref_by_value.index) | set(cur_by_value.index))
+    ref_counts = ref_by_value.reindex(categories, fill_value=0).to_numpy(dtype="float64")
+    cur_counts = cur_by_value.reindex(categories, fill_value=0).to_numpy(dtype="float64")
     psi = psi_of_counts(ref_counts, cur_counts)
     if small:
         if len(categories) == 2:
@@ -73,6 +73,15 @@ def column_drift(name: str, reference: pd.Series, current: pd.Series, reference_
         return ColumnDrift(name, kind, "chi_squared", p_value, P_VALUE_THRESHOLD, p_value < P_VALUE_THRESHOLD, psi)
     distance = jensen_shannon(ref_counts, cur_counts)
     return ColumnDrift(name, kind, "jensen_shannon", distance, DISTANCE_THRESHOLD, distance >= DISTANCE_THRESHOLD, psi)
+
+
+def category_counts(values: pd.Series) -> pd.Series:
+    """How often each value occurs, keyed by its text (counted first: a million rows are not turned into
+    a million strings)."""
+    counts = values.value_counts(dropna=True)
+    counts = counts[counts > 0]
+    counts.index = counts.index.astype(str)
+    return counts.groupby(level=0).sum()
 
 
 def ks_p_value(reference: np.ndarray, current: np.ndarray) -> float:
@@ -159,11 +168,11 @@ def data_quality(name: str, reference: pd.Series, current: pd.Series) -> dict[st
         low, high = reference.min(), reference.max()
         quality["out_of_range"] = float(((values < low) | (values > high)).mean()) if len(values) else 0.0
     else:
-        known = set(reference.dropna().astype(str))
-        seen = current.dropna().astype(str)
-        unseen = seen[~seen.isin(known)]
-        quality["unseen_share"] = float(len(unseen) / len(seen)) if len(seen) else 0.0
-        quality["unseen_categories"] = sorted(unseen.unique().tolist())[:10]
+        known = set(category_counts(reference).index)
+        seen = category_counts(current)
+        unseen = seen[~seen.index.isin(known)]
+        quality["unseen_share"] = float(unseen.sum() / seen.sum()) if seen.sum() else 0.0
+        quality["unseen_categories"] = sorted(unseen.index.tolist())[:10]
     return quality
 
 

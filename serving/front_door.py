@@ -74,6 +74,7 @@ class FrontDoor:
         self.v2_path = f"/v2/models/{state.name}/infer"
         self.metadata_path = f"/v2/models/{state.name}"
         self._counters: dict[tuple[str, str, str], Any] = {}
+        self._classes: dict[str, tuple[Any, ...]] = {}  # per served version, for the prediction log
         self._latency = {protocol: LATENCY.labels(state.name, protocol) for protocol in ("v1", "v2")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,8 +174,11 @@ class FrontDoor:
         request_id = new_request_id()
         headers.append((b"x-request-id", request_id.encode()))
         primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
-        contract = model.predictor.contract
-        classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
+        classes = self._classes.get(model.label)
+        if classes is None:
+            contract = model.predictor.contract
+            classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
+            self._classes[model.label] = classes
         entry = LoggedRequest(
             request_id, model.version, "default" if primary else "canary", time.time(), rows, columns, dict(outputs),
             classes,

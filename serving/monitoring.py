@@ -49,20 +49,37 @@ def parse_window(text: str) -> float:
     return value * unit
 
 
-def read_log(folder: Path, since: float, until: float | None = None) -> pd.DataFrame:
-    """Logged rows with `since <= time < until` (Unix seconds); partitions older than the window are skipped."""
+def read_log(folder: Path, since: float, until: float | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """Logged rows with `since <= time < until` (Unix seconds), text as categories (a log repeats few values);
+    partitions older than the window are not read, and `columns` limits what is read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     first_day = time.strftime("%Y-%m-%d", time.gmtime(since))
     files = [p for p in sorted(folder.glob(FILE_GLOB)) if p.parent.name.removeprefix("date=") >= first_day]
     if not files:
         return pd.DataFrame()
-    frame = pd.concat([pq.read_table(p).to_pandas() for p in files], ignore_index=True)
-    seconds = frame["time"].astype("int64") / 1e9
-    keep = seconds >= since
+    wanted = None if columns is None else list(dict.fromkeys(["time", *columns]))
+    tables = []
+    for path in files:
+        present = pq.read_schema(path).names
+        tables.append(pq.read_table(path, columns=None if wanted is None else [c for c in wanted if c in present]))
+    table = pa.concat_tables(tables, promote_options="permissive")
+    stamp = pa.timestamp("us", "UTC")
+    times = table["time"].cast(stamp)
+    keep = pc.greater_equal(times, pa.scalar(int(since * 1e6), stamp))
     if until is not None:
-        keep &= seconds < until
-    return frame[keep].reset_index(drop=True)
+        keep = pc.and_(keep, pc.less(times, pa.scalar(int(until * 1e6), stamp)))
+    return table.filter(keep).to_pandas(strings_to_categorical=True)
+
+
+def log_columns(folder: Path) -> list[str]:
+    """The columns of an endpoint's newest log file (what a report needs to read)."""
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.glob(FILE_GLOB))
+    return list(pq.read_schema(files[-1]).names) if files else []
 
 
 def load_reference(tracking_uri: str, model_name: str, version: str) -> Reference:
@@ -123,7 +140,11 @@ def monitor_report(
     model_name, version = routes[0].model_name, routes[0].version
     until = now if now is not None else time.time()
     since = until - window_seconds
-    logged = read_log(predictions_folder(workspace.state_dir, endpoint), since, until)
+    folder = predictions_folder(workspace.state_dir, endpoint)
+    needed = [
+        c for c in log_columns(folder) if c.startswith("input:") or c in ("model_version", "role", "output:predictions")
+    ]
+    logged = read_log(folder, since, until, needed)
     if not logged.empty:
         logged = logged[(logged["model_version"] == version) & (logged["role"] == "default")]
     if logged.empty:

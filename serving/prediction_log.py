@@ -65,7 +65,7 @@ class PredictionLog:
     """The writer of one endpoint's prediction log (see the module docstring)."""
 
     def __init__(
-        self, folder: Path, endpoint: str, sample_rate: float = 1.0, max_queue: int = 2000,
+        self, folder: Path, endpoint: str, sample_rate: float = 1.0, max_queue: int = 50_000,
         flush_seconds: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES,
     ):  # fmt: skip
         self.folder = folder
@@ -126,7 +126,7 @@ class PredictionLog:
             self._dropped.inc(rows)
             return
         try:
-            written = write_log_file(self.folder, to_frame(self.endpoint, pending))
+            written = write_log_file(self.folder, to_table(self.endpoint, pending))
         except Exception:  # a full disk, a read-only folder: stop logging, keep serving
             log.exception("prediction log of %s turned off: writing failed", self.endpoint)
             self.disabled = True
@@ -137,37 +137,64 @@ class PredictionLog:
         self._logged.inc(rows)
 
 
-def to_frame(endpoint: str, entries: list[LoggedRequest]) -> Any:
-    """The log rows of some requests: one row per scored row."""
-    import pandas as pd
+def to_table(endpoint: str, entries: list[LoggedRequest]) -> Any:
+    """The log rows of some requests (one row per scored row) as an Arrow table, built column by column:
+    the writer must not hold the interpreter long while requests wait for it."""
+    import pyarrow as pa
 
-    frames = []
-    for entry in entries:
-        if entry.columns is not None:
-            inputs = pd.DataFrame(np.asarray(entry.rows), columns=list(entry.columns))
+    groups: dict[tuple[Any, ...], list[LoggedRequest]] = {}
+    for entry in entries:  # one shape per group: the same columns, outputs and classes
+        shape = tuple((name, np.shape(values)[1:]) for name, values in entry.outputs.items())
+        groups.setdefault((entry.columns, shape, entry.classes), []).append(entry)
+    tables = [_group_table(endpoint, group) for group in groups.values()]
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+
+def _group_table(endpoint: str, group: list[LoggedRequest]) -> Any:
+    import pyarrow as pa
+
+    counts = np.array([len(entry.rows) for entry in group])
+    columns: dict[str, Any] = {
+        "request_id": pa.array(np.repeat([e.request_id for e in group], counts)),
+        "row": pa.array(np.concatenate([np.arange(n) for n in counts])),
+        "endpoint": pa.array(np.repeat(endpoint, counts.sum())).dictionary_encode(),
+        "model_version": pa.array(np.repeat([e.model_version for e in group], counts)).dictionary_encode(),
+        "role": pa.array(np.repeat([e.role for e in group], counts)).dictionary_encode(),
+        "time": pa.array((np.repeat([e.at for e in group], counts) * 1e6).astype("int64"), pa.timestamp("us", "UTC")),
+    }
+    first = group[0]
+    if first.columns is not None:  # float matrices in signature order
+        matrix = np.concatenate([np.asarray(e.rows, dtype="float64") for e in group])
+        for index, name in enumerate(first.columns):
+            columns[f"input:{name}"] = pa.array(matrix[:, index])
+    else:  # records, as the caller sent them
+        names = list(dict.fromkeys(key for e in group for record in e.rows[:1] for key in record))
+        for name in names:
+            columns[f"input:{name}"] = _arrow_column([record.get(name) for e in group for record in e.rows])
+    for name in first.outputs:
+        stacked = np.concatenate([np.asarray(e.outputs[name]) for e in group])
+        if stacked.ndim == 2:
+            labels = first.classes if len(first.classes) == stacked.shape[1] else range(stacked.shape[1])
+            for index, label in enumerate(labels):
+                columns[f"output:{name}:{label}"] = pa.array(stacked[:, index])
         else:
-            inputs = pd.DataFrame.from_records(entry.rows)
-        frame = inputs.add_prefix("input:")
-        for name, values in entry.outputs.items():
-            array = np.asarray(values)
-            if array.ndim == 2:
-                labels = entry.classes if len(entry.classes) == array.shape[1] else range(array.shape[1])
-                for index, label in enumerate(labels):
-                    frame[f"output:{name}:{label}"] = array[:, index]
-            else:
-                frame[f"output:{name}"] = array
-        frame.insert(0, "request_id", entry.request_id)
-        frame.insert(1, "row", np.arange(len(frame)))
-        frame.insert(2, "endpoint", endpoint)
-        frame.insert(3, "model_version", entry.model_version)
-        frame.insert(4, "role", entry.role)
-        frame.insert(5, "time", pd.Timestamp(entry.at, unit="s", tz="UTC"))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+            columns[f"output:{name}"] = _arrow_column(stacked)
+    return pa.table(columns)
 
 
-def write_log_file(folder: Path, frame: Any) -> int:
-    """Write one Parquet file whole, under a dot-name, then rename it into place; returns its size."""
+def _arrow_column(values: Any) -> Any:
+    """An Arrow column from values of one kind; mixed kinds (a number where text was sent) become text."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def write_log_file(folder: Path, table: Any) -> int:
+    """Write one Parquet file (an Arrow table, or a DataFrame) whole, under a dot-name, then rename it
+    into place; returns its size."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -176,7 +203,8 @@ def write_log_file(folder: Path, frame: Any) -> int:
     partition.mkdir(parents=True, exist_ok=True)
     name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
     temporary = partition / f".{name}.tmp"
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
     pq.write_table(table, temporary)
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())

@@ -36,9 +36,13 @@ if logged.empty:
         f"(add `--shift` for a population that moved)."
     )
 else:
-    per_bucket = logged.groupby([pd.Grouper(key="time", freq="5min"), "model_version"]).size().reset_index(name="rows")
+    per_bucket = (
+        logged.groupby([pd.Grouper(key="time", freq="5min"), "model_version"], observed=True)
+        .size()
+        .reset_index(name="rows")
+    )
     figure = go.Figure(
-        [go.Bar(x=g["time"], y=g["rows"], name=f"v{v}") for v, g in per_bucket.groupby("model_version")],
+        [go.Bar(x=g["time"], y=g["rows"], name=f"v{v}") for v, g in per_bucket.groupby("model_version", observed=True)],
         layout={"barmode": "stack", "height": 260, "margin": {"t": 10, "b": 10}, "yaxis_title": "rows / 5 min"},
     )
     st.plotly_chart(figure, width="stretch")
