@@ -143,9 +143,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=["logging", "drift"], help="one half (the figures come from a whole run)")
     args = parser.parse_args()
     started = time.time()
-    overhead = logging_overhead(args.seconds)
+    if args.only != "drift":
+        show_overhead(logging_overhead(args.seconds))
+    if args.only != "logging":
+        show_drift(drift_report_cost(args.rows), args.rows)
+    print(f"\n(whole benchmark {time.time() - started:.0f} s)")
+
+
+def show_overhead(overhead: dict[str, dict[str, dict[str, float]]]) -> None:
     print("\nlogging cost (wrk, concurrency 8, median of three)")
     print(f"{'request':<10} {'endpoint':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for request, by_label in overhead.items():
@@ -155,13 +163,14 @@ def main() -> None:
             )
         cost = 1 - by_label["logging on"]["rps"] / by_label["logging off"]["rps"]
         print(f"{request:<10} throughput cost of logging: {cost:.1%}")
-    drift = drift_report_cost(args.rows)
-    print(f"\ndrift report over {args.rows:,} logged rows × 40 columns (median of three, fresh process each)")
+
+
+def show_drift(drift: dict[str, dict[str, float]], rows: int) -> None:
+    print(f"\ndrift report over {rows:,} logged rows × 40 columns (median of three, fresh process each)")
     for label, run in drift.items():
         print(
             f"{label:<36} {run['seconds']:>6.2f} s  peak {run['peak_mib']:>6.0f} MiB  ({run['drifted']} of {run['columns']} columns drifted)"
         )
-    print(f"\n(whole benchmark {time.time() - started:.0f} s)")
 
 
 if __name__ == "__main__":

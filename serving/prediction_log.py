@@ -6,25 +6,25 @@ One row per scored row, shaped like KServe's logger CloudEvents (a request id sh
 rows, endpoint, model version, `default` or `canary`, time) with the inputs as `input:<column>` and
 the outputs as `output:<name>` (a class probability as `output:probabilities:<class>`).
 
-The request path only draws a sample and puts a reference on a bounded queue (`record`); a writer
-thread turns batches into files. A file is written under a dot-name and renamed into place, so a
+The request path only draws a sample and appends a reference to a bounded deque (`record`); a writer
+thread wakes every `flush_seconds`, turns what is there into one file. A file is written under a dot-name and renamed into place, so a
 reader never sees half a file, even after kill -9. A full queue drops the record, a failed write
 (a full disk) turns logging off; both are counted on `/metrics` and never fail a request.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import os
-import queue
 import random
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from prometheus_client import Counter, Gauge
@@ -43,9 +43,9 @@ FILE_GLOB = "date=*/part-*.parquet"
 DEFAULT_MAX_BYTES = 2 * 1024**3
 
 
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One answered request, as the request path hands it over (nothing converted yet)."""
+class LoggedRequest(NamedTuple):
+    """One answered request, as the request path hands it over (nothing converted yet; a tuple, the
+    cheapest value to build on the request path)."""
 
     request_id: str
     model_version: str
@@ -74,7 +74,11 @@ class PredictionLog:
         self.flush_seconds = flush_seconds
         self.max_bytes = max_bytes
         self.disabled = False
-        self._queue: queue.Queue[LoggedRequest | None] = queue.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        # A deque, not a queue.Queue: appending takes no lock and wakes no thread, so a request never
+        # hands the interpreter to the writer; the writer wakes on its own every flush_seconds.
+        self._pending: collections.deque[LoggedRequest] = collections.deque()
+        self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
         self._disabled_gauge = DISABLED.labels(endpoint)
         self._bytes = sum(p.stat().st_size for p in folder.glob(FILE_GLOB)) if folder.exists() else 0
@@ -85,38 +89,29 @@ class PredictionLog:
         """Hand a request over; never blocks and never raises."""
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
             return
-        if self.disabled:
+        if self.disabled or len(self._pending) >= self.max_queue:
             self._dropped.inc(rows)
             return
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
-            self._dropped.inc(rows)
+        self._pending.append(entry)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""
-        try:
-            self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            return
+        self._stop.set()
         self._thread.join(timeout)
 
     def _write_loop(self) -> None:
-        pending: list[LoggedRequest] = []
-        deadline = time.monotonic() + self.flush_seconds
-        while True:
-            try:
-                entry = self._queue.get(timeout=max(0.01, deadline - time.monotonic()))
-                if entry is None:  # close(): write what is left
-                    self._flush(pending)
-                    return
-                pending.append(entry)
-            except queue.Empty:
-                pass
-            if time.monotonic() >= deadline or len(pending) >= 5000:
-                self._flush(pending)
-                pending = []
-                deadline = time.monotonic() + self.flush_seconds
+        while not self._stop.wait(self.flush_seconds):
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        batch: list[LoggedRequest] = []
+        while self._pending:
+            batch.append(self._pending.popleft())
+            if len(batch) >= 20_000:
+                self._flush(batch)
+                batch = []
+        self._flush(batch)
 
     def _flush(self, pending: list[LoggedRequest]) -> None:
         if not pending or self.disabled:
@@ -153,14 +148,22 @@ def to_table(endpoint: str, entries: list[LoggedRequest]) -> Any:
 def _group_table(endpoint: str, group: list[LoggedRequest]) -> Any:
     import pyarrow as pa
 
-    counts = np.array([len(entry.rows) for entry in group])
+    counts = np.fromiter((len(entry.rows) for entry in group), dtype="int64", count=len(group))
+    single = bool((counts == 1).all())  # one row per request: nothing to repeat
+
+    def per_row(values: list[Any]) -> Any:
+        return pa.array(values) if single else pa.array(np.repeat(np.asarray(values), counts))
+
+    total = int(counts.sum())
+    rows = np.zeros(total, "int64") if single else np.concatenate([np.arange(n) for n in counts])
+    at = np.fromiter((e.at for e in group), dtype="float64", count=len(group))
     columns: dict[str, Any] = {
-        "request_id": pa.array(np.repeat([e.request_id for e in group], counts)),
-        "row": pa.array(np.concatenate([np.arange(n) for n in counts])),
-        "endpoint": pa.array(np.repeat(endpoint, counts.sum())).dictionary_encode(),
-        "model_version": pa.array(np.repeat([e.model_version for e in group], counts)).dictionary_encode(),
-        "role": pa.array(np.repeat([e.role for e in group], counts)).dictionary_encode(),
-        "time": pa.array((np.repeat([e.at for e in group], counts) * 1e6).astype("int64"), pa.timestamp("us", "UTC")),
+        "request_id": per_row([e.request_id for e in group]),
+        "row": pa.array(rows),
+        "endpoint": pa.DictionaryArray.from_arrays(pa.array(np.zeros(total, "int32")), pa.array([endpoint])),
+        "model_version": per_row([e.model_version for e in group]).dictionary_encode(),
+        "role": per_row([e.role for e in group]).dictionary_encode(),
+        "time": pa.array(((at if single else np.repeat(at, counts)) * 1e6).astype("int64"), pa.timestamp("us", "UTC")),
     }
     first = group[0]
     if first.columns is not None:  # float matrices in signature order
@@ -216,5 +219,10 @@ def _row_count(entry: LoggedRequest) -> int:
     return len(entry.rows)
 
 
+_PROCESS_ID = uuid.uuid4().hex[:20]
+_REQUESTS = itertools.count()
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """Unique across servers (a random prefix per process) and cheap (a counter, no system call)."""
+    return f"{_PROCESS_ID}{next(_REQUESTS):012x}"
