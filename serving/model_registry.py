@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +69,35 @@ def parse_model_ref(ref: str) -> tuple[str, str | None, str | None]:
     raise RegistryError(
         f"'{ref}' is not a model reference; write NAME@ALIAS (e.g. cheater-detector@champion) or NAME/VERSION"
     )
+
+
+@contextmanager
+def tracking_at(uri: str | None) -> Iterator[None]:
+    """MLflow's process-wide tracking and registry URI set to `uri` for a block, then put back (a
+    notebook or a test process keeps its own)."""
+    import os
+
+    import mlflow
+
+    if not uri:
+        yield
+        return
+    before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI (and the registry's) to child processes:
+    # those are put back exactly as they were too, so a server started later reads its own settings
+    variables = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before_tracking)
+        mlflow.set_registry_uri(before_registry)
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def load_model(uri: str) -> Any:
@@ -161,13 +192,9 @@ class ModelRegistry:
 
     def load(self, ref: str) -> Any:
         """The version a reference points at (`name@alias`, `name/3`), loaded (see `load_model`)."""
-        import mlflow
-
         info = self.resolve(ref)
-        if self.tracking_uri:
-            mlflow.set_tracking_uri(self.tracking_uri)
-            mlflow.set_registry_uri(self.tracking_uri)
-        return load_model(f"models:/{info.name}/{info.version}")
+        with tracking_at(self.tracking_uri):
+            return load_model(f"models:/{info.name}/{info.version}")
 
     def register(
         self, model_uri: str, name: str, tags: dict[str, str], alias: str, champion_if_none: bool = True

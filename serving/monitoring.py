@@ -91,14 +91,12 @@ def load_reference(tracking_uri: str, model_name: str, version: str) -> Referenc
     info = ModelRegistry(tracking_uri).version(model_name, version)
     if info.run_id is None:
         raise MonitorError(f"{model_name}/{version} has no training run, so no reference to compare with")
-    mlflow.set_tracking_uri(tracking_uri)
     folder = Path(tempfile.mkdtemp(prefix="tessera-reference-"))
+    client = mlflow.MlflowClient(tracking_uri)
     try:
         try:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=info.run_id, artifact_path="tessera", dst_path=str(folder)
-            )
-        except Exception:
+            local = client.download_artifacts(info.run_id, "tessera", str(folder))
+        except Exception:  # no tessera/ artifacts on the run: the error below says what is missing
             local = str(folder)
         pipeline_file, sample_file = Path(local) / "inference_pipeline.json", Path(local) / "validation_sample.parquet"
         if pipeline_file.exists():
@@ -110,7 +108,7 @@ def load_reference(tracking_uri: str, model_name: str, version: str) -> Referenc
                 return Reference(sample[columns], int(reference["rows"]))
         if sample_file.exists():
             sample = pd.read_parquet(sample_file)
-            rows = int(mlflow.get_run(info.run_id).data.tags.get("tessera.training_rows", len(sample)))
+            rows = int(client.get_run(info.run_id).data.tags.get("tessera.training_rows", len(sample)))
             return Reference(sample, rows)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -174,14 +172,13 @@ def _prediction_drift(
     workspace: Workspace, model_name: str, version: str, reference: Reference, logged: pd.DataFrame
 ) -> dict[str, Any] | None:
     """The logged predictions against the version's own predictions on the reference sample."""
-    import mlflow
-
+    from serving.model_registry import tracking_at
     from serving.served_model import load_served_model
 
     if "output:predictions" not in logged.columns:
         return None
-    mlflow.set_tracking_uri(workspace.tracking_uri())
-    served = load_served_model(model_name, version, compile_models=False)
+    with tracking_at(workspace.tracking_uri()):
+        served = load_served_model(model_name, version, compile_models=False)
     rows = reference.sample.astype(object).where(reference.sample.notna(), None)
     if served.takes_matrix:
         expected = served.predict(rows.to_numpy(dtype="float64"))["predictions"]

@@ -72,19 +72,21 @@ class Models:
 
         from component_store.runtime.models import log_sklearn_model
         from component_store.runtime.tracking import start_tracking
+        from serving.model_registry import tracking_at
 
         task = "classification" if hasattr(model, "predict_proba") and hasattr(model, "classes_") else "regression"
         tags = {"tessera.source": "notebook", **_lineage(data_from)}
         registry = self.registry  # creates and migrates the workspace's store first
         experiment = tags.get("tessera.workflow", "notebooks")
-        start_tracking(self._folder.tracking_uri(), experiment, self._folder.mlflow_artifacts.as_uri())
-        with mlflow.start_run(tags=tags, description=description or None) as run:
-            if metrics:
-                mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
-            info = log_sklearn_model(model, features, task)
-        tags["tessera.training_run"] = run.info.run_id
-        tags |= {f"tessera.metric.{key}": str(float(value)) for key, value in (metrics or {}).items()}
-        version, _ = registry.register(info.model_uri, name, tags, alias, champion_if_none=True)
+        with tracking_at(self._folder.tracking_uri()):  # the caller's own MLflow settings are put back after
+            start_tracking(self._folder.tracking_uri(), experiment, self._folder.mlflow_artifacts.as_uri())
+            with mlflow.start_run(tags=tags, description=description or None) as run:
+                if metrics:
+                    mlflow.log_metrics({key: float(value) for key, value in metrics.items()})
+                info = log_sklearn_model(model, features, task)
+            tags["tessera.training_run"] = run.info.run_id
+            tags |= {f"tessera.metric.{key}": str(float(value)) for key, value in (metrics or {}).items()}
+            version, _ = registry.register(info.model_uri, name, tags, alias, champion_if_none=True)
         return version
 
     def promote(self, name: str, version: str, alias: str = "champion") -> tuple[ModelVersionInfo, builtins.list[Any]]:

@@ -119,11 +119,45 @@ def sdk_journey(ws: tessera.Workspace, run: tessera.Run) -> None:
 
 
 @pytest.mark.slow
-def test_demo_journey_on_sqlite_tracking_through_the_sdk(demo_workspace, store, demo_spec):
+def test_demo_journey_on_sqlite_tracking_through_the_sdk_then_the_example_notebooks(
+    demo_workspace, store, demo_spec, monkeypatch
+):
     ws = tessera.open(demo_workspace.root)
     first = ws.run("cheater_detection", FAST, progress=False)
     sdk_journey(ws, first)
     journey(demo_workspace, store, demo_spec, first.record)
+
+    # then a notebook user's session on the same workspace: the four example notebooks, in order
+    monkeypatch.setenv("TESSERA_USER", "ana")
+    monkeypatch.delenv("TESSERA_HOME", raising=False)  # the notebooks find the workspace from their folder
+    run_example_notebooks(demo_workspace)
+    latest = ws.models.versions("cheater-detector")[0]
+    assert latest.tags["tessera.source"] == "notebook" and "challenger" in latest.aliases
+    assert ws.components.show("clip_amounts").version == "1.0.0"
+
+
+def run_example_notebooks(workspace) -> None:
+    """Every example notebook, executed by a real Jupyter kernel in the workspace's notebooks/ folder;
+    a notebook that raises fails with the cell and its error (the notebooks assert on what they show)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    from studio.launch import EXAMPLE_NOTEBOOKS, copy_example_notebooks
+
+    notebooks = copy_example_notebooks(workspace)
+    names = sorted(p.name for p in EXAMPLE_NOTEBOOKS.glob("*.ipynb"))
+    assert len(names) == 4 and names == sorted(p.name for p in notebooks.glob("*.ipynb"))
+    for name in names:
+        notebook = nbformat.read(notebooks / name, as_version=4)
+        assert not any(cell.get("outputs") for cell in notebook.cells), f"{name} is committed with outputs"
+        client = NotebookClient(
+            notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(notebooks)}}
+        )
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            pytest.fail(f"{name} failed:\n{str(exc)[-3000:]}")
 
 
 @pytest.mark.slow

@@ -29,9 +29,9 @@ from serving.drift import (
     numeric_psi,
     proportions_z_test,
 )
-from serving.monitoring import MonitorError, parse_window, read_log
+from serving.monitoring import MonitorError, monitor_report, parse_window, read_log
 from serving.prediction_log import FILE_GLOB, predictions_folder
-from tessera.workspace import init_workspace
+from tessera.workspace import init_workspace, load_workspace
 
 
 def test_each_statistic_equals_scipys_on_hand_made_samples() -> None:
@@ -201,7 +201,7 @@ def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_sur
         )
         assert "shifted: age, bmi" in shifted.stdout, shifted.stdout + shifted.stderr
         _wait_for_rows(log_folder, 600)
-        moved = json.loads(_tessera("monitor", "report", "diabetes-api", "--json", cwd=folder.root).stdout)
+        moved = monitor_report(load_workspace(folder.root), "diabetes-api", 3600)  # what --json prints
         drifted = {c["name"] for c in moved["columns"] if c["drifted"]}
         assert {"age", "bmi"} <= drifted and len(drifted) <= 3, moved["columns"]
         assert moved["prediction"]["drifted"], "older, heavier patients get other predictions"

@@ -2,7 +2,7 @@
 fail and resume, cancel, and a component written like a notebook cell, vetted and published.
 
 The demo journey through the SDK (outputs, models by alias, the endpoint) is in
-tests/pipelines/test_demo_end_to_end.py; the example notebooks run in tests/tessera/test_notebooks.py.
+tests/pipelines/test_demo_end_to_end.py, which then runs the example notebooks.
 """
 
 from __future__ import annotations
