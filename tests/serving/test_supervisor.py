@@ -47,8 +47,19 @@ def test_a_killed_endpoint_is_restarted_and_serves_again(local_target: LocalProc
 
 
 def test_an_endpoint_that_keeps_failing_is_marked_a_crash_loop(
-    local_target: LocalProcessTarget, supervised, monkeypatch: pytest.MonkeyPatch
+    local_target: LocalProcessTarget, supervised, monkeypatch: pytest.MonkeyPatch, webhook
 ) -> None:
+    from dataclasses import replace
+
+    from tessera.workspace import AlertConfig
+
+    hook_url, hooks = webhook
+    monkeypatch.setenv("ONCALL_WEBHOOK", hook_url)
+    alerting = (AlertConfig(webhook_env="ONCALL_WEBHOOK", events=("endpoint_crashed",)),)
+    workspace = local_target.workspace
+    monkeypatch.setattr(
+        local_target, "workspace", replace(workspace, config=workspace.config.model_copy(update={"alerts": alerting}))
+    )
     kill_9(local_target, "supervised-api")
 
     def broken(name: str):
@@ -68,6 +79,10 @@ def test_an_endpoint_that_keeps_failing_is_marked_a_crash_loop(
     shown = local_target.status("supervised-api")
     assert shown.status == CRASH_LOOP and shown.message, "the log's last lines say why"
     assert supervisor.tick() == [], "a crash loop is left alone"
+    assert [h["text"] for h in hooks] == [
+        "*endpoint supervised-api crashed; restarting it*",
+        f"*endpoint supervised-api is in a crash loop*\n{shown.message[-800:]}",
+    ], "one alert when it crashes, one when the supervisor gives up; none for each retry"
 
 
 def test_an_endpoint_being_stopped_is_not_restarted(local_target: LocalProcessTarget, supervised, monkeypatch) -> None:

@@ -82,7 +82,14 @@ def test_a_workflow_is_edited_with_the_studios_edits_and_saved(ws: tessera.Works
     assert svg.count("<rect") == 2 and svg.count("<line") == 1 and "train_test_split" in svg
 
 
-def test_a_failed_run_resumes_once_its_data_arrives(ws: tessera.Workspace, tmp_path: Path) -> None:
+def test_a_failed_run_resumes_once_its_data_arrives(
+    ws: tessera.Workspace, tmp_path: Path, webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook_url, hooks = webhook
+    monkeypatch.setenv("TEAM_WEBHOOK", hook_url)
+    config = ws.root / "tessera.yaml"
+    config.write_text(config.read_text() + "alerts:\n  - {webhook_env: TEAM_WEBHOOK, events: [run_failed]}\n")
+    ws = tessera.open(ws.root)
     late = tmp_path / "late" / "players.csv"
     workflow = ws.new_workflow("from_file")
     workflow.add("load_table").set_params("load_table", path=str(late))
@@ -95,6 +102,7 @@ def test_a_failed_run_resumes_once_its_data_arrives(ws: tessera.Workspace, tmp_p
     assert "players.csv" in run.logs("load_table")
     with pytest.raises(TesseraError, match="Run .* failed.*failed: load_table"):
         run.raise_for_state()
+    assert [(h["event"], h["run_id"], h["failed_nodes"]) for h in hooks] == [("run_failed", run.id, "load_table")]
 
     late.parent.mkdir()
     pd.DataFrame({"player_id": [1, 2, 3], "score": [0.1, None, 0.3]}).to_csv(late, index=False)
