@@ -126,6 +126,9 @@ def deploy(
         ),
     ] = None,
     entity: Annotated[str, typer.Option(help="With --features: the id column requests carry.")] = "player_id",
+    log_sample_rate: Annotated[
+        float, typer.Option(help="Share of requests kept in the prediction log for monitoring (0 turns it off).")
+    ] = 1.0,
 ) -> None:
     """Serve a model version (or an alias, followed as it moves) as a REST endpoint; prints its token once."""
     if target not in ("local", "kserve"):
@@ -136,7 +139,7 @@ def deploy(
         name=name, model=model, canary=canary, canary_percent=percent if canary else 0, port=port,
         max_batch_rows=max_batch_rows, runtime=runtime, namespace=namespace,
         resources={"cpu": cpu, "memory": memory, "gpu": gpu}, compiled=compiled,
-        features=FeatureLookup.parse(features, entity) if features else None,
+        features=FeatureLookup.parse(features, entity) if features else None, log_sample_rate=log_sample_rate,
     )  # fmt: skip
     if dry_run:
         if target != "kserve":
