@@ -73,26 +73,32 @@ def parse_model_ref(ref: str) -> tuple[str, str | None, str | None]:
 
 @contextmanager
 def tracking_at(uri: str | None) -> Iterator[None]:
-    """MLflow's process-wide tracking and registry URI set to `uri` for a block, then put back (a
-    notebook or a test process keeps its own)."""
+    """MLflow's process-wide tracking and registry URIs set to `uri` for a block, then put back exactly as
+    they were, unset ones unset, with the environment variables MLflow exports to child processes: a
+    notebook or a test process keeps its own settings, and a server started later reads its own store."""
     import os
 
     import mlflow
+    from mlflow.tracking._model_registry import utils as registry_settings
+    from mlflow.tracking._tracking_service import utils as tracking_settings
 
     if not uri:
         yield
         return
-    before_tracking, before_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
-    # set_tracking_uri also exports MLFLOW_TRACKING_URI (and the registry's) to child processes:
-    # those are put back exactly as they were too, so a server started later reads its own settings
+    # MLflow keeps "unset" only in these module globals (its getters resolve a default instead)
+    before_tracking = tracking_settings._tracking_uri
+    before_registry = registry_settings._registry_uri
     variables = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before_tracking)
-        mlflow.set_registry_uri(before_registry)
+        if before_tracking is None:
+            tracking_settings._tracking_uri = None
+        else:
+            mlflow.set_tracking_uri(before_tracking)
+        registry_settings._registry_uri = before_registry
         for name, value in variables.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -282,3 +282,22 @@ def test_labels_join_by_an_entity_key_and_only_predictions_made_before_the_label
     assert sorted(joined["request_id"]) == ["a", "b", "c"]
     found = _task_metrics(joined)
     assert found["accuracy"] == pytest.approx(2 / 3) and found["roc_auc"] == pytest.approx(1.0)
+
+
+def test_mlflow_settings_are_put_back_exactly_after_a_call_on_another_store(tmp_path: Path, monkeypatch) -> None:
+    """The SDK and the monitors point MLflow at a workspace for one call; the caller's process keeps its own
+    settings, unset ones unset (a registry left pinned once sent later tests' models to another store)."""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_settings
+
+    from serving.model_registry import tracking_at
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mine.db'}")
+    before = (mlflow.get_tracking_uri(), registry_settings._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI"))
+    with tracking_at(f"sqlite:///{tmp_path / 'workspace.db'}"):
+        assert mlflow.get_registry_uri().endswith("workspace.db")
+    assert (mlflow.get_tracking_uri(), registry_settings._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI")) == before
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'next.db'}")
+    assert mlflow.get_registry_uri().endswith("next.db"), "the registry follows the tracking URI again"
