@@ -74,11 +74,13 @@ def parse_model_ref(ref: str) -> tuple[str, str | None, str | None]:
 @contextmanager
 def tracking_at(uri: str | None) -> Iterator[None]:
     """MLflow's process-wide tracking and registry URIs set to `uri` for a block, then put back exactly as
-    they were, unset ones unset, with the environment variables MLflow exports to child processes: a
-    notebook or a test process keeps its own settings, and a server started later reads its own store."""
+    they were (unset ones unset), with the active experiment and the environment variables MLflow exports
+    to child processes: a notebook or a test process keeps its own settings, and a server started later
+    reads its own store."""
     import os
 
     import mlflow
+    from mlflow.tracking import fluent
     from mlflow.tracking._model_registry import utils as registry_settings
     from mlflow.tracking._tracking_service import utils as tracking_settings
 
@@ -88,7 +90,9 @@ def tracking_at(uri: str | None) -> Iterator[None]:
     # MLflow keeps "unset" only in these module globals (its getters resolve a default instead)
     before_tracking = tracking_settings._tracking_uri
     before_registry = registry_settings._registry_uri
-    variables = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    before_experiment = fluent._active_experiment_id  # set_experiment inside the block must not outlive it
+    exported = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+    variables = {name: os.environ.get(name) for name in exported}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
@@ -99,6 +103,7 @@ def tracking_at(uri: str | None) -> Iterator[None]:
         else:
             mlflow.set_tracking_uri(before_tracking)
         registry_settings._registry_uri = before_registry
+        fluent._active_experiment_id = before_experiment
         for name, value in variables.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -292,12 +292,22 @@ def test_mlflow_settings_are_put_back_exactly_after_a_call_on_another_store(tmp_
 
     from serving.model_registry import tracking_at
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID"):
+        monkeypatch.delenv(name, raising=False)
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mine.db'}")
-    before = (mlflow.get_tracking_uri(), registry_settings._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI"))
+
+    def settings() -> tuple:
+        from mlflow.tracking import fluent
+
+        return (
+            mlflow.get_tracking_uri(), registry_settings._registry_uri, fluent._active_experiment_id,
+            os.environ.get("MLFLOW_REGISTRY_URI"), os.environ.get("MLFLOW_EXPERIMENT_ID"),
+        )  # fmt: skip
+
+    before = settings()
     with tracking_at(f"sqlite:///{tmp_path / 'workspace.db'}"):
         assert mlflow.get_registry_uri().endswith("workspace.db")
-    assert (mlflow.get_tracking_uri(), registry_settings._registry_uri, os.environ.get("MLFLOW_REGISTRY_URI")) == before
+        mlflow.set_experiment("notebooks")  # what ws.models.register does inside
+    assert settings() == before
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'next.db'}")
     assert mlflow.get_registry_uri().endswith("next.db"), "the registry follows the tracking URI again"
