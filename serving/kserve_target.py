@@ -14,6 +14,10 @@ definitions (feature_store.yaml and its Python files) go into a ConfigMap `NAME-
 at /etc/tessera/feature-repo. Its registry and online store must be reachable from the pod (a SQL or
 S3 registry, Redis): a repo on this machine's SQLite files is refused with that fix.
 
+With `prediction_log:` set in tessera.yaml, an InferenceService gets KServe's `logger` pointed at the
+namespace's Tessera log receiver (serving/log_receiver.py, manifests/base/log-receiver.yaml), its URL
+naming the endpoint, the model version and the endpoint's sample rate.
+
 A canary uses KServe's own mechanism: the predictor is patched to the canary version with
 `canaryTrafficPercent`, and KServe keeps the previous revision serving the rest. Objects are
 built from the kserve SDK's models; what is sent goes through `KServeClient`, whose Kubernetes
@@ -40,6 +44,17 @@ SERVING_RUNTIME = "tessera-predictor"
 MODEL_FORMAT = "tessera"
 FEATURE_REPO_MOUNT = "/etc/tessera/feature-repo"
 FEATURE_REPO_VOLUME = "feature-repo"
+LOG_RECEIVER = "tessera-log-receiver"  # the Service of manifests/base/log-receiver.yaml
+
+
+def log_receiver_url(request: EndpointRequest, model_name: str, version: str) -> str:
+    """Where an InferenceService's logger sends its CloudEvents, with what the events do not carry."""
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        {"endpoint": request.name, "model": model_name, "version": version, "sample": request.log_sample_rate}
+    )
+    return f"http://{LOG_RECEIVER}.{request.namespace}.svc.cluster.local/?{query}"
 
 
 def build_inference_service(
@@ -49,11 +64,14 @@ def build_inference_service(
     tracking_uri: str,
     token_digest: str,
     storage_uri: str = "",
+    log_predictions: bool = False,
 ) -> Any:
-    """The `V1beta1InferenceService` for an endpoint serving `routes` (the last one is the canary, if any)."""
+    """The `V1beta1InferenceService` for an endpoint serving `routes` (the last one is the canary, if any);
+    with `log_predictions` (and a sample rate above 0), its predictor logs to the log receiver."""
     from kserve import (
         V1beta1InferenceService,
         V1beta1InferenceServiceSpec,
+        V1beta1LoggerSpec,
         V1beta1ModelFormat,
         V1beta1ModelSpec,
         V1beta1PredictorSpec,
@@ -111,6 +129,10 @@ def build_inference_service(
                 )
             ],
             volumes=_feature_volumes(request),
+        )
+    if log_predictions and request.log_sample_rate > 0:
+        predictor.logger = V1beta1LoggerSpec(
+            mode="all", url=log_receiver_url(request, serving.model_name, serving.version)
         )
     annotations = {ROUTES_ANNOTATION: json.dumps([r.model_dump() for r in routes])}
     return V1beta1InferenceService(
@@ -220,9 +242,10 @@ class KServeTarget:
 
     def __init__(
         self, registry: EndpointRegistry, models: ModelRegistry, image: str, tracking_uri: str, client: Any = None,
-        workspace_root: Path | None = None,
+        workspace_root: Path | None = None, log_predictions: bool = False,
     ):  # fmt: skip
         self.registry = registry
+        self.log_predictions = log_predictions
         self.workspace_root = workspace_root or Path.cwd()  # where a relative feature repo is
         self.models = models
         self.image = image
@@ -253,7 +276,13 @@ class KServeTarget:
             self.models.artifact_uri(routes[-1].model_name, routes[-1].version) if request.runtime == "mlserver" else ""
         )
         return build_inference_service(
-            request, routes, self.image, self.tracking_uri, token_hash(token) if token else "", storage
+            request,
+            routes,
+            self.image,
+            self.tracking_uri,
+            token_hash(token) if token else "",
+            storage,
+            self.log_predictions,
         )
 
     def feature_repo(self, request: EndpointRequest) -> Any:

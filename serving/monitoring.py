@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from serving.drift import column_drift, dataset_drift
-from serving.prediction_log import FILE_GLOB, predictions_folder
+from serving.prediction_log import LogFolder, log_files, open_log_file, predictions_folder
 from tessera.errors import TesseraError
 
 if TYPE_CHECKING:
@@ -49,22 +49,29 @@ def parse_window(text: str) -> float:
     return value * unit
 
 
-def read_log(folder: Path, since: float, until: float | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+def read_log(
+    folder: LogFolder, since: float, until: float | None = None, columns: list[str] | None = None
+) -> pd.DataFrame:
     """Logged rows with `since <= time < until` (Unix seconds), text as categories (a log repeats few values);
-    partitions older than the window are not read, and `columns` limits what is read."""
+    partitions older than the window are not read, and `columns` limits what is read. `folder` is a
+    local path or a URL (s3://…)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     first_day = time.strftime("%Y-%m-%d", time.gmtime(since))
-    files = [p for p in sorted(folder.glob(FILE_GLOB)) if p.parent.name.removeprefix("date=") >= first_day]
+    files = [p for p in log_files(folder) if p.rsplit("/", 2)[-2].removeprefix("date=") >= first_day]
     if not files:
         return pd.DataFrame()
     wanted = None if columns is None else list(dict.fromkeys(["time", *columns]))
     tables = []
     for path in files:
-        present = pq.read_schema(path).names
-        tables.append(pq.read_table(path, columns=None if wanted is None else [c for c in wanted if c in present]))
+        with open_log_file(path) as handle:
+            present = pq.read_schema(handle).names
+            handle.seek(0)
+            tables.append(
+                pq.read_table(handle, columns=None if wanted is None else [c for c in wanted if c in present])
+            )
     table = pa.concat_tables(tables, promote_options="permissive")
     stamp = pa.timestamp("us", "UTC")
     times = table["time"].cast(stamp)
@@ -74,12 +81,15 @@ def read_log(folder: Path, since: float, until: float | None = None, columns: li
     return table.filter(keep).to_pandas(strings_to_categorical=True)
 
 
-def log_columns(folder: Path) -> list[str]:
+def log_columns(folder: LogFolder) -> list[str]:
     """The columns of an endpoint's newest log file (what a report needs to read)."""
     import pyarrow.parquet as pq
 
-    files = sorted(folder.glob(FILE_GLOB))
-    return list(pq.read_schema(files[-1]).names) if files else []
+    files = log_files(folder)
+    if not files:
+        return []
+    with open_log_file(files[-1]) as handle:
+        return list(pq.read_schema(handle).names)
 
 
 def load_reference(tracking_uri: str, model_name: str, version: str) -> Reference:
@@ -118,27 +128,34 @@ def load_reference(tracking_uri: str, model_name: str, version: str) -> Referenc
     )
 
 
+def endpoint_log_folder(workspace: Workspace, endpoint: str, target: str = "local") -> LogFolder:
+    """Where an endpoint's prediction log is: the workspace's folder for local endpoints, and for KServe
+    endpoints the log receiver's `prediction_log` root in tessera.yaml (when set)."""
+    root = workspace.config.prediction_log
+    if target == "kserve" and root:
+        return f"{root.rstrip('/')}/{endpoint}"
+    return predictions_folder(workspace.state_dir, endpoint)
+
+
 def monitor_report(
-    workspace: Workspace, endpoint: str, window_seconds: float, drift_share: float = 0.5, now: float | None = None
+    workspace: Workspace,
+    endpoint: str,
+    window_seconds: float,
+    drift_share: float = 0.5,
+    now: float | None = None,
+    model: str = "",
 ) -> dict[str, Any]:
     """Drift of the endpoint's logged inputs and predictions over the last `window_seconds`, against the
-    reference of the version it serves by default.
+    reference of the version it serves by default. An endpoint this workspace did not deploy (a pod's
+    view of the cluster) is read from the `prediction_log` root, its version from the log, with `model`
+    naming the registered model.
 
     Raises:
         MonitorError: no logged predictions in the window, or no reference for the version.
     """
-    from serving.targets import local_target
-
-    record = local_target(workspace).registry.get(endpoint)
-    routes = record.served
-    if not routes:
-        raise MonitorError(
-            f"endpoint '{endpoint}' serves nothing yet: start it with `tessera endpoint start {endpoint}`"
-        )
-    model_name, version = routes[0].model_name, routes[0].version
     until = now if now is not None else time.time()
     since = until - window_seconds
-    folder = predictions_folder(workspace.state_dir, endpoint)
+    folder, model_name, version = _served_default(workspace, endpoint, model, since, until)
     needed = [
         c for c in log_columns(folder) if c.startswith("input:") or c in ("model_version", "role", "output:predictions")
     ]
@@ -166,6 +183,34 @@ def monitor_report(
     report |= dataset_drift(reference.sample, current, reference.rows, drift_share)
     report["prediction"] = _prediction_drift(workspace, model_name, version, reference, logged)
     return report
+
+
+def _served_default(
+    workspace: Workspace, endpoint: str, model: str, since: float, until: float
+) -> tuple[LogFolder, str, str]:
+    """(log folder, model, version) of what the endpoint serves by default."""
+    from serving.targets import local_target
+
+    registry = local_target(workspace).registry
+    if registry.exists(endpoint):
+        record = registry.get(endpoint)
+        if not record.served:
+            raise MonitorError(
+                f"endpoint '{endpoint}' serves nothing yet: start it with `tessera endpoint start {endpoint}`"
+            )
+        route = record.served[0]
+        return endpoint_log_folder(workspace, endpoint, record.target), route.model_name, route.version
+    if not model:
+        raise MonitorError(
+            f"endpoint '{endpoint}' is not one this workspace deployed: name its registered model "
+            "(model=NAME) to read its log from the prediction_log root"
+        )
+    folder = endpoint_log_folder(workspace, endpoint, "kserve")
+    logged = read_log(folder, since, until, ["model_version", "role"])
+    defaults = logged[logged["role"] == "default"] if not logged.empty else logged
+    if defaults.empty:
+        raise MonitorError(f"endpoint '{endpoint}' logged nothing in the window at {str(folder)[:120]}")
+    return folder, model, str(defaults.sort_values("time")["model_version"].iloc[-1])
 
 
 def _prediction_drift(

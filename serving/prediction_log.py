@@ -2,7 +2,8 @@
 
     .tessera/predictions/<endpoint>/date=YYYY-MM-DD/part-<unix ms>-<random>.parquet
 
-One row per scored row, shaped like KServe's logger CloudEvents (a request id shared by the request's
+A log folder is a local path or an fsspec URL (`s3://bucket/predictions/<endpoint>`: where the cluster's
+log receiver, serving/log_receiver.py, writes). One row per scored row, shaped like KServe's logger CloudEvents (a request id shared by the request's
 rows, endpoint, model version, `default` or `canary`, time) with the inputs as `input:<column>` and
 the outputs as `output:<name>` (a class probability as `output:probabilities:<class>`).
 
@@ -41,6 +42,7 @@ DISABLED = Gauge(
 
 FILE_GLOB = "date=*/part-*.parquet"
 DEFAULT_MAX_BYTES = 2 * 1024**3
+LogFolder = Path | str  # a local folder, or an fsspec URL of one
 
 
 class LoggedRequest(NamedTuple):
@@ -61,11 +63,34 @@ def predictions_folder(state_dir: Path, endpoint: str) -> Path:
     return state_dir / "predictions" / endpoint
 
 
+def is_url(folder: LogFolder) -> bool:
+    return isinstance(folder, str) and "://" in folder
+
+
+def log_files(folder: LogFolder) -> list[str]:
+    """The log's Parquet files, oldest day first (a URL's as URLs)."""
+    if not is_url(folder):
+        return [str(p) for p in sorted(Path(folder).glob(FILE_GLOB))]
+    import fsspec
+
+    filesystem, root = fsspec.core.url_to_fs(str(folder))
+    filesystem.invalidate_cache()  # a listing cached by an earlier call would miss files written since
+    protocol = str(folder).split("://", 1)[0]
+    return [f"{protocol}://{path}" for path in sorted(filesystem.glob(f"{root.rstrip('/')}/{FILE_GLOB}"))]
+
+
+def open_log_file(path: str) -> Any:
+    """A readable binary handle on one log file (local or a URL)."""
+    import fsspec
+
+    return fsspec.open(path, "rb").open() if "://" in path else open(path, "rb")  # noqa: SIM115 (caller closes)
+
+
 class PredictionLog:
     """The writer of one endpoint's prediction log (see the module docstring)."""
 
     def __init__(
-        self, folder: Path, endpoint: str, sample_rate: float = 1.0, max_queue: int = 50_000,
+        self, folder: LogFolder, endpoint: str, sample_rate: float = 1.0, max_queue: int = 50_000,
         flush_seconds: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES,
     ):  # fmt: skip
         self.folder = folder
@@ -81,7 +106,7 @@ class PredictionLog:
         self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
         self._disabled_gauge = DISABLED.labels(endpoint)
-        self._bytes = sum(p.stat().st_size for p in folder.glob(FILE_GLOB)) if folder.exists() else 0
+        self._bytes = 0 if is_url(folder) else sum(p.stat().st_size for p in Path(folder).glob(FILE_GLOB))
         self._thread = threading.Thread(target=self._write_loop, name=f"prediction-log-{endpoint}", daemon=True)
         self._thread.start()
 
@@ -195,19 +220,26 @@ def _arrow_column(values: Any) -> Any:
         return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
-def write_log_file(folder: Path, table: Any) -> int:
+def write_log_file(folder: LogFolder, table: Any) -> int:
     """Write one Parquet file (an Arrow table, or a DataFrame) whole, under a dot-name, then rename it
-    into place; returns its size."""
+    into place; returns its size. In object storage one PUT makes the object appear whole, so a URL's
+    file is written in place."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    partition = folder / f"date={day}"
-    partition.mkdir(parents=True, exist_ok=True)
     name = f"part-{int(time.time() * 1000)}-{uuid.uuid4().hex[:8]}.parquet"
-    temporary = partition / f".{name}.tmp"
     if not isinstance(table, pa.Table):
         table = pa.Table.from_pandas(table, preserve_index=False)
+    if is_url(folder):
+        import fsspec
+
+        with fsspec.open(f"{str(folder).rstrip('/')}/date={day}/{name}", "wb") as handle:
+            pq.write_table(table, handle)
+            return int(handle.tell())
+    partition = Path(folder) / f"date={day}"
+    partition.mkdir(parents=True, exist_ok=True)
+    temporary = partition / f".{name}.tmp"
     pq.write_table(table, temporary)
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())

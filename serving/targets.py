@@ -32,7 +32,7 @@ def kserve_target(workspace: Workspace, client: Any = None) -> KServeTarget:
     return KServeTarget(
         EndpointRegistry(workspace.state_dir / "endpoints.db"), ModelRegistry.of_workspace(workspace),
         image=workspace.config.runtime_image, tracking_uri=workspace.tracking_uri(), client=client,
-        workspace_root=workspace.root,
+        workspace_root=workspace.root, log_predictions=bool(workspace.config.prediction_log),
     )  # fmt: skip
 
 

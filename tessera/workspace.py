@@ -136,6 +136,11 @@ class WorkspaceConfig(BaseModel):
         description="With studio sign-in: project -> emails or @domains who may use it (see studio/access.py).",
     )
     monitors: tuple[MonitorConfig, ...] = Field(default=(), description="Drift monitors on endpoints.")
+    prediction_log: str = Field(
+        default="",
+        description="Where KServe endpoints' prediction logs go (the log receiver's root), e.g. "
+        "s3://risk-models/predictions; local endpoints log under .tessera/predictions.",
+    )
     alerts: tuple[AlertConfig, ...] = Field(default=(), description="Where drift, failed runs and crashes are told.")
 
 

@@ -239,3 +239,35 @@ def smtp_server() -> Iterator[tuple[int, list[str]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1], messages
     server.shutdown()
+
+
+S3_SECRET = "tessera-test-secret-key-9f2"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """One moto S3 server on 127.0.0.1 for the session (clients cache their endpoint); its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The S3 server with an empty bucket `risk-data` and the environment pointing at it; its URL."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "tessera-test", "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": s3_server, "MLFLOW_S3_ENDPOINT_URL": s3_server,
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    import boto3
+
+    bucket = boto3.resource("s3").Bucket("risk-data")
+    if bucket.creation_date is None:
+        bucket.create()
+    bucket.objects.all().delete()
+    return s3_server

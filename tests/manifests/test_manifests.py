@@ -79,6 +79,26 @@ def test_workspace_config_is_valid_and_matches_the_images(overlay):
     assert images == {config.runtime_image}, "studio, MLflow, endpoints and every task run the one runtime image"
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_log_receiver_writes_where_the_workspace_reads_and_endpoints_log_to_it(overlay):
+    from serving.endpoints import EndpointRequest
+    from serving.kserve_target import LOG_RECEIVER, log_receiver_url
+
+    objects = render(overlay)
+    config = WorkspaceConfig.model_validate(
+        yaml.safe_load(by_kind(objects, "ConfigMap")["tessera-config"]["data"]["tessera.yaml"])
+    )
+    (container,) = by_kind(objects, "Deployment")[LOG_RECEIVER]["spec"]["template"]["spec"]["containers"]
+    assert f"--root={config.prediction_log}" in container["args"], "the receiver writes where monitors read"
+    service = by_kind(objects, "Service")[LOG_RECEIVER]
+    assert service["spec"]["ports"][0]["port"] == 80, "the logger URL has no port"
+    namespace = objects[0]["metadata"]["namespace"]
+    request = EndpointRequest(name="cheater-api", model="cheater@champion", namespace=namespace)
+    url = log_receiver_url(request, "cheater", "3")
+    assert url.startswith(f"http://{LOG_RECEIVER}.{namespace}.svc.cluster.local/?endpoint=cheater-api&model=cheater")
+    assert LOG_RECEIVER in by_kind(objects, "NetworkPolicy"), "only the namespace's pods may post logs"
+
+
 def kserve_models() -> tuple:
     import kubernetes.client.models as kube_models
 

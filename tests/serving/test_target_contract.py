@@ -177,6 +177,33 @@ def test_kserve_objects_carry_image_resources_gpu_and_canary(served_workspace: S
     assert env["TESSERA_TOKEN_HASH"] == target.registry.get("gpu-api").token_hash != ""
 
 
+def test_with_a_prediction_log_root_each_revision_logs_its_own_version_to_the_receiver(
+    served_workspace: ServedWorkspace, tmp_path: Any
+) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    double = CustomObjectsDouble()
+    target = KServeTarget(
+        EndpointRegistry(tmp_path / "endpoints.db"), ModelRegistry(served_workspace.workspace.tracking_uri()),
+        image="img", tracking_uri="http://mlflow:5000", client=kserve_client(double), log_predictions=True,
+    )  # fmt: skip
+    target.deploy(EndpointRequest(name="logged-api", model="cancer/1", namespace="risk", log_sample_rate=0.25))
+    target.update(
+        "logged-api",
+        EndpointRequest(name="logged-api", model="cancer/1", canary="cancer/2", canary_percent=10, namespace="risk"),
+    )
+    (_, created), (_, patched) = double.sent
+    for sent, version, rate in ((created, "1", "0.25"), (patched, "2", "1.0")):
+        logger = sent["spec"]["predictor"]["logger"]
+        url = urlparse(logger["url"])
+        assert logger["mode"] == "all" and url.netloc == "tessera-log-receiver.risk.svc.cluster.local"
+        assert parse_qs(url.query) == {
+            "endpoint": ["logged-api"], "model": ["cancer"], "version": [version], "sample": [rate]
+        }  # fmt: skip
+    silent = target.render(EndpointRequest(name="quiet", model="cancer/1", log_sample_rate=0))
+    assert silent.spec.predictor.logger is None, "a sample rate of 0 logs nothing"
+
+
 @pytest.fixture
 def render_target(served_workspace: ServedWorkspace, tmp_path: Any) -> KServeTarget:
     """A KServe target for rendering InferenceServices (nothing is sent)."""

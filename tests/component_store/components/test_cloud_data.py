@@ -6,35 +6,14 @@ from the environment and never appear in what a component prints."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 from kfp.dsl import Artifact, Dataset, Metrics, Model
 
+from tests.conftest import S3_SECRET as SECRET
+
 pytestmark = pytest.mark.slow
-SECRET = "tessera-test-secret-key-9f2"
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1, with the bucket `risk-data`; returns its endpoint URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "tessera-test", "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint, "MLFLOW_S3_ENDPOINT_URL": endpoint,
-    }.items():  # fmt: skip
-        monkeypatch.setenv(key, value)
-    import boto3
-
-    boto3.client("s3").create_bucket(Bucket="risk-data")
-    yield endpoint
-    server.stop()
 
 
 def test_load_table_reads_s3_urls_in_every_format(s3, output, capsys) -> None:
