@@ -23,6 +23,7 @@ CATEGORIES = (
     "model",
     "deploy",
     "notify",
+    "monitor",
 )
 ParamType = Literal["string", "integer", "number", "boolean", "array", "object"]
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")

@@ -34,7 +34,7 @@ from pipelines.runs import FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import WorkflowSpec
 from pipelines.validation import check_approved
 from tessera.errors import OperationFailed, TesseraError, WorkspaceError
-from tessera.workspace import KubeflowSettings, Workspace
+from tessera.workspace import PREDICTION_LOG_ENV, KubeflowSettings, Workspace
 
 # KFP's V2beta1RuntimeState → Tessera's run and node states.
 KFP_RUN_STATES = {
@@ -116,6 +116,8 @@ def task_environment(workspace: Workspace, run_id: str, sample: int = 0) -> dict
     }
     if sample:
         environment[SAMPLE_ROWS_ENV] = str(sample)
+    if workspace.config.prediction_log:  # where monitor_endpoint reads KServe endpoints' logs
+        environment[PREDICTION_LOG_ENV] = workspace.config.prediction_log
     return environment
 
 

@@ -189,7 +189,7 @@ def response_outputs(response: dict[str, Any]) -> dict[str, np.ndarray]:
     return {str(name): np.asarray(values) for name, values in response.items() if isinstance(values, list)}
 
 
-def _matrix(rows: list[Any], columns_of: Callable[[], tuple[str, ...] | None]) -> tuple[Any, tuple[str, ...]]:
+def _matrix(rows: list[Any], columns_of: Callable[[], tuple[str, ...] | None]) -> tuple[Any, tuple[str, ...] | None]:
     width = len(rows[0]) if isinstance(rows[0], list) else 1
     names = columns_of()
     if names is None or len(names) != width:

@@ -201,7 +201,7 @@ def _served_default(
         route = record.served[0]
         return endpoint_log_folder(workspace, endpoint, record.target), route.model_name, route.version
     if not model:
-        raise MonitorError(
+        raise TesseraError(
             f"endpoint '{endpoint}' is not one this workspace deployed: name its registered model "
             "(model=NAME) to read its log from the prediction_log root"
         )
@@ -211,6 +211,54 @@ def _served_default(
     if defaults.empty:
         raise MonitorError(f"endpoint '{endpoint}' logged nothing in the window at {str(folder)[:120]}")
     return folder, model, str(defaults.sort_values("time")["model_version"].iloc[-1])
+
+
+EPISODE_TAG = "tessera.drift_episode.{endpoint}"
+
+
+def drift_episode(tracking_uri: str, model_name: str, endpoint: str, drifting: bool, now: float | None = None) -> bool:
+    """Record whether `endpoint` drifts now; True only at the first drifting check of an episode.
+
+    An episode starts at the first check that finds dataset drift and ends at the first that does not.
+    It is kept as a tag on the registered model in MLflow, so `tessera up` here and a monitor's recurring
+    run on Kubeflow (pods share no folder) agree: a drifting endpoint starts one retraining, not a storm.
+    """
+    from serving.model_registry import ModelRegistry
+
+    client = ModelRegistry(tracking_uri).client
+    tag = EPISODE_TAG.format(endpoint=endpoint)
+    started = client.get_registered_model(model_name).tags.get(tag)
+    if not drifting:
+        if started is not None:
+            client.delete_registered_model_tag(model_name, tag)
+        return False
+    if started is not None:
+        return False
+    stamp = pd.Timestamp(time.time() if now is None else now, unit="s", tz="UTC").isoformat()
+    client.set_registered_model_tag(model_name, tag, stamp)
+    return True
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """A drift report as Markdown: verdict, the columns, predictions and data quality."""
+    verdict = "**Dataset drift**" if report["dataset_drift"] else "No dataset drift"
+    window = report["window"]
+    lines = [
+        f"# Drift of {report['endpoint']} ({report['model_version']})", "",
+        f"{verdict}: {report['drift_share']:.0%} of columns drifted; {window['rows']} logged rows from "
+        f"{window['from'][:16]} to {window['to'][:16]} against {report['reference_rows']} training rows.", "",
+        "| column | kind | statistic | value | threshold | drifted |", "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for column in report["columns"]:
+        lines.append(
+            f"| {column['name']} | {column['kind']} | {column['statistic']} | {column['value']:.4g} | "
+            f"{column['threshold']} | {'yes' if column['drifted'] else 'no'} |"
+        )
+    prediction = report.get("prediction")
+    if prediction:
+        moved = "drifted" if prediction["drifted"] else "did not drift"
+        lines += ["", f"Predictions {moved} ({prediction['statistic']} {prediction['value']:.4g})."]
+    return "\n".join(lines) + "\n"
 
 
 def _prediction_drift(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from studio.console import JsonOption, console, print_json
+from studio.console import JsonOption, console, fail, print_json
 
 app = typer.Typer(
     help="Watch endpoints: drift of what they are asked against what they learned from.", no_args_is_help=True
@@ -122,6 +122,21 @@ def check(
     for outcome in outcomes:
         colour = {"drift": "red", "no_drift": "green"}.get(outcome.status, "yellow")
         console.print(f"[{colour}]{outcome.status:>8}[/] {outcome.endpoint}  {outcome.message}", soft_wrap=True)
+
+
+@app.command()
+def schedule() -> None:
+    """Make each monitor of tessera.yaml a recurring run on Kubeflow (monitor/ENDPOINT): monitor_endpoint,
+    then the retraining workflow's steps once per drift episode. Run it again after changing monitors."""
+    from component_store.store import workspace_store
+    from pipelines.monitors import schedule_monitors
+    from tessera.workspace import find_workspace
+
+    workspace = find_workspace()
+    if not workspace.config.monitors:
+        fail("no monitors in tessera.yaml: add one under `monitors:` (endpoint, every, window, on_drift)")
+    for made in schedule_monitors(workspace, workspace_store(workspace)):
+        console.print(f"scheduled {made.name}  cron {made.cron}")
 
 
 @app.command()

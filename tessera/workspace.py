@@ -279,6 +279,27 @@ def find_workspace(start: Path | None = None) -> Workspace:
     )
 
 
+PREDICTION_LOG_ENV = "TESSERA_PREDICTION_LOG"
+
+
+def task_workspace() -> Workspace:
+    """The workspace a component runs in: `find_workspace()` on this machine, or for a Kubeflow task (which
+    has no workspace folder) one made from its environment: MLflow's tracking URI and the prediction-log
+    root (`TESSERA_PREDICTION_LOG`), with its state in a temporary folder."""
+    try:
+        return find_workspace()
+    except WorkspaceError:
+        if not os.environ.get("MLFLOW_TRACKING_URI"):
+            raise
+    import tempfile
+
+    config = WorkspaceConfig(
+        name="task", tracking_uri=os.environ["MLFLOW_TRACKING_URI"],
+        prediction_log=os.environ.get(PREDICTION_LOG_ENV, ""),
+    )  # fmt: skip
+    return Workspace(root=Path(tempfile.mkdtemp(prefix="tessera-task-")), config=config)
+
+
 def init_workspace(root: Path, name: str | None = None) -> Workspace:
     """Create a workspace in `root` (made if missing); refuses to overwrite one.
 

@@ -248,3 +248,49 @@ def test_a_sweep_on_kubeflow_is_one_run_per_point_in_the_project_experiment(kube
                   for s in sent) == [(0.2, 300), (0.2, 400), (0.3, 300), (0.3, 400)]  # fmt: skip
     assert len({s["experiment_id"] for s in sent}) == 1, "one experiment: the project's"
     assert [row["status"] for row in sweeps.compare(sweep)] == ["succeeded"] * 4
+
+
+def test_monitors_become_recurring_runs_that_retrain_only_in_a_new_drift_episode(kubeflow, store, fake):
+    """`tessera monitor schedule`: monitor_endpoint every 6 hours, the retraining workflow's first steps
+    under dsl.If(monitor.new_episode == true), the schedule replaced when it exists."""
+    from pipelines.monitors import every_as_cron, schedule_monitors
+    from serving.endpoint_registry import EndpointRecord
+    from serving.endpoints import EndpointRequest
+    from serving.targets import local_target
+    from tessera.errors import TesseraError
+    from tessera.workspace import MonitorConfig, RetrainAction, Workspace
+
+    request = EndpointRequest(name="cheater-api", model="cheater-detector@champion", namespace="risk-team")
+    local_target(kubeflow).registry.create(EndpointRecord("cheater-api", "kserve", request, "serving"))
+    retrain = RetrainAction(run="player_features", params={"players": 5000})
+    monitor = MonitorConfig(endpoint="cheater-api", every="6h", window="24h", drift_share=0.3, on_drift=retrain)
+    monitored = Workspace(kubeflow.root, kubeflow.config.model_copy(update={"monitors": (monitor,)}))
+    made = schedule_monitors(monitored, store, fake_client(fake))
+    assert [(m.name, m.cron) for m in made] == [("monitor/cheater-api", "0 0 */6 * * *")]
+    (sent,) = fake.sent("POST", "/recurringruns")
+    check_against_model(sent, "V2beta1RecurringRun")
+    spec = sent["pipeline_spec"]
+    tasks = spec["root"]["dag"]["tasks"]
+    monitor_task = tasks["monitor"]
+    inputs = monitor_task["inputs"]["parameters"]
+    assert inputs["endpoint"]["runtimeValue"]["constant"] == "cheater-api"
+    assert inputs["model_name"]["runtimeValue"]["constant"] == "cheater-detector"
+    (branch,) = [t for name, t in tasks.items() if name.startswith("condition")]
+    assert "new_episode" in json.dumps(branch["triggerPolicy"]) and "true" in branch["triggerPolicy"]["condition"]
+    retrained = spec["components"][branch["componentRef"]["name"]]["dag"]["tasks"]
+    assert set(retrained) == {"players", "profile", "validate", "fill", "encode", "split"}, "all under the gate"
+    assert branch["triggerPolicy"]["condition"].endswith("== true"), branch["triggerPolicy"]
+    assert spec["root"]["inputDefinitions"]["parameters"]["players"]["defaultValue"] == 5000, "on_drift's params"
+
+    schedule_monitors(monitored, store, fake_client(fake))
+    assert (
+        len(fake.sent("POST", "/recurringruns")) == 2
+        and len(Schedules(monitored, store, fake_client(fake)).list()) == 1
+    )
+    assert every_as_cron("30m") == "*/30 * * * *" and every_as_cron("1d") == "0 0 */1 * *"
+    with pytest.raises(TesseraError, match="cannot be a cron schedule"):
+        every_as_cron("7m")
+    unknown = MonitorConfig(endpoint="fraud-api")
+    elsewhere = Workspace(kubeflow.root, kubeflow.config.model_copy(update={"monitors": (unknown,)}))
+    with pytest.raises(TesseraError, match="no such endpoint in this workspace; deploy it first"):
+        schedule_monitors(elsewhere, store, fake_client(fake))
