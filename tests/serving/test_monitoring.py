@@ -311,3 +311,70 @@ def test_mlflow_settings_are_put_back_exactly_after_a_call_on_another_store(tmp_
     assert settings() == before
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'next.db'}")
     assert mlflow.get_registry_uri().endswith("next.db"), "the registry follows the tracking URI again"
+
+
+@pytest.mark.slow
+def test_a_full_disk_turns_logging_off_with_a_counter_while_requests_keep_succeeding(served_workspace) -> None:
+    """The endpoint's process may not write files over a size limit (RLIMIT_FSIZE: the kernel refuses the
+    write, as on a full disk): the first log file fails, logging turns off and says so on /metrics, and
+    every request is still answered."""
+    import socket
+
+    import httpx
+
+    from serving.endpoint_registry import EndpointRecord, EndpointRegistry
+    from serving.endpoints import EndpointRequest
+    from serving.tokens import new_token, token_hash
+
+    workspace = served_workspace.workspace
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = new_token()
+    request = EndpointRequest(name="full-disk", model="cancer/1", port=port, compiled=False)
+    EndpointRegistry(workspace.state_dir / "endpoints.db").create(
+        EndpointRecord("full-disk", "local", request, "starting", port=port, token_hash=token_hash(token))
+    )
+    limit = max(p.stat().st_size for p in workspace.state_dir.rglob("*") if p.is_file()) + 1_000_000
+    script = (
+        "import resource, signal; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        f"from serving.model_server import main; main([{str(workspace.root)!r}, 'full-disk'])"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+    base = np.asarray(served_workspace.rows * 100)[:8000]
+    noise = np.random.default_rng(0).uniform(0.999, 1.001, base.shape)
+    rows = (base * noise).tolist()  # 8,000 rows that do not compress: one logged batch is megabytes
+
+    def metric(name: str) -> float:
+        for line in httpx.get(f"{url}/metrics").text.splitlines():
+            if line.startswith(name) and 'endpoint="full-disk"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/v2/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        answers = [
+            httpx.post(f"{url}/v1/models/full-disk:predict", json={"instances": rows}, headers=headers, timeout=60)
+            for _ in range(2)
+        ]
+        assert [a.status_code for a in answers] == [200, 200]
+        deadline = time.monotonic() + 30
+        while metric("tessera_prediction_log_disabled") != 1.0 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert metric("tessera_prediction_log_disabled") == 1.0, "logging turned off, and /metrics says so"
+        later = httpx.post(f"{url}/v1/models/full-disk:predict", json={"instances": rows[:10]}, headers=headers)
+        assert later.status_code == 200 and len(later.json()["predictions"]) == 10
+        assert metric("tessera_prediction_log_dropped_rows_total") >= 16_010
+        for path in predictions_folder(workspace.state_dir, "full-disk").glob(FILE_GLOB):
+            assert pq.read_table(path).num_rows > 0, "no half-written file under a reader's name"
+    finally:
+        server.kill()
+        server.wait(10)
