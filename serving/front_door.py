@@ -143,7 +143,7 @@ class FrontDoor:
                 payload = parse_json(body)
             outputs, rows, columns = _run(model, payload, protocol, self.state.max_batch_rows)
             if self.state.prediction_log is not None:
-                self._log(model, route, traffic, outputs, rows, columns, headers)
+                self._log(model, route, traffic, outputs, rows, columns, headers, time.perf_counter() - started)
             binary: set[str] = set()
             if protocol == "v1":
                 code, answer = 200, _v1_answer(outputs)
@@ -168,7 +168,7 @@ class FrontDoor:
 
     def _log(
         self, model: ServedModel, route: Any, traffic: Any, outputs: Outputs, rows: Any, columns: Any,
-        headers: list[tuple[bytes, bytes]],
+        headers: list[tuple[bytes, bytes]], seconds: float,
     ) -> None:  # fmt: skip
         """Hand the answered request to the prediction log (a queue put) and name it in the response."""
         request_id = new_request_id()
@@ -181,7 +181,7 @@ class FrontDoor:
             self._classes[model.label] = classes
         entry = LoggedRequest(
             request_id, model.version, "default" if primary else "canary", time.time(), rows, columns, dict(outputs),
-            classes,
+            classes, seconds * 1000,
         )  # fmt: skip
         assert self.state.prediction_log is not None
         self.state.prediction_log.record(entry, len(rows))

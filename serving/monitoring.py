@@ -386,6 +386,19 @@ def performance_report(
             "windows": windows, "test_metrics": tested}  # fmt: skip
 
 
+def performance_file(workspace: Workspace, endpoint: str) -> Path:
+    """Where the endpoint's latest performance report is kept (for the studio's Monitoring page)."""
+    return workspace.state_dir / "performance" / f"{endpoint}.json"
+
+
+def save_performance(workspace: Workspace, report: dict[str, Any]) -> None:
+    from tessera.workspace import write_atomically
+
+    path = performance_file(workspace, report["endpoint"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, json.dumps(report, indent=1, default=str))
+
+
 def _endpoint_record(workspace: Workspace, endpoint: str) -> Any:
     from serving.targets import local_target
 

@@ -4,7 +4,7 @@
 
 A log folder is a local path or an fsspec URL (`s3://bucket/predictions/<endpoint>`: where the cluster's
 log receiver, serving/log_receiver.py, writes). One row per scored row, shaped like KServe's logger CloudEvents (a request id shared by the request's
-rows, endpoint, model version, `default` or `canary`, time) with the inputs as `input:<column>` and
+rows, endpoint, model version, `default` or `canary`, time, the request's latency) with the inputs as `input:<column>` and
 the outputs as `output:<name>` (a class probability as `output:probabilities:<class>`).
 
 The request path only draws a sample and appends a reference to a bounded deque (`record`); a writer
@@ -57,6 +57,7 @@ class LoggedRequest(NamedTuple):
     columns: tuple[str, ...] | None
     outputs: dict[str, np.ndarray]
     classes: tuple[Any, ...] = ()
+    latency_ms: float = float("nan")  # reading and scoring the request (not known for the cluster's logger)
 
 
 def predictions_folder(state_dir: Path, endpoint: str) -> Path:
@@ -189,6 +190,7 @@ def _group_table(endpoint: str, group: list[LoggedRequest]) -> Any:
         "model_version": per_row([e.model_version for e in group]).dictionary_encode(),
         "role": per_row([e.role for e in group]).dictionary_encode(),
         "time": pa.array(((at if single else np.repeat(at, counts)) * 1e6).astype("int64"), pa.timestamp("us", "UTC")),
+        "latency_ms": per_row([e.latency_ms for e in group]),
     }
     first = group[0]
     if first.columns is not None:  # float matrices in signature order

@@ -76,14 +76,17 @@ def labels(
     every: Annotated[str, typer.Option(help="Window size: 1d, 6h…")] = "1d",
     as_json: JsonOption = False,
 ) -> None:
-    """The task's metrics on predictions whose labels arrived, per window, beside the version's test metrics."""
+    """The task's metrics on predictions whose labels arrived, per window, beside the version's test metrics
+    (kept for the studio's Monitoring page)."""
     from rich.table import Table
 
-    from serving.monitoring import parse_window, performance_report, read_labels
+    from serving.monitoring import parse_window, performance_report, read_labels, save_performance
     from tessera.workspace import find_workspace
 
     parse_window(every)  # a clear error for a bad window before any work
-    found = performance_report(find_workspace(), endpoint, read_labels(file), key, label, every)
+    workspace = find_workspace()
+    found = performance_report(workspace, endpoint, read_labels(file), key, label, every)
+    save_performance(workspace, found)  # the Monitoring page draws it
     if as_json:
         print_json(found)
         return

@@ -1,5 +1,7 @@
-"""Monitoring: an endpoint's traffic over time, drift of its inputs and predictions against what its
-version learned from (reference vs current per column), the monitors' checks and alerts, retrain now."""
+"""Monitoring: an endpoint's traffic and latency over time, drift of its inputs and predictions against
+what its version learned from (reference vs current per column), performance once labels arrived, the
+monitors' checks and alerts, retrain now. The drift report is computed once a minute per endpoint,
+window and threshold, not on every click."""
 
 from __future__ import annotations
 
@@ -11,9 +13,25 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from serving.monitoring import MonitorError, load_reference, monitor_report, parse_window, read_log
-from serving.prediction_log import predictions_folder
+from serving.monitoring import (
+    MonitorError,
+    endpoint_log_folder,
+    load_reference,
+    monitor_report,
+    parse_window,
+    performance_file,
+    read_log,
+)
+from serving.prediction_log import log_files
 from studio import ui
+
+
+@st.cache_data(ttl=120, show_spinner="Comparing the logged window with the training data…")
+def drift_report(endpoint: str, seconds: float, share: float, minute: float, newest: list[str]) -> dict[str, Any]:
+    """The report as of `minute`, reused by reruns until the minute or the newest log file changes
+    (a MonitorError is raised again each time: Streamlit does not cache exceptions)."""
+    return monitor_report(ui.workspace(), endpoint, seconds, share, now=minute)
+
 
 st.title("Monitoring")
 workspace = ui.workspace()
@@ -27,7 +45,11 @@ window = middle.selectbox("Window", ["1h", "24h", "7d", "30d"], index=1)
 share = right.slider("Dataset drift at this share of columns", 0.05, 1.0, 0.5, 0.05)
 
 seconds = parse_window(window)
-logged = read_log(predictions_folder(workspace.state_dir, chosen), time.time() - seconds)
+record = ui.endpoints().registry.get(chosen)
+minute = (time.time() // 60 + 1) * 60  # the end of this minute: what was logged just now counts
+log_folder = endpoint_log_folder(workspace, chosen, record.target)
+logged = read_log(log_folder, minute - seconds)
+span = [pd.Timestamp(minute - seconds, unit="s", tz="UTC"), pd.Timestamp(minute, unit="s", tz="UTC")]  # the window
 
 st.subheader("Traffic")
 if logged.empty:
@@ -43,15 +65,41 @@ else:
     )
     figure = go.Figure(
         [go.Bar(x=g["time"], y=g["rows"], name=f"v{v}") for v, g in per_bucket.groupby("model_version", observed=True)],
-        layout={"barmode": "stack", "height": 260, "margin": {"t": 10, "b": 10}, "yaxis_title": "rows / 5 min"},
+        layout={
+            "barmode": "stack",
+            "height": 260,
+            "margin": {"t": 10, "b": 10},
+            "yaxis_title": "rows / 5 min",
+            "xaxis_range": span,
+        },
     )
     st.plotly_chart(figure, width="stretch")
     st.caption(f"{len(logged)} scored rows in {logged['request_id'].nunique()} requests")
+    timed = (
+        logged.drop_duplicates("request_id")[["time", "latency_ms"]].dropna()
+        if "latency_ms" in logged.columns
+        else pd.DataFrame()
+    )
+    if not timed.empty:  # the cluster's logger does not time requests
+        latency = timed.groupby(pd.Grouper(key="time", freq="5min"))["latency_ms"]
+        quantiles = pd.DataFrame({"p50": latency.median(), "p95": latency.quantile(0.95)}).dropna()
+        st.plotly_chart(
+            go.Figure(
+                [go.Scatter(x=quantiles.index, y=quantiles[q], name=q, mode="lines+markers") for q in ("p50", "p95")],
+                layout={
+                    "height": 220,
+                    "margin": {"t": 10, "b": 10},
+                    "yaxis_title": "latency (ms)",
+                    "xaxis_range": span,
+                },
+            ),
+            width="stretch",
+        )
 
 st.subheader("Drift")
 report: dict[str, Any] | None
 try:
-    report = monitor_report(workspace, chosen, seconds, share)
+    report = drift_report(chosen, seconds, share, minute, log_files(log_folder)[-1:])
 except MonitorError as exc:
     st.info(str(exc))
     report = None
@@ -77,7 +125,6 @@ if report is not None:
             + (":red[drifted]" if p["drifted"] else ":green[stable]")
         )
     column = st.selectbox("Reference vs current", [c["name"] for c in report["columns"]])
-    record = ui.endpoints().registry.get(chosen)
     reference = load_reference(workspace.tracking_uri(), record.served[0].model_name, record.served[0].version)
     current = logged[logged["model_version"] == record.served[0].version][f"input:{column}"]
     figure = go.Figure(
@@ -94,6 +141,28 @@ if report is not None:
                       layout={"height": 220, "margin": {"t": 10, "b": 10}, "xaxis_title": "prediction"}),
             width="stretch",
         )  # fmt: skip
+
+st.subheader("Performance")
+performance = performance_file(workspace, chosen)
+if not performance.exists():
+    st.caption(
+        f"No labels yet. When outcomes arrive (chargebacks, confirmed cheaters), join them to the logged "
+        f"predictions: `tessera monitor labels {chosen} labels.csv --key request_id` (or an id column)."
+    )
+else:
+    scored = json.loads(performance.read_text())
+    names = sorted({k for w in scored["windows"] for k in w} - {"from", "model_version", "rows"})
+    metric = st.selectbox("Metric", names) if names else None
+    if metric:
+        windows = pd.DataFrame(scored["windows"])
+        figure = go.Figure(
+            [go.Scatter(x=windows["from"], y=windows[metric], mode="lines+markers", name="labelled traffic")],
+            layout={"height": 240, "margin": {"t": 10, "b": 10}, "yaxis_title": metric},
+        )
+        if metric in scored["test_metrics"]:
+            figure.add_hline(y=scored["test_metrics"][metric], line_dash="dash", annotation_text="test set")
+        st.plotly_chart(figure, width="stretch")
+        st.caption(f"{scored['labelled_rows']} labelled predictions, joined by {scored['key']}")
 
 st.subheader("Monitors and alerts")
 monitors = [m for m in workspace.config.monitors if m.endpoint == chosen]

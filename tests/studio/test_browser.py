@@ -188,6 +188,25 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     page.get_by_text(re.compile(r"^answered by version \d+")).wait_for(timeout=60_000)
     page.screenshot(path=SHOTS / "05-try-it.png", full_page=True)
 
+    # traffic from a population that moved, then the Monitoring page shows it drift
+    tessera = Path(sys.executable).parent / "tessera"
+    sent = subprocess.run(
+        [str(tessera), "demo", "traffic", "browser-api", "--rows", "400", "--batch", "100", "--shift"],
+        cwd=studio_workspace.root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    time.sleep(3)  # the endpoint's log writer flushes every 2 s
+    page.goto(f"{studio_url}/monitoring")
+    page.get_by_role("heading", name="Monitoring").wait_for()
+    settle(page)
+    box = page.get_by_label("Endpoint", exact=True)
+    box.click()
+    box.fill("browser-api")
+    box.press("Enter")
+    page.get_by_text(re.compile(r"of columns drifted")).wait_for(timeout=120_000)
+    page.get_by_text("Reference vs current").wait_for()
+    page.screenshot(path=SHOTS / "06-monitoring.png", full_page=True)
+
 
 SEVEN_STEPS = [
     "sample_dataset", "validate_schema", "fill_missing", "encode_categorical", "train_test_split", "train_classifier",

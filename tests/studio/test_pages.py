@@ -171,7 +171,22 @@ def test_monitoring_shows_the_demo_endpoints_traffic_and_the_shifted_columns(pag
 
     app = page("monitoring")
     assert not app.exception and not errors(app), [e.message for e in app.exception]
+    assert app.dataframe, [i.value for i in app.info]
     drift = app.dataframe[0].value
     drifted = set(drift[drift["drifted"]]["column"])
     assert set(shifted) <= drifted and "player_id" not in set(drift["column"]), drift
     assert any("dataset drift" in m.value for m in app.markdown)
+    assert any("No labels yet" in c.value for c in app.caption)
+
+    # labels arrive: performance over time beside the test set's, and latency from the log
+    from serving.monitoring import performance_report, save_performance
+
+    logged = read_log(predictions_folder(studio_workspace.state_dir, "cheater-api"), 0)
+    assert logged["latency_ms"].gt(0).all(), "every request is timed"
+    labels = logged[["request_id", "row"]].assign(is_cheater=(logged.index % 3 == 0).astype(int))
+    save_performance(studio_workspace, performance_report(studio_workspace, "cheater-api", labels, "request_id"))
+    app = page("monitoring")
+    assert not app.exception and not errors(app), [e.message for e in app.exception]
+    assert [s.label for s in app.selectbox if s.label == "Metric"] == ["Metric"]
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 5, "traffic, latency, reference vs current, predictions, performance"
