@@ -32,12 +32,12 @@ import json, resource, sys, time
 from pathlib import Path
 import pandas as pd
 from serving.drift import dataset_drift
-from serving.monitoring import read_log
+from serving.monitoring import log_columns, logged_inputs, read_log
 folder, reference_rows = Path(sys.argv[1]), int(sys.argv[2])
 started = time.perf_counter()
-logged = read_log(folder, 0)
-current = logged[[c for c in logged.columns if c.startswith("input:")]]
-current.columns = [c.removeprefix("input:") for c in current.columns]
+# what monitor_report does: read the window's input columns, compare them with the reference
+logged = read_log(folder, 0, None, [c for c in log_columns(folder) if c.startswith("input:")])
+current = logged_inputs(logged)
 reference = pd.read_parquet(folder.parent / "reference.parquet")
 report = dataset_drift(reference, current, reference_rows)
 seconds = time.perf_counter() - started

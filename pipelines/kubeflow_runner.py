@@ -116,6 +116,11 @@ def task_environment(workspace: Workspace, run_id: str, sample: int = 0) -> dict
     }
     if sample:
         environment[SAMPLE_ROWS_ENV] = str(sample)
+    if workspace.config.kubeflow is not None:  # what a Spark step with a k8s:// master starts executors from
+        environment["TESSERA_RUNTIME_IMAGE"] = workspace.config.runtime_image
+        environment["TESSERA_NAMESPACE"] = workspace.config.kubeflow.namespace
+        if workspace.config.kubeflow.service_account:
+            environment["TESSERA_SPARK_SERVICE_ACCOUNT"] = workspace.config.kubeflow.service_account
     if workspace.config.prediction_log:  # where monitor_endpoint reads KServe endpoints' logs
         environment[PREDICTION_LOG_ENV] = workspace.config.prediction_log
     return environment

@@ -93,12 +93,27 @@ def ks_p_value(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def normed_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    from scipy.stats import wasserstein_distance
-
     if len(reference) == 0 or len(current) == 0:
         return 0.0
     spread = float(np.std(reference)) or 1e-3  # Evidently's floor for a constant reference
-    return float(wasserstein_distance(reference, current) / spread)
+    return wasserstein(reference, current) / spread
+
+
+def wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
+    """The first Wasserstein distance, ∫|F_ref − F_cur|, equal to scipy's `wasserstein_distance`
+    (tests/serving/test_monitoring.py) with one sort instead of scipy's three: a million logged values
+    against a reference sample of a thousand is the usual shape.
+
+    Between two neighbours of the pooled, sorted values both CDFs are flat. At position i (counting
+    from 1) of the pooled values, i values are ≤ it when the next value is larger (a tie adds a zero-width
+    step), of which the reference holds searchsorted(ref, value, 'right'); the rest are current values.
+    """
+    ref = np.sort(reference)
+    pooled = np.sort(np.concatenate([ref, current]))
+    widths = np.diff(pooled)
+    ref_below = np.searchsorted(ref, pooled[:-1], side="right")
+    cur_below = np.arange(1, len(pooled)) - ref_below
+    return float(np.abs(ref_below / len(ref) - cur_below / len(current)) @ widths)
 
 
 def chi_squared_p_value(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
@@ -180,12 +195,25 @@ def dataset_drift(
     reference: pd.DataFrame, current: pd.DataFrame, reference_rows: int, drift_share: float = 0.5
 ) -> dict[str, Any]:
     """Every shared column's drift, the share that drifted and whether the dataset drifted."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     columns = [c for c in reference.columns if c in current.columns]
-    drifts = [column_drift(c, reference[c], current[c], reference_rows) for c in columns]
+
+    def one(column: str) -> tuple[ColumnDrift, dict[str, Any]]:
+        return (
+            column_drift(column, reference[column], current[column], reference_rows),
+            data_quality(column, reference[column], current[column]),
+        )
+
+    # Sorting and searching a million values release the GIL: columns go side by side on every core.
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        found = list(pool.map(one, columns))
+    drifts = [drift for drift, _ in found]
     share = sum(d.drifted for d in drifts) / len(drifts) if drifts else 0.0
     return {
         "dataset_drift": bool(drifts) and share >= drift_share,
         "drift_share": share,
         "columns": [d.as_dict() for d in drifts],
-        "data_quality": [data_quality(c, reference[c], current[c]) for c in columns],
+        "data_quality": [quality for _, quality in found],
     }

@@ -180,7 +180,7 @@ class FrontDoor:
             classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
             self._classes[model.label] = classes
         entry = LoggedRequest(
-            request_id, model.version, "default" if primary else "canary", time.time(), rows, columns, dict(outputs),
+            request_id, model.version, "default" if primary else "canary", time.time(), rows, columns, outputs,
             classes, seconds * 1000,
         )  # fmt: skip
         assert self.state.prediction_log is not None

@@ -64,21 +64,30 @@ def read_log(
     if not files:
         return pd.DataFrame()
     wanted = None if columns is None else list(dict.fromkeys(["time", *columns]))
+    stamp = pa.timestamp("us", "UTC")
+    start, end = pa.scalar(int(since * 1e6), stamp), None if until is None else pa.scalar(int(until * 1e6), stamp)
     tables = []
-    for path in files:
+    for path in files:  # each file filtered as it is read: only the window is ever held twice
         with open_log_file(path) as handle:
             present = pq.read_schema(handle).names
             handle.seek(0)
-            tables.append(
-                pq.read_table(handle, columns=None if wanted is None else [c for c in wanted if c in present])
-            )
+            table = pq.read_table(handle, columns=None if wanted is None else [c for c in wanted if c in present])
+        times = table["time"].cast(stamp)
+        keep = pc.greater_equal(times, start)
+        if end is not None:
+            keep = pc.and_(keep, pc.less(times, end))
+        tables.append(table if pc.all(keep).as_py() else table.filter(keep))
     table = pa.concat_tables(tables, promote_options="permissive")
-    stamp = pa.timestamp("us", "UTC")
-    times = table["time"].cast(stamp)
-    keep = pc.greater_equal(times, pa.scalar(int(since * 1e6), stamp))
-    if until is not None:
-        keep = pc.and_(keep, pc.less(times, pa.scalar(int(until * 1e6), stamp)))
-    return table.filter(keep).to_pandas(strings_to_categorical=True)
+    del tables
+    # Column by column, each Arrow buffer freed once converted: the peak stays near one copy of the window.
+    return table.to_pandas(strings_to_categorical=True, split_blocks=True, self_destruct=True)
+
+
+def logged_inputs(logged: pd.DataFrame) -> pd.DataFrame:
+    """The logged `input:` columns under their own names (the same columns, not copied)."""
+    return pd.DataFrame(
+        {c.removeprefix("input:"): logged[c] for c in logged.columns if c.startswith("input:")}, copy=False
+    )
 
 
 def log_columns(folder: LogFolder) -> list[str]:
@@ -168,8 +177,7 @@ def monitor_report(
             f"(`tessera demo traffic {endpoint}`) or widen it with --since"
         )
     reference = load_reference(workspace.tracking_uri(), model_name, version)
-    current = logged[[c for c in logged.columns if c.startswith("input:")]]
-    current.columns = [c.removeprefix("input:") for c in current.columns]
+    current = logged_inputs(logged)
     report = {
         "endpoint": endpoint,
         "model_version": f"{model_name}/{version}",

@@ -165,8 +165,10 @@ def to_table(endpoint: str, entries: list[LoggedRequest]) -> Any:
 
     groups: dict[tuple[Any, ...], list[LoggedRequest]] = {}
     for entry in entries:  # one shape per group: the same columns, outputs and classes
-        shape = tuple((name, np.shape(values)[1:]) for name, values in entry.outputs.items())
-        groups.setdefault((entry.columns, shape, entry.classes), []).append(entry)
+        # A model's requests share its columns and classes tuples: their ids group them without hashing
+        # thirty names per request (the entries keep the tuples alive, so the ids stay theirs).
+        shape = tuple(values.shape[1:] for values in entry.outputs.values())
+        groups.setdefault((id(entry.columns), id(entry.classes), *entry.outputs, shape), []).append(entry)
     tables = [_group_table(endpoint, group) for group in groups.values()]
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
 

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -64,10 +64,11 @@ def spark_session(
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
-    if master.startswith("local"):  # a local Spark talks to itself over loopback only
+    if master.startswith("local") or _on_loopback(master):
         # Python workers run this interpreter, not whatever `python3` is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    for key, value in master_settings(master, component, os.environ).items():
+        builder = builder.config(key, value)
     session = (
         builder.appName(f"tessera-{component}")
         .master(master)
@@ -86,6 +87,54 @@ def spark_session(
         yield session
     finally:
         session.stop()
+
+
+def _on_loopback(master: str) -> bool:
+    return bool(re.match(r"^spark://(127\.0\.0\.1|localhost)(:\d+)?$", master))
+
+
+def master_settings(master: str, component: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The Spark settings a master needs beyond the URL.
+
+    - `local[N]`, and a standalone master on this machine: the driver talks over loopback only.
+    - `spark://HOST:PORT` elsewhere: none; executors reach the driver at this host's name.
+    - `k8s://https://API:PORT` (client mode: the driver is the component's own pod, executors are pods it
+      asks the API for): the executors' image and namespace, the service account that may create pods,
+      and the driver's pod IP, from what the Kubeflow runner gives every task (`TESSERA_RUNTIME_IMAGE`,
+      `TESSERA_NAMESPACE`, `TESSERA_SPARK_SERVICE_ACCOUNT`) and the pod's `POD_IP`.
+
+    Raises:
+        ValueError: a k8s:// master without a runtime image to start executors from.
+    """
+    if master.startswith("local") or _on_loopback(master):
+        return {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+    if not master.startswith("k8s://"):
+        return {}
+    image = environ.get("TESSERA_RUNTIME_IMAGE", "")
+    if not image:
+        raise ValueError(
+            f"master: {master} starts executor pods from the runtime image, and TESSERA_RUNTIME_IMAGE is not set "
+            "(Kubeflow runs set it from runtime_image in tessera.yaml)"
+        )
+    namespace = environ.get("TESSERA_NAMESPACE") or _pod_namespace() or "default"
+    import socket
+
+    return {
+        "spark.kubernetes.container.image": image,
+        "spark.kubernetes.namespace": namespace,
+        "spark.kubernetes.authenticate.driver.serviceAccountName": environ.get(
+            "TESSERA_SPARK_SERVICE_ACCOUNT", "default-editor"
+        ),
+        "spark.kubernetes.executor.podNamePrefix": f"tessera-{component.replace('_', '-')}",
+        "spark.driver.host": environ.get("POD_IP") or socket.gethostbyname(socket.gethostname()),
+        "spark.driver.bindAddress": "0.0.0.0",  # noqa: S104 (executor pods call back into this pod)
+        "spark.kubernetes.executor.deleteOnTermination": "true",
+    }
+
+
+def _pod_namespace() -> str:
+    path = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+    return open(path).read().strip() if os.path.exists(path) else ""  # noqa: SIM115 (a one-line file)
 
 
 def read_source(spark: Any, location: str, view: str) -> Any:

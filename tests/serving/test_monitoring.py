@@ -28,6 +28,7 @@ from serving.drift import (
     jensen_shannon,
     numeric_psi,
     proportions_z_test,
+    wasserstein,
 )
 from serving.monitoring import MonitorError, monitor_report, parse_window, read_log
 from serving.prediction_log import FILE_GLOB, predictions_folder
@@ -42,6 +43,13 @@ def test_each_statistic_equals_scipys_on_hand_made_samples() -> None:
     wide = column_drift("x", pd.Series(reference), pd.Series(current), reference_rows=50_000)
     expected = stats.wasserstein_distance(reference, current) / np.std(reference)
     assert wide.statistic == "wasserstein" and wide.value == pytest.approx(expected)
+    # our one-sort Wasserstein is scipy's, ties and lopsided sizes included
+    for ref_sample, cur_sample in (
+        (np.round(rng.normal(0, 1, 50), 1), np.round(rng.normal(0.2, 1, 5000), 1)),
+        (np.array([3.0]), np.array([1.0, 3.0, 3.0, 7.0])),
+        (rng.integers(0, 4, 200).astype(float), rng.integers(0, 4, 200).astype(float)),
+    ):
+        assert wasserstein(ref_sample, cur_sample) == pytest.approx(stats.wasserstein_distance(ref_sample, cur_sample))
 
     ref_text = pd.Series(["a"] * 50 + ["b"] * 30 + ["c"] * 20)
     cur_text = pd.Series(["a"] * 30 + ["b"] * 30 + ["c"] * 40)

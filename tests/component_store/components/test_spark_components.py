@@ -164,3 +164,100 @@ def test_missing_java_or_pyspark_says_what_to_install(monkeypatch):
 def test_bad_windows_are_refused_with_the_format(text):
     with pytest.raises(ValueError, match=f"window '{text}': '{text}' is not a duration; write a number and a unit"):
         parse_duration(text, f"window '{text}'")
+
+
+@pytest.fixture(scope="module")
+def standalone_master(tmp_path_factory):
+    """A Spark standalone master and one worker on loopback, started with pyspark's own spark-class."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    import httpx
+    import pyspark
+
+    from tessera.ports import free_port
+
+    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    logs = tmp_path_factory.mktemp("spark-cluster")
+    port, master_ui, worker_ui = free_port(), free_port(), free_port()
+    master_url = f"spark://127.0.0.1:{port}"
+    environment = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable, "SPARK_WORKER_DIR": str(logs)}
+    import os
+
+    started = [
+        subprocess.Popen(
+            [str(spark_class), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+             "--webui-port", str(master_ui)],
+            env=os.environ | environment, stdout=open(logs / "master.log", "w"), stderr=subprocess.STDOUT,
+        )
+    ]  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{master_ui}/json/", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        started.append(
+            subprocess.Popen(
+                [str(spark_class), "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "2",
+                 "--memory", "1500m", "--webui-port", str(worker_ui), master_url],
+                env=os.environ | environment, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
+            )
+        )  # fmt: skip
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{master_ui}/json/", timeout=2).json().get("aliveworkers", 0) >= 1:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"no Spark worker registered: {(logs / 'worker.log').read_text()[-2000:]}")
+        yield master_url
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(30)
+
+
+@pytest.mark.slow
+def test_spark_components_on_a_standalone_cluster_equal_local(standalone_master, event_log, output, monkeypatch):
+    """The same aggregation and query on spark://127.0.0.1 (executors in the worker's own JVM and Python
+    workers) as on local[2]."""
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    events, _ = event_log
+    cluster = {"master": standalone_master, "driver_memory": "1g", "executor_memory": "1g", "shuffle_partitions": 2}
+    on_cluster, on_local = output("cluster"), output("local")
+    spark_aggregate(events=events, features=on_cluster, snapshots=2, snapshot_every="7d", **cluster)
+    spark_aggregate(events=events, features=on_local, snapshots=2, snapshot_every="7d", **SPARK)
+    pd.testing.assert_frame_equal(pd.read_parquet(on_cluster.path), pd.read_parquet(on_local.path))
+    query = "SELECT event_type, count(*) AS n, sum(amount) AS spent FROM input GROUP BY event_type ORDER BY event_type"
+    sql_cluster, sql_local = output("sql-cluster"), output("sql-local")
+    spark_sql(table=events, result=sql_cluster, query=query, **cluster)
+    spark_sql(table=events, result=sql_local, query=query, **SPARK)
+    pd.testing.assert_frame_equal(pd.read_parquet(sql_cluster.path), pd.read_parquet(sql_local.path))
+
+
+def test_a_kubernetes_master_gets_the_image_namespace_account_and_the_drivers_pod_ip():
+    from component_store.runtime.spark_jobs import master_settings
+
+    task = {
+        "TESSERA_RUNTIME_IMAGE": "registry.example.com/tessera/runtime@sha256:abc", "TESSERA_NAMESPACE": "risk-team",
+        "TESSERA_SPARK_SERVICE_ACCOUNT": "default-editor", "POD_IP": "10.1.2.3",
+    }  # fmt: skip
+    assert master_settings("k8s://https://kubernetes.default.svc:443", "spark_aggregate", task) == {
+        "spark.kubernetes.container.image": "registry.example.com/tessera/runtime@sha256:abc",
+        "spark.kubernetes.namespace": "risk-team",
+        "spark.kubernetes.authenticate.driver.serviceAccountName": "default-editor",
+        "spark.kubernetes.executor.podNamePrefix": "tessera-spark-aggregate",
+        "spark.driver.host": "10.1.2.3",
+        "spark.driver.bindAddress": "0.0.0.0",
+        "spark.kubernetes.executor.deleteOnTermination": "true",
+    }
+    with pytest.raises(ValueError, match="TESSERA_RUNTIME_IMAGE is not set"):
+        master_settings("k8s://https://kubernetes.default.svc:443", "spark_sql", {})
+    assert master_settings("spark://127.0.0.1:7077", "spark_sql", {})["spark.driver.host"] == "127.0.0.1"
+    assert master_settings("spark://spark-master.data:7077", "spark_sql", {}) == {}
