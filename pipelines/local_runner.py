@@ -139,7 +139,9 @@ class LocalRunner:
         record = self.runs.get(run_id)
         if record.status == "running":
             raise TesseraError(f"Run {record.id} is still running; wait for it or cancel it first")
+        _stop_leftover_nodes(record)
         self.runs.reset_for_resume(record.id)
+        _close_cut_off_tracking(self.workspace, record.id)
         return record
 
     def create_run(self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions) -> RunRecord:
@@ -462,6 +464,47 @@ class _Driver:
             if state == "pending":
                 self.runner.runs.update_node(self.run_id, node_id, status="cancelled")
                 self.status[node_id] = "cancelled"
+
+
+def _stop_leftover_nodes(record: RunRecord) -> None:
+    """Node processes of a killed driver die with it, but not in the same instant: wait for them (then kill
+    them) before resuming, so an old attempt never writes beside the new one."""
+    import psutil
+
+    leftovers = []
+    for node in record.nodes:
+        if not node.pid or node.status in DONE_NODE_STATES:
+            continue
+        try:
+            process = psutil.Process(node.pid)
+            if node.started_at and abs(process.create_time() - node.started_at) > 10:
+                continue  # the pid was reused by something else
+        except psutil.Error:
+            continue
+        leftovers.append(process)
+    _, alive = psutil.wait_procs(leftovers, timeout=10)
+    for process in alive:
+        process.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+def _close_cut_off_tracking(workspace: Workspace, run_id: str) -> None:
+    """MLflow runs of `run_id` still RUNNING were cut off (the driver or a node was killed): mark them KILLED,
+    so the tracking UI and the plain MlflowClient do not show them running forever beside the resumed ones."""
+    from mlflow import MlflowClient
+
+    from serving.model_registry import tracking_at
+
+    with tracking_at(workspace.tracking_uri()):
+        client = MlflowClient(workspace.tracking_uri())
+        experiments = [e.experiment_id for e in client.search_experiments(max_results=1000)]
+        if not experiments:
+            return
+        cut_off = client.search_runs(
+            experiments, f"tags.`tessera.run_id` = '{run_id}' and attributes.status = 'RUNNING'", max_results=1000
+        )
+        for tracked in cut_off:
+            client.set_terminated(tracked.info.run_id, "KILLED")
 
 
 def _alert_failed(workspace: Workspace, record: RunRecord) -> None:

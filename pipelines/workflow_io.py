@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from component_store.store import ComponentStore
 from pipelines.spec import WorkflowSpec
 from pipelines.validation import validate_workflow
-from pipelines.workflow_text import merged_text, read_yaml
+from pipelines.workflow_text import YamlTooLarge, merged_text, read_yaml
 from tessera.errors import Problem, WorkflowInvalid
 from tessera.suggest import did_you_mean
 from tessera.workspace import write_atomically
@@ -42,7 +42,9 @@ def parse_workflow(text: str, source: str = "<text>") -> WorkflowSpec:
             problem = f"key '{duplicate.group(1)}' appears twice in one mapping"
         raise WorkflowInvalid(source, [Problem(where, problem)]) from None
     except YAMLError as exc:
-        raise WorkflowInvalid(source, [Problem("YAML", str(exc).splitlines()[0])]) from None
+        raise WorkflowInvalid(source, [Problem("YAML", str(exc).splitlines()[0][:160])]) from None
+    except YamlTooLarge as exc:
+        raise WorkflowInvalid(source, [Problem("YAML", str(exc))]) from None
     if not isinstance(raw, dict):
         raise WorkflowInvalid(
             source, [Problem("", f"a workflow is a mapping with name and nodes, got {type(raw).__name__}")]
@@ -92,9 +94,13 @@ def load_workflow(path: Path, store: ComponentStore) -> WorkflowSpec:
         WorkflowInvalid: listing every problem, each with where it is.
     """
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise WorkflowInvalid(str(path), [Problem("", "no such file")]) from None
+    except UnicodeDecodeError as exc:
+        raise WorkflowInvalid(
+            str(path), [Problem(f"byte {exc.start}", "not UTF-8 text: save the workflow as UTF-8")]
+        ) from None
     spec = parse_workflow(text, str(path))
     check_workflow(spec, store, str(path))
     return spec

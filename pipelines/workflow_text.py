@@ -25,13 +25,46 @@ def _yaml() -> YAML:
     return yaml
 
 
+MAX_VALUES = 200_000  # a workflow has hundreds; aliases can make a short text mean billions
+MAX_DEPTH = 64
+MAX_TEXT = 2_000_000
+
+
+class YamlTooLarge(ValueError):
+    """A document nested too deeply or, through aliases, holding too many values to be a workflow."""
+
+
 def read_yaml(text: str) -> Any:
     """The YAML 1.2 value of `text` as plain Python values (dicts, lists, str, int, float, bool).
 
     Raises:
         ruamel.yaml.YAMLError: with the line and column of the problem (a key given twice included).
+        YamlTooLarge: nested deeper than MAX_DEPTH or more than MAX_VALUES values once aliases are expanded.
     """
-    return _plain(_yaml().load(text))
+    if len(text) > MAX_TEXT:
+        raise YamlTooLarge(f"{len(text):,} characters: a workflow file is at most {MAX_TEXT:,}")
+    if _flow_depth(text) > MAX_DEPTH:  # refused before the parser recurses a thousand frames deep
+        raise YamlTooLarge(f"brackets nested more than {MAX_DEPTH} levels deep")
+    try:
+        document = _yaml().load(text)
+    except RecursionError:
+        raise YamlTooLarge(f"nested more than {MAX_DEPTH} levels deep") from None
+    return _plain(document, [MAX_VALUES])
+
+
+def _flow_depth(text: str) -> int:
+    """How deep `[` and `{` nest outside quoted text (comments may count: only an upper bound matters)."""
+    import re
+
+    bare = re.sub(r"'[^'\n]*'|\"(?:\\.|[^\"\\\n])*\"", "", text)
+    depth = deepest = 0
+    for character in bare:
+        if character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def merged_text(old_text: str, new_data: dict[str, Any]) -> str:
@@ -70,8 +103,8 @@ def _merged(old: Any, new: Any) -> Any:
     if isinstance(new, list) and isinstance(old, CommentedSeq):
         if _is_node_list(new) and _is_node_list(old):
             return _merge_nodes(old, new)
-        return old if _plain(old) == new else _fresh(new)
-    return old if _same_scalar(_plain(old), new) else _fresh(new)
+        return old if _plain(old, [MAX_VALUES]) == new else _fresh(new)
+    return old if _same_scalar(_plain(old, [MAX_VALUES]), new) else _fresh(new)
 
 
 def _same_scalar(old: Any, new: Any) -> bool:
@@ -108,12 +141,18 @@ def _is_node_list(items: Any) -> bool:
     return all(isinstance(item, dict) and "id" in item for item in items) and bool(items)
 
 
-def _plain(value: Any) -> Any:
-    """A round-trip value as plain Python (scalars keep their value, not their quoting)."""
+def _plain(value: Any, budget: list[int], depth: int = 0) -> Any:
+    """A round-trip value as plain Python (scalars keep their value, not their quoting); `budget` counts
+    down the values still allowed (aliases are expanded here, so an alias bomb stops early)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise YamlTooLarge(f"more than {MAX_VALUES:,} values (aliases included): not a workflow")
+    if depth > MAX_DEPTH:
+        raise YamlTooLarge(f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v, budget, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [_plain(v, budget, depth + 1) for v in value]
     if isinstance(value, str):
         return str(value)
     if isinstance(value, bool | ScalarBoolean):

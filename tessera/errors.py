@@ -71,7 +71,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}" if self.where else self.message
+        # Both may quote what the file holds: a 20 KB node id is shown as a fragment, never echoed whole.
+        where, message = _fragment(self.where, 160), _fragment(self.message, 400)
+        return f"{where}: {message}" if where else message
+
+
+def _fragment(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 40]}…({len(text) - limit + 30} characters)…{text[-10:]}"
 
 
 class WorkflowInvalid(TesseraError):
