@@ -76,3 +76,43 @@ def identifier_columns(frame: pd.DataFrame, candidates: list[str], min_rows: int
         if len(values) >= min_rows and values.nunique() >= IDENTIFIER_SHARE * len(values):
             found.append(column)
     return found
+
+
+EXPORT_SUFFIXES = {"parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".ndjson"), "csv": (".csv",)}
+
+
+def export_frame(frame: pd.DataFrame, path: str, kind: str, overwrite: bool) -> None:
+    """Write `frame` to a path or fsspec URL the user named, whole or not at all: a local file under a
+    temporary name then renamed, an object in one upload. The one place a component writes outside its
+    outputs (`export_table`), so the store's vetting does not have to allow it anywhere else.
+
+    Raises:
+        ValueError: the destination exists (without `overwrite`) or its protocol cannot be written.
+    """
+    import os
+    import uuid
+
+    import fsspec
+
+    try:
+        filesystem, target = fsspec.core.url_to_fs(path)
+    except (ImportError, ValueError) as exc:  # an unknown protocol, or its library missing
+        raise ValueError(
+            f"cannot write to '{path[:120]}' ({str(exc)[:160]}); install tessera[cloud] for s3:// and gs://"
+        ) from None
+    if filesystem.exists(target) and not overwrite:
+        raise ValueError(f"'{path[:120]}' exists; set overwrite to replace it")
+    protocols = filesystem.protocol if isinstance(filesystem.protocol, tuple) else (filesystem.protocol,)
+    local = "file" in protocols
+    if local:
+        filesystem.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    written = f"{target}.{uuid.uuid4().hex[:8]}.tmp" if local else target
+    with filesystem.open(written, "wb") as handle:
+        if kind == "parquet":
+            write_parquet(frame, handle)
+        elif kind == "csv":
+            handle.write(frame.to_csv(index=False).encode())
+        else:
+            handle.write(frame.to_json(orient="records", lines=True, date_format="iso").encode())
+    if local:
+        os.replace(written, target)
