@@ -43,15 +43,18 @@ def new_node_id(spec: WorkflowSpec, component_name: str) -> str:
     return next(f"{base}_{n}" for n in range(2, 10_000) if f"{base}_{n}" not in taken)
 
 
-def add_node(spec: WorkflowSpec, component: ComponentSpec, at: tuple[float, float] | None = None) -> WorkflowSpec:
-    """Append a node running `component` with its defaults; placed right of the last node unless `at` is given."""
+def add_node(
+    spec: WorkflowSpec, component: ComponentSpec, at: tuple[float, float] | None = None, after: str | None = None
+) -> WorkflowSpec:
+    """Append a node running `component` with its defaults, at `at`, or else in the first free place right of
+    the node `after` (the selected one), or of its layered column (`pipelines.layout`): nothing placed moves."""
+    from pipelines.layout import free_place
+
     node_id = new_node_id(spec, component.name)
-    if at is None:
-        right = max((p.x for p in spec.layout.values()), default=-260.0)
-        at = (right + 260.0, 100.0)
-    layout = dict(spec.layout) | {node_id: Position(x=at[0], y=at[1])}
     node = Node(id=node_id, component=component.ref)
-    return spec.model_copy(update={"nodes": (*spec.nodes, node), "layout": layout})
+    added = spec.model_copy(update={"nodes": (*spec.nodes, node)})
+    place = Position(x=at[0], y=at[1]) if at is not None else free_place(added, node_id, after)
+    return added.model_copy(update={"layout": dict(spec.layout) | {node_id: place}})
 
 
 def remove_node(spec: WorkflowSpec, node_id: str) -> WorkflowSpec:

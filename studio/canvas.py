@@ -43,11 +43,14 @@ def flow_elements(
     time (`cached` for a cache hit, `not_run` under a false condition), one line of its key parameters,
     and its `when` condition and `after` waits; it is coloured by its last run status and red-edged if invalid.
     """
+    from pipelines.layout import layered_layout
+
     statuses, seconds = statuses or {}, seconds or {}
+    unplaced = layered_layout(spec) if any(n.id not in spec.layout for n in spec.nodes) else {}
     nodes = []
-    for index, node in enumerate(spec.nodes):
-        position = spec.layout.get(node.id)
-        x, y = (position.x, position.y) if position else (index * 260.0, 100.0)
+    for node in spec.nodes:
+        position = spec.layout.get(node.id) or unplaced[node.id]  # a file written by hand has no layout
+        x, y = position.x, position.y
         status = statuses.get(node.id, "")
         border = "2px solid #c62828" if node.id in problems else "1px solid #90a4ae"
         chip = f"`{status}{f' · {seconds[node.id]:.1f} s' if node.id in seconds and status != 'cached' else ''}`"

@@ -8,6 +8,7 @@ import time
 import streamlit as st
 
 from pipelines import edits
+from pipelines.layout import tidy
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES
 from pipelines.validation import review_warnings, validate_workflow
@@ -86,10 +87,14 @@ with panel:
     ref = st.selectbox("Component", refs, key="palette-ref")
     if st.button("Add to workflow", key="add-node", width="stretch"):
         with ui.user_errors(f"add {ref}"):
-            added = edits.add_node(spec, store.resolve(ref))
+            selected = st.session_state.get("selected-node")  # steps added in a row form a chain
+            added = edits.add_node(spec, store.resolve(ref), after=selected if selected in spec.node_ids() else None)
             save(added, f"added {added.nodes[-1].id}")
             st.session_state["selected-node"] = added.nodes[-1].id
             st.rerun()
+    if st.button("Tidy the canvas", key="tidy", width="stretch", help="Lay the steps out left to right, in layers"):
+        save(tidy(spec), "tidied the canvas")
+        st.rerun()
 
 
 @st.fragment

@@ -9,12 +9,13 @@ from pipelines.edits import EditRefused
 from pipelines.validation import validate_workflow
 
 
-def test_add_node_gives_unique_ids_and_places_it_right_of_the_rest(demo_spec, store):
+def test_add_node_gives_unique_ids_and_places_it_where_no_step_is(demo_spec, store):
     added = edits.add_node(demo_spec, store.latest("train_test_split"))
     assert added.nodes[-1].id == "train_test_split" and added.nodes[-1].component == "train_test_split@1.1.0"
     again = edits.add_node(added, store.latest("train_test_split"))
     assert again.nodes[-1].id == "train_test_split_2"
-    assert again.layout["train_test_split_2"].x > max(p.x for k, p in demo_spec.layout.items())
+    new = again.layout["train_test_split_2"]
+    assert all(abs(p.x - new.x) >= 200 or abs(p.y - new.y) >= 100 for k, p in added.layout.items()), "a free place"
     assert demo_spec.nodes[-1].id == "serve", "the original value is untouched"
 
 
