@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= demo-workspace
 
-.PHONY: install studio demo test lint bench image clean
+.PHONY: install studio demo test lint bench image serve-image clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark,feast,torch,cloud,lab]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,all]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -51,7 +51,13 @@ bench: install
 IMAGE ?= tessera/runtime:0.1.0
 image:
 	@docker info >/dev/null 2>&1 || { echo "make image needs a running Docker engine; build the Dockerfile where there is one"; exit 2; }
-	docker build -t $(IMAGE) .
+	docker build --target runtime -t $(IMAGE) .
+
+## The slim predictor image (no studio, Spark, Java, PyTorch): make serve-image SERVE_IMAGE=registry/tessera/serve:TAG
+SERVE_IMAGE ?= tessera/serve:0.1.0
+serve-image:
+	@docker info >/dev/null 2>&1 || { echo "make serve-image needs a running Docker engine; build the Dockerfile where there is one"; exit 2; }
+	docker build --target serve -t $(SERVE_IMAGE) .
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

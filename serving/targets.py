@@ -31,7 +31,7 @@ def kserve_target(workspace: Workspace, client: Any = None) -> KServeTarget:
     workspace.state_dir.mkdir(exist_ok=True)
     return KServeTarget(
         EndpointRegistry(workspace.state_dir / "endpoints.db"), ModelRegistry.of_workspace(workspace),
-        image=workspace.config.runtime_image, tracking_uri=workspace.tracking_uri(), client=client,
+        image=workspace.config.serving_image or workspace.config.runtime_image, tracking_uri=workspace.tracking_uri(), client=client,
         workspace_root=workspace.root, log_predictions=bool(workspace.config.prediction_log),
     )  # fmt: skip
 

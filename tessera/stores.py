@@ -63,7 +63,7 @@ def prepare_stores(workspace: Workspace) -> list[str]:
         uri = workspace.tracking_uri()
         if is_sql_store(uri):
             done += prepare_mlflow_store(uri)
-        if is_sql_store(workspace.optuna_storage):
+        if is_sql_store(workspace.optuna_storage) and wanted["optuna"] != "none":  # only tuning uses it
             done += _prepare_optuna_storage(workspace.optuna_storage)
         from tessera.workspace import write_atomically
 

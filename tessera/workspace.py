@@ -121,6 +121,11 @@ class WorkspaceConfig(BaseModel):
         default=DEFAULT_RUNTIME_IMAGE,
         description="Container image every component runs in on Kubeflow (has this project installed).",
     )
+    serving_image: str = Field(
+        default="",
+        description="Image for KServe predictor pods (`--runtime tessera`), e.g. the Dockerfile's slim `serve` "
+        "stage; runtime_image when unset.",
+    )
     kubeflow: KubeflowSettings | None = Field(
         default=None, description="Kubeflow Pipelines to run on (`tessera run --backend kubeflow`, schedules)."
     )

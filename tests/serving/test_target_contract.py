@@ -313,3 +313,15 @@ def test_scoring_by_id_on_a_cluster_mounts_the_feature_repo(served_workspace: Se
     target.update("by-id", request.model_copy(update={"model": "cancer/2"}))  # the ConfigMap is replaced, not refused
     with pytest.raises(EndpointError, match="scoring by id runs in Tessera's server"):
         target.deploy(request.model_copy(update={"name": "by-id-3", "runtime": "mlserver"}))
+
+
+def test_predictor_pods_use_the_serving_image_when_the_workspace_names_one(served_workspace: ServedWorkspace) -> None:
+    from serving.targets import kserve_target
+    from tessera.workspace import Workspace
+
+    workspace = served_workspace.workspace
+    slim = Workspace(
+        workspace.root, workspace.config.model_copy(update={"serving_image": "registry/tessera/serve@sha256:1"})
+    )
+    assert kserve_target(slim, client=object()).image == "registry/tessera/serve@sha256:1"
+    assert kserve_target(workspace, client=object()).image == workspace.config.runtime_image
