@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import logging
 import os
 import signal
@@ -135,6 +136,11 @@ def run(
         state.prediction_log = PredictionLog(predictions, name, record.request.log_sample_rate)
     _quiet_native_libraries()
     app = FrontDoor(kserve_app(state), state)
+    # What is loaded now (MLflow, the model, its libraries: hundreds of thousands of objects) lives as long
+    # as the server: keep it out of the collector's full passes, which the prediction log's batches of
+    # short-lived records would otherwise trigger every few seconds (each pass a pause for every request).
+    gc.collect()
+    gc.freeze()
     port = record.port or 8080
     log.info("endpoint %s on http://%s:%s serving %s", name, host, port, state.traffic.routes)
     asyncio.run(_serve(DrainingServer(app, host, port, state, drain_seconds), controller, poll_seconds))
