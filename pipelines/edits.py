@@ -131,6 +131,25 @@ def connect(spec: WorkflowSpec, store: ComponentStore, source_node: str, target_
     )
 
 
+def auto_connect(
+    spec: WorkflowSpec, store: ComponentStore, source_node: str, target_node: str
+) -> tuple[WorkflowSpec, str]:
+    """A step just added after `source_node`: bind it when exactly one output of the source fits exactly one
+    free input of the target (the only reading that cannot be wrong); otherwise leave it for the user.
+    Returns the spec and the binding made (`output -> input`), or the spec unchanged and ''."""
+    source = store.resolve(_node(spec, source_node).component)
+    target_spec = _node(spec, target_node)
+    target = store.resolve(target_spec.component)
+    free = [wanted for wanted in target.inputs if wanted.name not in target_spec.inputs]
+    pairs = [(o, i) for o in source.outputs for i in free if artifacts_match(o.type, i.type)]
+    if len({o.name for o, _ in pairs}) != 1 or len({i.name for _, i in pairs}) != 1:
+        return spec, ""
+    produced, wanted = pairs[0]
+    return bind(
+        spec, store, target_node, wanted.name, f"{source_node}.{produced.name}"
+    ), f"{produced.name} -> {wanted.name}"
+
+
 def set_node_params(spec: WorkflowSpec, node_id: str, params: dict[str, Any]) -> WorkflowSpec:
     """Replace a node's parameter values (leave a parameter out to use the component's default)."""
     node = _node(spec, node_id)

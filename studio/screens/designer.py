@@ -88,8 +88,12 @@ with panel:
     if st.button("Add to workflow", key="add-node", width="stretch"):
         with ui.user_errors(f"add {ref}"):
             selected = st.session_state.get("selected-node")  # steps added in a row form a chain
-            added = edits.add_node(spec, store.resolve(ref), after=selected if selected in spec.node_ids() else None)
-            save(added, f"added {added.nodes[-1].id}")
+            after = selected if selected in spec.node_ids() else None
+            added = edits.add_node(spec, store.resolve(ref), after=after)
+            made = ""
+            if after:  # one output that fits one free input: connected at once
+                added, made = edits.auto_connect(added, store, after, added.nodes[-1].id)
+            save(added, f"added {added.nodes[-1].id}" + (f", connected {after}: {made}" if made else ""))
             st.session_state["selected-node"] = added.nodes[-1].id
             st.rerun()
     if st.button("Tidy the canvas", key="tidy", width="stretch", help="Lay the steps out left to right, in layers"):

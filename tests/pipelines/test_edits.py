@@ -69,3 +69,16 @@ def test_a_generic_artifact_is_not_offered_for_a_dataset_input(demo_spec, store)
         edits.connect(loose, store, "register", "split")  # `registered` (Artifact) into a table input
     assert edits.artifacts_match("Dataset", "Artifact") and edits.artifacts_match("Dataset", "Dataset")
     assert not edits.artifacts_match("Artifact", "Dataset")
+
+
+def test_a_step_added_after_the_selected_one_is_connected_only_when_one_output_fits_one_input(demo_spec, store):
+    spec = edits.add_node(demo_spec, store.latest("fill_missing"), after="players")
+    connected, made = edits.auto_connect(spec, store, "players", spec.nodes[-1].id)
+    assert made == "table -> table" and connected.node(spec.nodes[-1].id).inputs == {"table": "players.table"}
+    # a split has two Dataset outputs (train, test) for a trainer's one input: ambiguous, left to the user
+    spec = edits.add_node(demo_spec, store.latest("train_classifier"), after="split")
+    untouched, made = edits.auto_connect(spec, store, "split", spec.nodes[-1].id)
+    assert made == "" and untouched == spec
+    # nothing fits (a Model into a table step): nothing is bound
+    spec = edits.add_node(demo_spec, store.latest("fill_missing"), after="tune")
+    assert edits.auto_connect(spec, store, "tune", spec.nodes[-1].id)[1] == ""
