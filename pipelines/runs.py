@@ -332,7 +332,9 @@ class RunStore:
                 " WHERE run_id=? AND status NOT IN ('cached', 'succeeded')",
                 (run_id,),
             )
-            db.execute("UPDATE runs SET status='queued', ended_at=NULL, message='' WHERE id=?", (run_id,))
+            db.execute(  # a cancelled run resumed must not be cancelled again by its old request
+                "UPDATE runs SET status='queued', ended_at=NULL, message='', cancel_requested=0 WHERE id=?", (run_id,)
+            )
         return [r["node_id"] for r in rows]
 
     def request_cancel(self, run_id: str) -> None:

@@ -26,7 +26,7 @@ if not files:
     st.stop()
 names = sorted(files)
 wanted = st.query_params.get("workflow") or st.session_state.get("designer-workflow") or names[0]
-bar_select, bar_status, bar_run = st.columns([2.6, 1.6, 1], vertical_alignment="bottom")  # stays at the top
+bar_select, bar_status, bar_progress, bar_run = st.columns([2.2, 1.1, 1.9, 1], vertical_alignment="bottom")  # on top
 choice = bar_select.selectbox("Workflow", names, index=names.index(wanted) if wanted in names else 0)
 st.query_params["workflow"] = choice
 st.session_state["designer-workflow"] = choice  # the Designer reopens the workflow last worked on
@@ -74,6 +74,39 @@ with bar_run, st.popover("▶ Run workflow", width="stretch"):
                 record = ui.run_runner().submit(spec, run_values, RunOptions(sample=int(sample)))
                 st.session_state["watch-run"] = record.id
                 st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def run_progress() -> None:
+    """The latest run where the work is: steps done of all, time, and Cancel or Resume."""
+    latest = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
+    if latest is None:
+        st.caption("not run yet")
+        return
+    done = sum(n.status in ("succeeded", "cached", "not_run") for n in latest.nodes)
+    ended = latest.ended_at or time.time()
+    elapsed = int(ended - latest.started_at) if latest.started_at else 0
+    left, right = st.columns([2, 1], vertical_alignment="center")
+    left.markdown(
+        f"{ui.status_badge(latest.status)} {done}/{len(latest.nodes)} steps · {elapsed // 60}:{elapsed % 60:02d}",
+        help=f"run {latest.id}",
+    )
+    if latest.status in ("queued", "running") and right.button("Cancel", key="bar-cancel"):
+        with ui.user_errors(f"cancel {latest.id}"):
+            ui.runner_of(latest.id).cancel(latest.id)
+            st.rerun()
+    if (
+        latest.status in ("failed", "cancelled")
+        and latest.backend == "local"
+        and right.button("Resume", key="bar-resume")
+    ):
+        with ui.user_errors(f"resume {latest.id}"):
+            ui.runner_of(latest.id).submit_resume(latest.id)
+            st.rerun()
+
+
+with bar_progress:
+    run_progress()
 
 canvas_column, panel = st.columns([3.4, 1])  # the canvas first: about 70 % of a 1500-pixel page
 with panel:

@@ -103,6 +103,31 @@ def test_designer_run_button_starts_a_run_recorded_in_the_workspace(page, studio
     assert runner.wait(started[0].id, timeout=300).status == "succeeded"
 
 
+def test_the_designers_top_bar_shows_progress_and_cancels_or_resumes_the_latest_run(
+    page, studio_workspace: Workspace
+) -> None:
+    from component_store.store import ComponentStore
+    from pipelines.local_runner import LocalRunner
+    from pipelines.runner import RunOptions
+    from pipelines.workflow_io import parse_workflow
+
+    runner = LocalRunner(studio_workspace, ComponentStore())
+    spec = parse_workflow(studio_workspace.find_workflow("risk/player_features").read_text())
+    queued = runner.create_run(spec, {}, RunOptions())  # recorded, waiting for a driver
+    app = page("designer", workflow="risk/player_features")
+    assert any(f"0/{len(spec.nodes)} steps" in m.value for m in app.markdown)
+    next(b for b in app.button if b.label == "Cancel").click().run()
+    assert runner.status(queued.id).status == "cancelled"
+    app = page("designer", workflow="risk/player_features")
+    next(b for b in app.button if b.label == "Resume").click().run()
+    assert not errors(app)
+    finished = runner.wait(queued.id, timeout=300)
+    assert finished.status == "succeeded", [(n.node_id, n.status, n.message) for n in finished.nodes]
+    app = page("designer", workflow="risk/player_features")
+    assert any(f"{len(spec.nodes)}/{len(spec.nodes)} steps" in m.value for m in app.markdown)
+    assert not [b for b in app.button if b.label in ("Cancel", "Resume")], "nothing to cancel or resume"
+
+
 def test_models_promote_and_a_refused_rollback(page, studio_workspace: Workspace) -> None:
     from serving.model_registry import ModelRegistry
 
