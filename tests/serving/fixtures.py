@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,18 @@ def live_endpoint(local_target: LocalProcessTarget) -> Iterator[Endpoint]:
     endpoint = local_target.deploy(EndpointRequest(name="cancer-api", model=f"{MODEL}@champion", max_batch_rows=500))
     yield endpoint
     local_target.delete("cancer-api")
+
+
+def wait_for_rows(folder: Any, rows: int, timeout: float = 30) -> Any:
+    """The prediction log at `folder` (a path or a URL) once it holds `rows` rows; fails the test after `timeout`."""
+    import time
+
+    from serving.monitoring import read_log
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logged = read_log(folder, 0)
+        if len(logged) >= rows:
+            return logged
+        time.sleep(0.2)
+    pytest.fail(f"the prediction log at {folder} has {len(read_log(folder, 0))} rows, not {rows}")

@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import pytest
 
 from serving.log_receiver import REQUEST_TYPE, RESPONSE_TYPE, LogReceiver, receiver_app
 from serving.monitoring import read_log
 from serving.prediction_log import LoggedRequest, PredictionLog, log_files
 from tests.servers import serving_app
+from tests.serving.fixtures import wait_for_rows
 
 pytestmark = pytest.mark.slow
 ROOT = "s3://risk-data/predictions"
@@ -49,16 +49,6 @@ def kserve_event(
 def post_event(url: str, event: Any, query: str = "endpoint=cheater-api&model=cheater&version=3") -> httpx.Response:
     headers, body = event
     return httpx.post(f"{url}/?{query}", headers=headers, content=body)
-
-
-def wait_for_rows(root: str, rows: int) -> pd.DataFrame:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        logged = read_log(root, 0)
-        if len(logged) >= rows:
-            return logged
-        time.sleep(0.2)
-    pytest.fail(f"{root} has {len(read_log(root, 0))} rows, not {rows}")
 
 
 def test_kserve_events_are_paired_and_written_in_the_local_layout_to_object_storage(

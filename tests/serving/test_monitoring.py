@@ -30,9 +30,10 @@ from serving.drift import (
     proportions_z_test,
     wasserstein,
 )
-from serving.monitoring import MonitorError, monitor_report, parse_window, read_log
+from serving.monitoring import MonitorError, monitor_report, parse_window
 from serving.prediction_log import FILE_GLOB, predictions_folder
 from tessera.workspace import init_workspace, load_workspace
+from tests.serving.fixtures import wait_for_rows
 
 
 def test_each_statistic_equals_scipys_on_hand_made_samples() -> None:
@@ -120,16 +121,6 @@ def _tessera(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _wait_for_rows(folder: Path, rows: int, timeout: float = 30) -> pd.DataFrame:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        logged = read_log(folder, 0)
-        if len(logged) >= rows:
-            return logged
-        time.sleep(0.3)
-    pytest.fail(f"the prediction log has {len(read_log(folder, 0))} rows, not {rows}")
-
-
 MONITORED = """
 monitors:
   - endpoint: diabetes-api
@@ -189,7 +180,7 @@ def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_sur
     try:
         sent = _tessera("demo", "traffic", "diabetes-api", "--rows", "600", "--batch", "50", cwd=folder.root)
         assert sent.returncode == 0, sent.stdout + sent.stderr
-        logged = _wait_for_rows(log_folder, 600)
+        logged = wait_for_rows(log_folder, 600)
         assert set(logged["model_version"]) == {"1"} and set(logged["role"]) == {"default"}
         assert {"input:bmi", "output:predictions"} <= set(logged.columns) and logged["request_id"].nunique() == 12
 
@@ -208,7 +199,7 @@ def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_sur
             "demo", "traffic", "diabetes-api", "--rows", "600", "--batch", "50", "--shift", cwd=folder.root
         )
         assert "shifted: age, bmi" in shifted.stdout, shifted.stdout + shifted.stderr
-        _wait_for_rows(log_folder, 600)
+        wait_for_rows(log_folder, 600)
         moved = monitor_report(load_workspace(folder.root), "diabetes-api", 3600)  # what --json prints
         drifted = {c["name"] for c in moved["columns"] if c["drifted"]}
         assert {"age", "bmi"} <= drifted and len(drifted) <= 3, moved["columns"]
@@ -232,7 +223,7 @@ def test_drift_of_a_regressors_traffic_is_reported_acted_on_once_and_the_log_sur
             for a, i in zip(answers, (0, 50), strict=True)
         )  # fmt: skip
         labels.to_csv(tmp_path / "labels.csv", index=False)
-        _wait_for_rows(log_folder, 700)
+        wait_for_rows(log_folder, 700)
         scored = _tessera(
             "monitor",
             "labels",

@@ -15,7 +15,8 @@ from component_store.components.monitor_endpoint import monitor_endpoint
 from serving.log_receiver import REQUEST_TYPE, RESPONSE_TYPE, LogReceiver, receiver_app, signature_columns
 from serving.monitoring import drift_episode
 from tests.servers import serving_app
-from tests.serving.test_log_receiver import ROOT, kserve_event, post_event, wait_for_rows
+from tests.serving.fixtures import wait_for_rows
+from tests.serving.test_log_receiver import ROOT, kserve_event, post_event
 
 pytestmark = pytest.mark.slow
 
