@@ -71,7 +71,12 @@ def read_log(
         with open_log_file(path) as handle:
             present = pq.read_schema(handle).names
             handle.seek(0)
-            table = pq.read_table(handle, columns=None if wanted is None else [c for c in wanted if c in present])
+            # The repeated text columns come back as dictionaries whichever way a file stored them, so every
+            # file's table has one schema to concatenate.
+            texts = [c for c in ("request_id", "endpoint", "model_version", "role") if c in present]
+            table = pq.read_table(
+                handle, columns=None if wanted is None else [c for c in wanted if c in present], read_dictionary=texts
+            )
         times = table["time"].cast(stamp)
         keep = pc.greater_equal(times, start)
         if end is not None:
