@@ -377,3 +377,4 @@ def test_a_full_disk_turns_logging_off_with_a_counter_while_requests_keep_succee
     finally:
         server.kill()
         server.wait(10)
+        EndpointRegistry(workspace.state_dir / "endpoints.db").delete("full-disk")  # the session's other tests share it

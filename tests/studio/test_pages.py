@@ -178,6 +178,10 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
     assert json.loads(shown)["probabilities"] == direct["probabilities"], "the form sent the chosen country"
 
 
+def monitoring_of(app: AppTest, endpoint: str) -> AppTest:
+    return next(s for s in app.selectbox if s.label == "Endpoint").select(endpoint).run()
+
+
 def test_monitoring_shows_the_demo_endpoints_traffic_and_the_shifted_columns(page, studio_workspace: Workspace) -> None:
     import time
 
@@ -194,7 +198,7 @@ def test_monitoring_shows_the_demo_endpoints_traffic_and_the_shifted_columns(pag
         assert time.monotonic() < deadline, "the endpoint did not log its predictions"
         time.sleep(0.3)
 
-    app = page("monitoring")
+    app = monitoring_of(page("monitoring"), "cheater-api")  # other tests' endpoints may come first
     assert not app.exception and not errors(app), [e.message for e in app.exception]
     assert app.dataframe, [i.value for i in app.info]
     drift = app.dataframe[0].value
@@ -210,7 +214,7 @@ def test_monitoring_shows_the_demo_endpoints_traffic_and_the_shifted_columns(pag
     assert logged["latency_ms"].gt(0).all(), "every request is timed"
     labels = logged[["request_id", "row"]].assign(is_cheater=(logged.index % 3 == 0).astype(int))
     save_performance(studio_workspace, performance_report(studio_workspace, "cheater-api", labels, "request_id"))
-    app = page("monitoring")
+    app = monitoring_of(page("monitoring"), "cheater-api")
     assert not app.exception and not errors(app), [e.message for e in app.exception]
     assert [s.label for s in app.selectbox if s.label == "Metric"] == ["Metric"]
     charts = app.get("plotly_chart")
