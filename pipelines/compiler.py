@@ -19,6 +19,7 @@ import yaml
 
 from component_store.store import ComponentStore, parse_ref
 from pipelines.conditions import Reference, comparisons
+from pipelines.loops import is_loop_item, loop_of, unit_order
 from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow
@@ -110,13 +111,14 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
             loaded[node.component] = components.load_component_from_text(store.component_yaml(name, version or ""))
     order = spec.topological_order()
     guards = condition_paths(spec)
+    members = loop_of(spec)
 
     def body(*args: Any, **kwargs: Any) -> None:
         # kfp calls the pipeline function with the parameters in signature order.
         pipeline_params = signature.bind(*args, **kwargs).arguments
         tasks: dict[str, Any] = {}
 
-        def add_task(node: Node) -> None:
+        def add_task(node: Node, item: Any = None) -> None:
             component = copy.copy(loaded[node.component])
             component.component_spec = copy.copy(component.component_spec)
             # The task takes its name from the component: name it after the node.
@@ -127,6 +129,8 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                 reference = param_reference(value)
                 if reference:
                     arguments[key] = pipeline_params[reference]
+                elif is_loop_item(value):
+                    arguments[key] = item  # the dsl.ParallelFor's loop argument
                 elif isinstance(value, int) and not isinstance(value, bool) and inputs[key].type == "Float":
                     arguments[key] = float(value)  # YAML's 60 for a float param; kfp refuses an int there
                 else:
@@ -149,11 +153,23 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                     task.set_env_variable(name, value)
             tasks[node.id] = task
 
+        def add_loop(loop_id: str) -> None:
+            loop = spec.loops[loop_id]
+            reference = param_reference(loop.for_each) if isinstance(loop.for_each, str) else None
+            items = pipeline_params[reference] if reference else loop.for_each
+            with dsl.ParallelFor(items, parallelism=loop.parallelism or None) as item:
+                for node_id in order:
+                    if members.get(node_id) == loop_id:
+                        add_task(spec.node(node_id), item)
+
         def build(prefix: tuple[str, ...]) -> None:
-            """The nodes guarded by exactly `prefix`, then each further condition in a `dsl.If` of its own."""
-            for node_id in order:
-                if guards[node_id] == prefix and node_id != spec.on_exit:
-                    add_task(spec.node(node_id))
+            """The nodes guarded by exactly `prefix`, then each further condition in a `dsl.If` of its own.
+            Loops are never guarded (validation): at the top, each loop is built as one unit."""
+            for unit in unit_order(spec) if not prefix else order:
+                if unit in spec.loops:
+                    add_loop(unit)
+                elif guards[unit] == prefix and unit != spec.on_exit:
+                    add_task(spec.node(unit))
             deeper = [
                 guards[i][len(prefix)]
                 for i in order

@@ -29,6 +29,7 @@ from typing import Any
 from component_store.runtime.tables import SAMPLE_ROWS_ENV
 from component_store.store import ComponentStore
 from pipelines.compiler import compile_to_yaml
+from pipelines.loops import iterations_state
 from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
 from pipelines.spec import WorkflowSpec
@@ -255,21 +256,12 @@ class KubeflowRunner:
         return self.runs.get(record.id)
 
     def _record_kfp_state(self, record: RunRecord, run: Any) -> None:
-        tasks = {t.display_name: t for t in (getattr(run.run_details, "task_details", None) or [])}
+        tasks: dict[str, list[Any]] = {}  # a loop node has a task per iteration, all with its name
+        for task in getattr(run.run_details, "task_details", None) or []:
+            tasks.setdefault(task.display_name, []).append(task)
         for node in record.nodes:
-            task = tasks.get(node.node_id)
-            if task is None:
-                continue
-            fields: dict[str, Any] = {"status": KFP_NODE_STATES.get(str(task.state), "pending")}
-            if task.start_time:
-                fields["started_at"] = task.start_time.timestamp()
-            if task.end_time:
-                fields["ended_at"] = task.end_time.timestamp()
-            if getattr(task, "pod_name", None):
-                fields["message"] = f"{record.options['namespace']}/{task.pod_name}"
-            if task.error and task.error.message:
-                fields["message"] = task.error.message
-            self.runs.update_node(record.id, node.node_id, **fields)
+            if node.node_id in tasks:
+                self.runs.update_node(record.id, node.node_id, **_node_fields(tasks[node.node_id], record))
         state = KFP_RUN_STATES.get(str(run.state), "queued")
         if state in FINAL_RUN_STATES:
             message = run.error.message if run.error and run.error.message else ""
@@ -282,3 +274,26 @@ class KubeflowRunner:
                 self.runs.finish_orphan(record.id, state, message or f"{state} on Kubeflow")
         elif state == "running":
             self.runs.mark_remote_running(record.id)
+
+
+def _node_fields(tasks: list[Any], record: RunRecord) -> dict[str, Any]:
+    """A node's state from its KFP tasks (one, or one per loop iteration: then the iterations rolled up,
+    as the local runner's canvas shows a loop node)."""
+    states = [KFP_NODE_STATES.get(str(task.state), "pending") for task in tasks]
+    fields: dict[str, Any] = {"status": iterations_state(states)}
+    starts = [task.start_time.timestamp() for task in tasks if task.start_time]
+    ends = [task.end_time.timestamp() for task in tasks if task.end_time]
+    if starts:
+        fields["started_at"] = min(starts)
+    if ends and len(ends) == len(tasks):
+        fields["ended_at"] = max(ends)
+    if len(tasks) > 1:
+        fields["message"] = f"{len(tasks)} iterations"
+    elif getattr(tasks[0], "pod_name", None):
+        fields["message"] = f"{record.options['namespace']}/{tasks[0].pod_name}"
+    failed = [task.error.message for task in tasks if task.error and task.error.message]
+    if failed:
+        fields["message"] = (
+            failed[0] if len(tasks) == 1 else f"{len(failed)} of {len(tasks)} iterations failed: {failed[0]}"
+        )
+    return fields

@@ -26,6 +26,7 @@ from component_store.store import ComponentStore, parse_ref, workspace_store
 from pipelines.artifacts import ArtifactCache, node_fingerprint
 from pipelines.conditions import Reference, evaluate
 from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
+from pipelines.loops import expand_loops
 from pipelines.preflight import local_problems
 from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
@@ -150,7 +151,8 @@ class LocalRunner:
         problems = local_problems(spec, self.store)
         if problems:
             raise WorkflowInvalid(f"'{spec.name}' (on this machine)", problems)
-        return record_run(self.runs, new_run_id(), spec, values, self.backend, asdict(options))
+        instances = expand_loops(spec, values).spec.topological_order()
+        return record_run(self.runs, new_run_id(), spec, values, self.backend, asdict(options), instances)
 
     def execute(self, run_id: str, on_change: OnChange | None = None) -> RunRecord:
         """Drive a recorded run until every node is done, failed, skipped or cancelled."""
@@ -164,7 +166,7 @@ class LocalRunner:
             self.runs.finish_orphan(run_id, "failed", str(exc))
             raise
         self.runs.mark_started(run_id)
-        driver = _Driver(self, record, spec, options, on_change)
+        driver = _Driver(self, record, spec, options, on_change)  # loops unrolled into node instances
         finished = driver.drive()
         if finished.status == "failed":
             _alert_failed(self.workspace, finished)
@@ -206,7 +208,10 @@ class _Driver:
         options: RunOptions,
         on_change: OnChange | None,
     ):
-        self.runner, self.spec, self.options, self.on_change = runner, spec, options, on_change
+        expansion = expand_loops(spec, record.params)
+        self.runner, self.spec, self.options, self.on_change = runner, expansion.spec, options, on_change
+        self.loop_of = expansion.loop_of_instance
+        self.loop_limits = {loop_id: loop.parallelism for loop_id, loop in spec.loops.items()}
         self.run_id = record.id
         self.params = record.params
         self.status = {n.node_id: n.status for n in record.nodes}
@@ -215,7 +220,7 @@ class _Driver:
         self.attempts = {n.node_id: n.attempts for n in record.nodes}
         self.running: dict[str, _Running] = {}
         self.calls: dict[str, ExecutorCall] = {}
-        self.order = spec.topological_order()
+        self.order = self.spec.topological_order()
         self.exit_released = False  # the exit node starts once everything else is final
         self.exit_status = ""  # what the exit node is told about the run (TESSERA_RUN_STATUS)
         self.max_parallel = options.max_parallel or os.cpu_count() or 1
@@ -330,11 +335,17 @@ class _Driver:
                 )
                 progressed = True
                 continue
-            if len(self.running) >= self.max_parallel:
+            if len(self.running) >= self.max_parallel or self._loop_full(node_id):
                 continue
             self._start(node, fingerprint, params, inputs, component, replace=not use_cache)
             progressed = True
         return progressed
+
+    def _loop_full(self, node_id: str) -> bool:
+        """Whether the node's loop already runs as many iterations as its `parallelism` allows."""
+        loop_id = self.loop_of.get(node_id)
+        limit = self.loop_limits.get(loop_id, 0) if loop_id else 0
+        return bool(limit) and sum(self.loop_of.get(r) == loop_id for r in self.running) >= limit
 
     def _not_run_reason(self, node: Node) -> str:
         """Why a node whose upstream nodes are done does not run (KFP's semantics for dsl.If), or ''."""

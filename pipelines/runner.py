@@ -79,13 +79,15 @@ def validated_params(spec: WorkflowSpec, params: dict[str, Any], store: Componen
 
 
 def record_run(
-    runs: RunStore, run_id: str, spec: WorkflowSpec, values: dict[str, Any], backend: str, options: dict[str, Any]
-) -> RunRecord:
-    """Record a queued run of `spec`: its YAML and digest, parameter values, backend and options."""
+    runs: RunStore, run_id: str, spec: WorkflowSpec, values: dict[str, Any], backend: str, options: dict[str, Any],
+    node_ids: list[str] | None = None,
+) -> RunRecord:  # fmt: skip
+    """Record a queued run of `spec`: its YAML and digest, parameter values, backend and options; its
+    nodes are `node_ids` (a runner that unrolls loops records each instance) or the spec's."""
     text = workflow_to_yaml(spec)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     workflow = f"{spec.project}/{spec.name}"
-    return runs.create(run_id, workflow, digest, text, values, backend, options, spec.topological_order())
+    return runs.create(run_id, workflow, digest, text, values, backend, options, node_ids or spec.topological_order())
 
 
 def follow(runner: Runner, run_id: str, on_change: Callable[[RunRecord], None], poll_seconds: float = 2.0) -> RunRecord:

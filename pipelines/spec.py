@@ -22,7 +22,8 @@ local runner executes it. It knows nothing about kfp, streamlit or mlflow.
 Edges are derived from `inputs` bindings (`<node>.<output>`); there is no second place
 to state them. Control flow: `after: [node]` waits without reading outputs; `when:` runs a node
 only if a condition over run parameters and upstream parameter outputs holds (pipelines/conditions.py);
-a node downstream of one that did not run does not run either. Shape is checked here; meaning (components, types, cycles) is checked by
+a node downstream of one that did not run does not run either; `loops:` run a group of nodes once per
+item of a list (pipelines/loops.py). Shape is checked here; meaning (components, types, cycles) is checked by
 `pipelines.validation` against the store.
 """
 
@@ -46,6 +47,22 @@ def param_reference(value: Any) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def ordered_by_waits(waits: dict[str, set[str]]) -> list[str] | None:
+    """The keys so that each comes after the keys it waits for, stable by the dict's order; None on a cycle."""
+    remaining = {key: set(waited) for key, waited in waits.items()}
+    order: list[str] = []
+    while remaining:
+        ready = [key for key, waited in remaining.items() if not waited]
+        if not ready:
+            return None
+        for key in ready:
+            order.append(key)
+            del remaining[key]
+        for waited in remaining.values():
+            waited.difference_update(ready)
+    return order
 
 
 class _Frozen(BaseModel):
@@ -123,6 +140,14 @@ class Node(_Frozen):
             return set()
 
 
+class Loop(_Frozen):
+    """A group of nodes run once per item of a list (KFP's `dsl.ParallelFor`); see pipelines/loops.py."""
+
+    for_each: str | list[Any] = Field(description="a list run parameter ('${params.regions}') or a literal list")
+    parallelism: int = Field(default=0, ge=0, le=1000, description="iterations running at once (0: no limit)")
+    nodes: tuple[str, ...] = Field(description="the nodes run per item; they read the item as '${loop.item}'")
+
+
 class Position(_Frozen):
     x: float = 0.0
     y: float = 0.0
@@ -139,6 +164,7 @@ class WorkflowSpec(_Frozen):
     on_exit: str | None = Field(
         default=None, description="a node that runs last, whatever happened (a notification); it reads no outputs"
     )
+    loops: dict[str, Loop] = Field(default_factory=dict)
     layout: dict[str, Position] = Field(default_factory=dict)
 
     def node(self, node_id: str) -> Node:
@@ -202,18 +228,10 @@ class WorkflowSpec(_Frozen):
         Raises:
             ValueError: on a cycle (validated workflows have none).
         """
-        ids = self.node_ids()
-        remaining = {n.id: n.upstream() & set(ids) for n in self.nodes}
-        order: list[str] = []
-        while remaining:
-            ready = [i for i in ids if i in remaining and not remaining[i]]
-            if not ready:
-                raise ValueError(f"workflow '{self.name}' has a cycle: {' → '.join(self.find_cycle() or [])}")
-            for node_id in ready:
-                order.append(node_id)
-                del remaining[node_id]
-            for deps in remaining.values():
-                deps.difference_update(ready)
+        ids = set(self.node_ids())
+        order = ordered_by_waits({n.id: n.upstream() & ids for n in self.nodes})
+        if order is None:
+            raise ValueError(f"workflow '{self.name}' has a cycle: {' → '.join(self.find_cycle() or [])}")
         return order
 
     def with_node(self, node: Node) -> WorkflowSpec:

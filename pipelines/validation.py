@@ -15,6 +15,7 @@ from typing import Any
 from component_store.spec import ArtifactSpec, ComponentSpec, ParamSpec
 from component_store.store import ComponentStore, PublishedVersion
 from pipelines.edits import artifacts_fit
+from pipelines.loops import is_loop_item, loop_items, loop_of, loop_problems
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from tessera.errors import ComponentNotFound, Problem
 from tessera.suggest import did_you_mean, one_of
@@ -58,6 +59,7 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
         problems += _input_problems(spec, node, component, resolved)
         problems += _control_problems(spec, node, resolved)
     problems += _exit_problems(spec)
+    problems += loop_problems(spec)
     cycle = spec.find_cycle()
     if cycle:
         problems.append(Problem("workflow", f"the nodes form a cycle: {' → '.join(cycle)}; a workflow must be a DAG"))
@@ -169,7 +171,8 @@ def _param_problems(spec: WorkflowSpec, node: Node, component: ComponentSpec) ->
                 )
             )
             continue
-        problems += [Problem(f"{where} › {name}", m) for m in _value_problems(spec, value, param)]
+        checked = _loop_item_problems(spec, node, param) if is_loop_item(value) else _value_problems(spec, value, param)
+        problems += [Problem(f"{where} › {name}", m) for m in checked]
     for param in component.params:
         if param.required and param.name not in node.params:
             problems.append(
@@ -202,6 +205,21 @@ def _value_problems(spec: WorkflowSpec, value: Any, param: ParamSpec) -> list[st
     if not value_matches(value, param.type):
         return [f"expected {param.type}, got {type(value).__name__} {value!r}"]
     return _range_problems(value, param)
+
+
+def _loop_item_problems(spec: WorkflowSpec, node: Node, param: ParamSpec) -> list[str]:
+    """Each item the node's loop would give `param` (the literal list, or the run parameter's default)."""
+    loop_id = loop_of(spec).get(node.id)
+    if loop_id is None:
+        return []  # loop_problems says so
+    loop = spec.loops[loop_id]
+    defaults = {name: p.default for name, p in spec.params.items()}
+    for item in loop_items(loop, defaults):
+        if not value_matches(item, param.type):
+            return [f"loop '{loop_id}' has item {item!r}, but '{param.name}' takes {param.type}"]
+        if found := _range_problems(item, param, prefix=f"loop '{loop_id}' item "):
+            return found
+    return []
 
 
 def _range_problems(value: Any, param: ParamSpec, prefix: str = "") -> list[str]:

@@ -73,14 +73,13 @@ def _shape_problem(raw: dict[str, Any], error: Any) -> Problem:
 
 
 def _fields_at(loc: tuple[Any, ...]) -> list[str]:
-    from pipelines.spec import Node, Position, Resources, WorkflowParam
+    from pipelines.spec import Loop, Node, Position, Resources, WorkflowParam
 
     head = [p for p in loc[:-1] if not isinstance(p, int)]
     model: Any = WorkflowSpec
     for part in head:
-        model = {"nodes": Node, "resources": Resources, "params": WorkflowParam, "layout": Position}.get(
-            str(part), model
-        )
+        models = {"nodes": Node, "resources": Resources, "params": WorkflowParam, "layout": Position, "loops": Loop}
+        model = models.get(str(part), model)
     return list(model.model_fields)
 
 
@@ -123,7 +122,7 @@ def _ordered(spec: WorkflowSpec) -> dict[str, Any]:
     data = spec.model_dump(mode="json", exclude_defaults=True)
     if spec.layout:  # a place is both coordinates, even one at 0
         data["layout"] = {node: {"x": p.x, "y": p.y} for node, p in spec.layout.items()}
-    order = ["name", "project", "description", "params", "nodes", "on_exit", "layout"]
+    order = ["name", "project", "description", "params", "nodes", "loops", "on_exit", "layout"]
     return {key: data[key] for key in order if key in data}
 
 

@@ -41,11 +41,13 @@ def flow_elements(
 
     A node's card reads: the step's name, its component@version, a status chip with the last run's
     time (`cached` for a cache hit, `not_run` under a false condition), one line of its key parameters,
-    and its `when` condition and `after` waits; it is coloured by its last run status and red-edged if invalid.
+    its `when` condition, `after` waits and loop; it is coloured by its last run status and red-edged if invalid.
     """
     from pipelines.layout import layered_layout
+    from pipelines.loops import loop_of
 
     statuses, seconds = statuses or {}, seconds or {}
+    looped = loop_of(spec)
     unplaced = layered_layout(spec) if any(n.id not in spec.layout for n in spec.nodes) else {}
     nodes = []
     for node in spec.nodes:
@@ -61,6 +63,7 @@ def flow_elements(
             *([key_params(node.params)] if node.params else []),
             *([f"⎇ _when {node.when}_"] if node.when else []),  # control flow on the card, not as edges:
             *([f"⧗ _after {', '.join(node.after)}_"] if node.after else []),  # edges stand for data bindings
+            *([_loop_line(spec, looped[node.id])] if node.id in looped else []),
         ]
         nodes.append({
             "id": node.id, "position": {"x": x, "y": y},
@@ -76,6 +79,12 @@ def flow_elements(
         for src, out, dst, inp in spec.edges()
     ]  # fmt: skip
     return nodes, edges
+
+
+def _loop_line(spec: WorkflowSpec, loop_id: str) -> str:
+    loop = spec.loops[loop_id]
+    items = loop.for_each if isinstance(loop.for_each, str) else ", ".join(str(i) for i in loop.for_each)[:40]
+    return f"↻ _loop {loop_id}: each of {items}_"
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,14 @@ from typing import Any
 
 import streamlit as st
 
+from pipelines.loops import node_of_instance
 from pipelines.runs import RunRecord, run_metrics
 
 
 def latest_workflow_run(records: list[RunRecord], node_ids: list[str]) -> RunRecord | None:
     """The newest run of the whole workflow: data previews (quick runs of a part of it) do not count."""
     for record in records:
-        ran = {n.node_id for n in record.nodes}
+        ran = {node_of_instance(n.node_id) for n in record.nodes}
         if not (record.options.get("sample") and ran < set(node_ids)):
             return record
     return None

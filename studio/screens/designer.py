@@ -9,6 +9,7 @@ import streamlit as st
 
 from pipelines import edits
 from pipelines.layout import tidy
+from pipelines.loops import node_of_instance, rolled_up
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES
 from pipelines.validation import review_warnings, validate_workflow
@@ -51,8 +52,12 @@ for warning in review_warnings(spec, store):  # versions in review or deprecated
 problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
 runner = ui.runner()
 last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
-statuses = {n.node_id: n.status for n in last_run.nodes} if last_run else {}
-seconds = {n.node_id: n.seconds for n in last_run.nodes if n.seconds is not None} if last_run else {}
+statuses = rolled_up({n.node_id: n.status for n in last_run.nodes}) if last_run else {}  # a loop's iterations: one card
+seconds: dict[str, float] = {}
+for node_record in last_run.nodes if last_run else ():
+    if node_record.seconds is not None:
+        step = node_of_instance(node_record.node_id)
+        seconds[step] = seconds.get(step, 0.0) + node_record.seconds
 
 with bar_status:
     st.markdown(
@@ -311,7 +316,7 @@ with run_column:
             if node_record.status == "failed":
                 with st.expander(f"log of {node_record.node_id}"):
                     st.code(runner.logs(latest.id, node_record.node_id)[-4000:])
-        now = {n.node_id: n.status for n in latest.nodes}
+        now = rolled_up({n.node_id: n.status for n in latest.nodes})
         if now != statuses:
             st.rerun()
 

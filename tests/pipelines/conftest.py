@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from component_store.publish import publish
@@ -47,3 +50,20 @@ def kubeflow_workspace(workspace: Workspace, namespace: str = "risk-team") -> Wo
     settings = KubeflowSettings(host="http://kubeflow.test/pipeline", namespace=namespace)
     update = {"kubeflow": settings, "tracking_uri": "http://tessera-mlflow:5000"}
     return Workspace(workspace.root, workspace.config.model_copy(update=update))
+
+
+def run_with_kfp_local(pipeline_yaml: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **params: Any) -> Path:
+    """Run compiled IR with kfp's own local engine (subprocesses in this venv); returns its run folder."""
+    import os
+    import sys
+
+    from kfp import components, local
+
+    ir_path = tmp_path / "pipeline.yaml"
+    ir_path.write_text(pipeline_yaml)
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    root = tmp_path / "kfp-local"
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    components.load_component_from_file(str(ir_path))(**params)
+    [run_folder] = list(root.iterdir())
+    return run_folder

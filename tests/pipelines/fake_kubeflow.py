@@ -50,9 +50,13 @@ def _now() -> str:
 class FakeKubeflow:
     """Stands in for `urllib3.PoolManager`: `client._run_api.api_client.rest_client.pool_manager = fake`."""
 
-    def __init__(self, finish_after: int = 2, fail_node: str = "", false_conditions: frozenset[str] = frozenset()):
+    def __init__(
+        self, finish_after: int = 2, fail_node: str = "", false_conditions: frozenset[str] = frozenset(),
+        fail_iteration: int | None = None,
+    ):  # fmt: skip
         self.finish_after = finish_after
         self.fail_node = fail_node
+        self.fail_iteration = fail_iteration  # with fail_node in a loop: the iteration that fails (None: all)
         self.false_conditions = false_conditions  # dsl.If groups (condition-1, …) whose condition is false
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.experiments: dict[str, dict[str, Any]] = {}
@@ -144,24 +148,31 @@ class FakeKubeflow:
         """As KFP reports them: a task per node reached, a dsl.If group whose condition is false SKIPPED and
         the tasks inside it never created."""
         spec = run["pipeline_spec"]
-        names: list[str] = []
+        names: list[tuple[str, int]] = []  # (task name, loop iteration)
 
-        def walk(dag_tasks: dict[str, Any]) -> None:
+        def walk(dag_tasks: dict[str, Any], iteration: int = 0) -> None:
             for task in dag_tasks.values():
                 name = task["taskInfo"]["name"]
-                names.append(name)
+                names.append((name, iteration))
                 group = spec["components"].get(task["componentRef"]["name"], {}).get("dag")
                 if group and name not in self.false_conditions:
-                    walk(group["tasks"])
+                    for each in range(self._iterations(run, task)):  # a dsl.ParallelFor: its tasks once per item
+                        walk(group["tasks"], each)
 
         walk(spec["root"]["dag"]["tasks"])
         state = {"PENDING": "PENDING", "RUNNING": "RUNNING", "CANCELED": "CANCELED"}.get(run["state"], "SUCCEEDED")
         tasks = [{"display_name": run["display_name"], "state": run["state"], "task_id": "root"}]
-        for name in names:
-            task_state = "FAILED" if run["state"] == "FAILED" and name == self.fail_node else state
+        for name, iteration in names:
+            failing = name == self.fail_node and self.fail_iteration in (None, iteration)
+            task_state = "FAILED" if run["state"] == "FAILED" and failing else state
             if name in self.false_conditions and task_state == "SUCCEEDED":
                 task_state = "SKIPPED"
-            task = {"display_name": name, "task_id": f"{name}-id", "state": task_state, "pod_name": f"{name}-pod"}
+            task = {
+                "display_name": name,
+                "task_id": f"{name}-{iteration}",
+                "state": task_state,
+                "pod_name": f"{name}-pod",
+            }
             if task_state != "PENDING":
                 task["start_time"] = _now()
             if task_state in ("SUCCEEDED", "FAILED"):
@@ -170,6 +181,18 @@ class FakeKubeflow:
                 task["error"] = {"code": 2, "message": f"{name}: exit code 1"}
             tasks.append(task)
         return tasks
+
+    @staticmethod
+    def _iterations(run: dict[str, Any], task: dict[str, Any]) -> int:
+        """How many times a group runs: once, or once per item of its `dsl.ParallelFor`."""
+        items = task.get("parameterIterator", {}).get("items")
+        if items is None:
+            return 1
+        if "raw" in items:
+            return len(json.loads(items["raw"]))
+        parameter = items["inputParameter"].removeprefix("pipelinechannel--")
+        values = run.get("runtime_config", {}).get("parameters", {})
+        return len(values.get(parameter, []))
 
     def _create_recurring(self, body: dict[str, Any]) -> _Response:
         check_against_model(body, "V2beta1RecurringRun")

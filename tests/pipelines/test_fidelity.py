@@ -1,31 +1,22 @@
 """Fidelity: the compiled IR run by kfp's own local engine gives the same outputs as Tessera's runner."""
 
-import os
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipelines.compiler import compile_to_yaml
+from tests.pipelines.conftest import run_with_kfp_local
 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 def test_kfp_local_and_tessera_produce_the_same_outputs(runner, features_spec, tmp_path, monkeypatch):
-    from kfp import components, local
-
     ours = runner.run(features_spec)
     assert ours.status == "succeeded"
-
-    ir_path = tmp_path / "pipeline.yaml"
-    ir_path.write_text(compile_to_yaml(features_spec, runner.store))
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    root = tmp_path / "kfp-local"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
-    components.load_component_from_file(str(ir_path))(players=5000, test_size=0.2)
-
-    [run_folder] = list(root.iterdir())
+    run_folder = run_with_kfp_local(
+        compile_to_yaml(features_spec, runner.store), tmp_path, monkeypatch, players=5000, test_size=0.2
+    )
     for node in ours.nodes:
         for output, spec in node.outputs.items():
             theirs = run_folder / node.node_id / output
