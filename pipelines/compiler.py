@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from component_store.store import ComponentStore, parse_ref
-from pipelines.conditions import Reference, comparisons
+from pipelines.conditions import Reference, comparisons, is_conjunction, references
 from pipelines.loops import is_loop_item, loop_of, unit_order
 from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
@@ -177,10 +177,14 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
             ]
             for condition in dict.fromkeys(deeper):
                 with contextlib.ExitStack() as blocks:
-                    for left, symbol, right in comparisons(condition):  # `a and b`: nested blocks
-                        blocks.enter_context(
-                            dsl.If(_comparison(left, symbol, right, tasks, pipeline_params, condition))
-                        )
+                    if is_conjunction(condition):  # `a and b`: nested blocks
+                        for left, symbol, right in comparisons(condition):
+                            blocks.enter_context(
+                                dsl.If(_comparison(left, symbol, right, tasks, pipeline_params, condition))
+                            )
+                    else:  # `or`: a task evaluates the condition, the block reads its answer
+                        answer = _condition_task(condition, spec, store, tasks, pipeline_params)
+                        blocks.enter_context(dsl.If(answer.output == True))  # noqa: E712 (a KFP condition, not Python)
                     build((*prefix, condition))
 
         if spec.on_exit is None:
@@ -226,6 +230,27 @@ def condition_paths(spec: WorkflowSpec) -> dict[str, tuple[str, ...]]:
                 )
         paths[node_id] = (*path, node.when) if node.when else path
     return paths
+
+
+def _condition_task(
+    condition: str, spec: WorkflowSpec, store: ComponentStore, tasks: dict[str, Any], pipeline_params: dict[str, Any]
+) -> Any:
+    from pipelines.condition_task import condition_component
+
+    values: dict[str, Any] = {}
+    types: dict[str, str] = {}
+    for reference in references(condition):
+        key = str(reference)
+        if reference.source == "params":
+            values[key], types[key] = pipeline_params[reference.name], spec.params[reference.name].type
+        else:
+            output = store.resolve(spec.node(reference.source).component).param_output(reference.name)
+            assert output is not None  # validated
+            values[key], types[key] = tasks[reference.source].outputs[reference.name], output.type
+    task = condition_component(DEFAULT_RUNTIME_IMAGE)(condition=condition, values=values, types=types)
+    task.set_display_name(f"when {condition}"[:60])
+    task.set_caching_options(False)
+    return task
 
 
 def _comparison(

@@ -1,14 +1,16 @@
 """`when:` conditions: a small, safe grammar over run parameters and upstream parameter outputs.
 
     when: "gate.decision == 'accept'"
-    when: "params.min_auc >= 0.7 and not params.dry_run"
+    when: "params.min_auc >= 0.7 and not params.dry_run == true"
+    when: "gate.decision == 'accept' or params.force == true"
 
-Allowed: comparisons (`==`, `!=`, `<`, `<=`, `>`, `>=`) joined by `and`, `not` before a comparison,
-parentheses, literals (text in quotes, numbers, true/false), `params.NAME` (a run parameter) and
-`NODE.OUTPUT` (a parameter output of an upstream node). Nothing else parses: no calls, no attributes
-beyond one dot, no arithmetic, so a condition never runs code. The same value is evaluated by the
-local runner and compiled to nested `dsl.If` blocks for Kubeflow, which is why there is no `or`:
-KFP's `dsl.If` takes one comparison, and an `or` would need the guarded steps twice.
+Allowed: comparisons (`==`, `!=`, `<`, `<=`, `>`, `>=`) joined by `and` and `or`, `not` before a
+comparison, parentheses, literals (text in quotes, numbers, true/false), `params.NAME` (a run
+parameter) and `NODE.OUTPUT` (a parameter output of an upstream node). Nothing else parses: no calls,
+no attributes beyond one dot, no arithmetic, so a condition never runs code. The local runner
+evaluates it; for Kubeflow, comparisons joined by `and` compile to nested `dsl.If` blocks, and a
+condition with `or` (which KFP's `dsl.If` cannot take) to a small task that evaluates it with this
+module (`evaluate_sent`) and a `dsl.If` on its answer.
 """
 
 from __future__ import annotations
@@ -65,9 +67,31 @@ def evaluate(text: str, value_of: Callable[[Reference], Any]) -> bool:
     return bool(_value(parse_condition(text), value_of))
 
 
+def is_conjunction(text: str) -> bool:
+    """Whether the condition is comparisons joined by `and` only (what nested `dsl.If` blocks express)."""
+    return not any(isinstance(n, ast.BoolOp) and isinstance(n.op, ast.Or) for n in ast.walk(parse_condition(text)))
+
+
+def evaluate_sent(text: str, values: dict[str, Any], types: dict[str, str]) -> bool:
+    """The condition's truth from values as a Kubeflow task receives them (`{"gate.decision": "accept"}`),
+    each read back as its declared type (KFP may hand a number over as text)."""
+
+    def typed(reference: Reference) -> Any:
+        value, kind = values[str(reference)], types.get(str(reference), "string")
+        if kind == "boolean":
+            return value if isinstance(value, bool) else str(value).strip().lower() == "true"
+        if kind == "integer":
+            return int(float(value))
+        if kind == "number":
+            return float(value)
+        return str(value)
+
+    return evaluate(text, typed)
+
+
 def comparisons(text: str) -> list[tuple[Reference | Any, str, Reference | Any]]:
-    """The condition as the comparisons that must all hold, `not` folded in: (left, operator, right),
-    each side a `Reference` or a literal. This is what the compiler turns into `dsl.If` blocks."""
+    """A conjunction (`is_conjunction`) as the comparisons that must all hold, `not` folded in: (left,
+    operator, right), each side a `Reference` or a literal. The compiler turns them into `dsl.If` blocks."""
     inverse = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
     found = []
     for node in _conjuncts(parse_condition(text)):
@@ -95,13 +119,8 @@ def _side(node: ast.expr) -> Any:
 
 def _check(node: ast.AST, top: bool = True) -> None:
     if isinstance(node, ast.BoolOp):
-        if isinstance(node.op, ast.Or):
-            raise ConditionError(
-                "'or' is not allowed: Kubeflow's dsl.If takes comparisons joined by 'and'; "
-                "give the two cases nodes of their own"
-            )
         if not top:
-            raise ConditionError("'and' goes between comparisons, not inside one")
+            raise ConditionError("'and' and 'or' go between comparisons, not inside one")
         for value in node.values:
             _check(value)
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
@@ -131,8 +150,9 @@ def _check(node: ast.AST, top: bool = True) -> None:
 
 
 def _value(node: ast.AST, value_of: Callable[[Reference], Any]) -> Any:
-    if isinstance(node, ast.BoolOp):  # only `and` parses
-        return all(_value(v, value_of) for v in node.values)
+    if isinstance(node, ast.BoolOp):
+        join = all if isinstance(node.op, ast.And) else any
+        return join(_value(v, value_of) for v in node.values)
     if isinstance(node, ast.UnaryOp):
         return not _value(node.operand, value_of)
     if isinstance(node, ast.Compare):

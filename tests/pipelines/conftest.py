@@ -59,6 +59,7 @@ def run_with_kfp_local(pipeline_yaml: str, tmp_path: Path, monkeypatch: pytest.M
 
     from kfp import components, local
 
+    tmp_path.mkdir(parents=True, exist_ok=True)
     ir_path = tmp_path / "pipeline.yaml"
     ir_path.write_text(pipeline_yaml)
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

@@ -9,6 +9,7 @@ KFP's semantics, as the local runner keeps them:
 | `when:` false | the task sits in a `dsl.If` that is not entered | `not_run`, with the condition in its message |
 | downstream of a node not run | inside the same `dsl.If`: not run | `not_run` ("upstream … did not run") |
 | run with nodes not run | succeeded | succeeded |
+| `when:` with `or` | a task evaluates it; `dsl.If` on its answer | evaluated in the driver |
 """
 
 from __future__ import annotations
@@ -112,12 +113,14 @@ def test_the_ir_nests_conditions_and_orders_after(flow, toy_store) -> None:
 def test_the_spec_round_trips_and_validation_names_each_mistake(flow, toy_store) -> None:
     assert parse_workflow(workflow_to_yaml(flow)) == flow
     broken = parse_workflow(
-        FLOW.replace("size.size == 'big' and size.rows >= 200", "size.sise == 'big' or params.min_row > 3")
+        FLOW.replace("size.size == 'big' and size.rows >= 200", "size.sise == 'big' or params.min_row + 1 > 3")
         .replace("not size.size == 'big'", "players.table != 'x'")
         .replace("after: [size]", "after: [sise, report]")
     )
     messages = [str(p) for p in validate_workflow(broken, toy_store)]
-    assert any("node 'big' › when: 'or' is not allowed" in m for m in messages), messages
+    assert any(
+        "node 'big' › when: 'params.min_row + 1' is not allowed in a condition: only comparisons" in m for m in messages
+    ), messages
     assert any(
         "node 'small' › when: 'players.table' is an artifact (Dataset); conditions read parameter outputs" in m
         for m in messages
@@ -164,9 +167,9 @@ def test_the_designer_sets_a_condition_and_a_wait_and_the_card_shows_them(demo_w
         return app
 
     app = designer()
-    next(t for t in app.text_input if t.label == "Run only when").input("params.test_size > 0.1 or true")
+    next(t for t in app.text_input if t.label == "Run only when").input("params.test_size * 2 > 0.1")
     next(b for b in app.button if b.label == "Apply").click().run()
-    assert any("'or' is not allowed" in e.value for e in app.error), "refused, nothing written"
+    assert any("is not allowed in a condition" in e.value for e in app.error), "refused, nothing written"
     assert "when:" not in path.read_text()
 
     app = designer()
@@ -218,3 +221,42 @@ def test_the_exit_node_runs_last_whatever_happened_and_is_told_the_outcome(
     assert "exit-handler-1" in root[task_name("tell")]["dependentTasks"]
     bad = parse_workflow(EXIT.replace("  params: {url_env: '', url: URL, message: nightly}", "  after: [players]"))
     assert any("'tell' runs after everything" in str(p) for p in validate_workflow(bad, toy_store))
+
+
+OR_FLOW = FLOW.replace(
+    "when: size.size == 'big' and size.rows >= 200", "when: size.size == 'small' or size.rows >= 200"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+def test_or_runs_the_same_in_the_local_runner_and_through_kfp_local(runner, toy_store, tmp_path, monkeypatch) -> None:
+    """`or` has no dsl.If of its own: the IR evaluates it in a task; kfp's local engine runs that IR and
+    takes the same branches as the local runner."""
+    from tests.pipelines.conftest import run_with_kfp_local
+
+    spec = parse_workflow(OR_FLOW)
+    ours = {rows: states(runner.run(spec, {"rows": rows, "min_rows": 100})) for rows in (150, 300)}
+    assert ours[150]["big"] == "not_run", "150 rows: neither small (< 100) nor >= 200"
+    assert ours[300]["big"] == ours[300]["big_profile"] == "succeeded", "300 rows: the second half holds"
+
+    ir = compile_workflow(spec, toy_store)
+    evaluators = [t for name, t in ir["root"]["dag"]["tasks"].items() if name.startswith("evaluate-condition")]
+    assert len(evaluators) == 1 and evaluators[0]["taskInfo"]["name"].startswith("when size.size == 'small' or")
+    sent = evaluators[0]["inputs"]["parameters"]
+    assert sent["types"]["runtimeValue"]["constant"] == {"size.size": "string", "size.rows": "integer"}
+    for rows in (150, 300):
+        folder = run_with_kfp_local(compile_to_yaml(spec, toy_store), tmp_path / str(rows), monkeypatch, rows=rows)
+        ran = {p.parent.name for p in folder.rglob("executor_output.json")}
+        assert ("big" in ran) == (ours[rows]["big"] == "succeeded"), (rows, sorted(ran))
+        assert ("small" in ran) == (ours[rows]["small"] == "succeeded"), (rows, sorted(ran))
+
+
+def test_the_condition_task_reads_what_kubeflow_sends_as_the_declared_types() -> None:
+    from pipelines.conditions import evaluate_sent
+
+    types = {"size.rows": "integer", "params.force": "boolean", "gate.auc": "number", "gate.decision": "string"}
+    sent = {"size.rows": "250", "params.force": "false", "gate.auc": "0.71", "gate.decision": "reject"}
+    assert evaluate_sent("size.rows >= 200 or params.force == true", sent, types), "'250' is read as 250"
+    assert not evaluate_sent("gate.auc > 0.8 or (gate.decision == 'accept' and size.rows > 1)", sent, types)
+    assert evaluate_sent("not gate.auc > 0.8 and params.force == false", sent | {"params.force": False}, types)

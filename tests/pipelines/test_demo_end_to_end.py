@@ -18,7 +18,7 @@ from pipelines.preview import preview_table
 from pipelines.runner import RunOptions
 from tessera.workspace import load_workspace
 
-FAST = {"players": 1500, "n_trials": 3}
+FAST = {"players": 1500, "n_trials": 3}  # notebook 01 runs with these too: its run comes from the cache
 WORSE = FAST | {"search_space": {"max_depth": 1, "max_iter": 10, "learning_rate": 0.01}}
 
 
