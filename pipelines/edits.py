@@ -14,7 +14,7 @@ from typing import Any
 
 from component_store.spec import ComponentSpec
 from component_store.store import ComponentStore
-from pipelines.spec import Binding, Node, Position, Resources, WorkflowSpec
+from pipelines.spec import Binding, Loop, Node, Position, Resources, WorkflowSpec
 from tessera.errors import TesseraError
 from tessera.suggest import did_you_mean, one_of
 
@@ -65,9 +65,12 @@ def remove_node(spec: WorkflowSpec, node_id: str) -> WorkflowSpec:
         if node.id == node_id:
             continue
         kept = {name: text for name, text in node.inputs.items() if text.partition(".")[0] != node_id}
-        nodes.append(node.model_copy(update={"inputs": kept}) if kept != node.inputs else node)
+        waits = tuple(w for w in node.after if w != node_id)
+        changed = kept != node.inputs or waits != node.after
+        nodes.append(node.model_copy(update={"inputs": kept, "after": waits}) if changed else node)
     layout = {k: v for k, v in spec.layout.items() if k != node_id}
-    return spec.model_copy(update={"nodes": tuple(nodes), "layout": layout})
+    keep = set(spec.node_ids()) - {node_id}
+    return spec.model_copy(update={"nodes": tuple(nodes), "layout": layout, "loops": _loops_of(spec, keep)})
 
 
 def bind(spec: WorkflowSpec, store: ComponentStore, node_id: str, input_name: str, source: str) -> WorkflowSpec:
@@ -201,7 +204,45 @@ def upstream_workflow(spec: WorkflowSpec, node_id: str) -> WorkflowSpec:
     """The part of `spec` a node needs: the node and its ancestors (for a quick preview run)."""
     keep = _ancestors(spec, node_id) | {node_id}
     nodes = tuple(n for n in spec.nodes if n.id in keep)
-    return spec.model_copy(update={"nodes": nodes, "layout": {k: v for k, v in spec.layout.items() if k in keep}})
+    layout = {k: v for k, v in spec.layout.items() if k in keep}
+    return spec.model_copy(update={"nodes": nodes, "layout": layout, "loops": _loops_of(spec, keep)})
+
+
+def set_node_loop(spec: WorkflowSpec, node_id: str, for_each: str | None, parallelism: int = 0) -> WorkflowSpec:
+    """Run a node once per item of a list run parameter (`for_each` its name; None: once). It joins the loop
+    over that parameter (`per_<name>`, made if needed, whose parallelism this sets) and leaves any other."""
+    _node(spec, node_id)
+    loops = _loops_of(spec, set(spec.node_ids()) - {node_id})
+    if for_each:
+        lists = [name for name, param in spec.params.items() if param.type == "array"]
+        if for_each not in lists:
+            hint = did_you_mean(for_each, lists)
+            raise EditRefused(
+                f"node '{node_id}' › loop: no list run parameter '{for_each}'{hint}; lists: {one_of(lists)}"
+            )
+        reference = f"${{params.{for_each}}}"
+        loop_id = next((i for i, loop in loops.items() if loop.for_each == reference), f"per_{for_each}")
+        joined = loops.get(loop_id)
+        members = (*joined.nodes, node_id) if joined else (node_id,)
+        loops[loop_id] = Loop(for_each=reference, parallelism=parallelism, nodes=members)
+    looped = spec.model_copy(update={"loops": loops})
+    from pipelines.loops import loop_problems
+
+    known = {str(p) for p in loop_problems(spec)}
+    new = [p for p in loop_problems(looped) if str(p) not in known]
+    if new:  # e.g. a step outside the loop reads this one's output
+        raise EditRefused(str(new[0]))
+    return looped
+
+
+def _loops_of(spec: WorkflowSpec, keep: set[str]) -> dict[str, Loop]:
+    """The spec's loops with only the nodes in `keep`; a loop left with none is dropped."""
+    loops = {}
+    for loop_id, loop in spec.loops.items():
+        members = tuple(n for n in loop.nodes if n in keep)
+        if members:
+            loops[loop_id] = loop if members == loop.nodes else loop.model_copy(update={"nodes": members})
+    return loops
 
 
 def _ancestors(spec: WorkflowSpec, node_id: str) -> set[str]:

@@ -12,6 +12,7 @@ from pipelines.layout import tidy
 from pipelines.loops import node_of_instance, rolled_up
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES
+from pipelines.spec import param_reference
 from pipelines.validation import review_warnings, validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
 from studio import forms, ui
@@ -257,12 +258,34 @@ with panel:
             when = st.text_input(
                 "Run only when", value=node.when or "", placeholder="gate.decision == 'accept'",
                 help="Comparisons of run parameters (params.NAME) and upstream parameter outputs (NODE.OUTPUT), "
-                "joined by and; empty: always runs.",
+                "joined by and / or; empty: always runs.",
             )  # fmt: skip
             after = st.multiselect("Wait for", [i for i in node_ids if i != node_id], default=list(node.after))
             if st.form_submit_button("Apply"):
                 with ui.user_errors(f"set when/after of {node_id}"):
                     save(edits.set_node_control(spec, node_id, when, after), f"{node_id}: when/after saved")
+                    st.rerun()
+
+        lists = [name for name, param in spec.params.items() if param.type == "array"]
+        with st.expander("Repeat"), st.form(f"loop-{choice}-{node_id}"):
+            current_loop = next((loop for loop in spec.loops.values() if node_id in loop.nodes), None)
+            options = ["(once)", *lists]
+            looped_over = param_reference(current_loop.for_each) if current_loop else None
+            over = st.selectbox(
+                "Run once per item of", options, index=options.index(looped_over) if looped_over in options else 0,
+                help="A list run parameter; the step reads its item as ${loop.item}. Steps repeated over the same "
+                "list run as one loop (dsl.ParallelFor on Kubeflow).",
+            )  # fmt: skip
+            at_once = st.number_input(
+                "Iterations at once (0: no limit)", min_value=0, max_value=1000, step=1,
+                value=current_loop.parallelism if current_loop else 0,
+            )  # fmt: skip
+            if st.form_submit_button("Apply repeat"):
+                with ui.user_errors(f"set the loop of {node_id}"):
+                    looped = edits.set_node_loop(spec, node_id, None if over == "(once)" else over, int(at_once))
+                    save(
+                        looped, f"{node_id}: " + ("runs once" if over == "(once)" else f"runs once per item of {over}")
+                    )
                     st.rerun()
 
         with st.expander("Resources"), st.form(f"resources-{choice}-{node_id}"):

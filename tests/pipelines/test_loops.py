@@ -243,3 +243,59 @@ def test_kfp_local_runs_the_compiled_loop_to_the_same_tables(runner, looped, tmp
     pd.testing.assert_frame_equal(
         pd.read_parquet(ours.node("report").outputs["table"]["uri"]), pd.read_parquet(run_folder / "report" / "table")
     )
+
+
+def test_edits_put_a_node_in_a_loop_and_removing_nodes_keeps_loops_valid(looped, toy_store) -> None:
+    from pipelines import edits
+    from pipelines.spec import Loop
+
+    joined = edits.set_node_loop(looped, "report", "sizes", 3)
+    assert joined.loops == {
+        "per_size": Loop(for_each="${params.sizes}", parallelism=3, nodes=("players", "size", "report"))
+    }
+    assert edits.set_node_loop(joined, "report", None).loops["per_size"].nodes == ("players", "size")
+    with pytest.raises(edits.EditRefused, match="reads 'players.table', which loop 'per_size' makes once per item"):
+        edits.set_node_loop(looped, "size", None)  # it would read one iteration's table from outside the loop
+    with pytest.raises(edits.EditRefused, match="no list run parameter 'size' \\(did you mean 'sizes'\\?\\)"):
+        edits.set_node_loop(looped, "report", "size")
+    removed = edits.remove_node(edits.remove_node(looped, "size"), "players")
+    assert removed.loops == {} and removed.node("report").after == ()
+    assert validate_workflow(removed, toy_store) == []
+
+
+@pytest.mark.slow
+def test_the_designer_repeats_a_step_over_a_list_parameter(demo_workspace, monkeypatch) -> None:
+    from pathlib import Path
+
+    import yaml
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("TESSERA_HOME", str(demo_workspace.root))
+    path = demo_workspace.find_workflow("player_features")
+    path.write_text(
+        path.read_text().replace(
+            "params:\n  players:", "params:\n  seeds:\n    type: array\n    default: [1, 2]\n  players:", 1
+        )
+    )
+    page = Path(__file__).resolve().parents[2] / "studio" / "screens" / "designer.py"
+
+    def repeat(step: str) -> AppTest:
+        app = AppTest.from_file(str(page), default_timeout=60)
+        app.query_params["workflow"] = "risk/player_features"
+        app.run()
+        next(s for s in app.selectbox if s.label == "Step").select(step).run()
+        next(s for s in app.selectbox if s.label == "Run once per item of").select("seeds")
+        next(n for n in app.number_input if n.label.startswith("Iterations at once")).set_value(2)
+        next(b for b in app.button if b.label == "Apply repeat").click().run()
+        return app
+
+    before = path.read_text()
+    refused = repeat("encode")  # split, outside the loop, reads encode's table
+    assert any("which loop 'per_seeds' makes once per item" in e.value for e in refused.error), [
+        e.value for e in refused.error
+    ]
+    assert path.read_text() == before, "nothing written"
+    repeat("split")
+    assert yaml.safe_load(path.read_text())["loops"] == {
+        "per_seeds": {"for_each": "${params.seeds}", "parallelism": 2, "nodes": ["split"]}
+    }
