@@ -42,6 +42,7 @@ def _seconds(value: float | None) -> str:
 
 
 def _node_table(record: Any) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     style = STATE_STYLE.get(record.status, "")
@@ -54,7 +55,8 @@ def _node_table(record: Any) -> Any:
     for node in record.nodes:
         detail = node.message or (", ".join(node.outputs) if node.outputs else "")
         state = f"[{STATE_STYLE.get(node.status, '')}]{node.status}[/]"
-        table.add_row(node.node_id, state, _seconds(node.seconds) if node.status != "cached" else "", detail)
+        seconds = _seconds(node.seconds) if node.status != "cached" else ""
+        table.add_row(escape(node.node_id), state, seconds, escape(detail))  # `train[eu]` is no markup
     return table
 
 

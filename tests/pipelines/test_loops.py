@@ -70,6 +70,14 @@ def test_each_item_runs_its_own_instances_with_its_item_and_the_same_iterations_
     assert record.node("report").started_at >= last_size, "after: [size] waits for every iteration"
     assert runner.logs(record.id, "size[60]").startswith("=== size[60] (measure@1.0.0) attempt 1")
 
+    from rich.console import Console
+
+    from studio.cli_runs import _node_table
+
+    console = Console(record=True, width=120)
+    console.print(_node_table(record))
+    assert "size[60]" in console.export_text(), "the CLI's table prints instance ids as they are, not as markup"
+
     again = runner.run(looped, {"sizes": [60, 120]})
     assert states(again)["size[60]"] == "cached", "an iteration's cache key is its own item"
     assert states(again)["size[120]"] == "succeeded" and "size[40]" not in states(again)
