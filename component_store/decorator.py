@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from component_store.signature import plain_function, read_signature
+from component_store.signature import final_status_param, plain_function, read_signature
 from component_store.spec import CATEGORIES, COMPONENT_NAME, SEMVER, ComponentSpec
 from tessera.errors import ComponentError
 from tessera.suggest import did_you_mean
@@ -140,6 +140,7 @@ def component(
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             param_outputs=tuple(param_outputs),
+            final_status=final_status_param(func),
             tags=tuple(tags),
             owner=owner,
             packages=tuple(packages),

@@ -66,7 +66,14 @@ def spec_from_component_yaml(text: str, category: str, name: str | None = None, 
         inputs=tuple(_artifacts(definition.get("inputDefinitions") or {})),
         outputs=tuple(_artifacts(definition.get("outputDefinitions") or {})),
         owner=owner, packages=tuple(packages_of(container)), kind=kind_of(container),
+        final_status=_final_status(definition.get("inputDefinitions") or {}),
     )  # fmt: skip
+
+
+def _final_status(section: dict[str, Any]) -> str:
+    """The input KFP fills with the run's final status (an exit task's `dsl.PipelineTaskFinalStatus`), or ''."""
+    parameters = section.get("parameters") or {}
+    return next((name for name, d in parameters.items() if d.get("parameterType") == "TASK_FINAL_STATUS"), "")
 
 
 def header_description(text: str) -> str:
@@ -116,6 +123,8 @@ def _requirement_name(requirement: str) -> str:
 def _params(section: dict[str, Any]) -> list[ParamSpec]:
     params = []
     for param_name, definition in (section.get("parameters") or {}).items():
+        if definition.get("parameterType") == "TASK_FINAL_STATUS":
+            continue  # filled for an exit task (`final_status`), never set by hand
         kind = cast(ParamType, PARAMETER_TYPES.get(definition.get("parameterType", ""), "string"))
         optional = bool(definition.get("isOptional")) or "defaultValue" in definition
         params.append(
@@ -136,6 +145,7 @@ def _artifacts(section: dict[str, Any]) -> list[ArtifactSpec]:
             name=artifact_name,
             type=str(definition.get("artifactType", {}).get("schemaTitle", "system.Artifact")).split(".")[-1],
             description=definition.get("description", ""),
+            many=bool(definition.get("isArtifactList", False)),
         )
         for artifact_name, definition in (section.get("artifacts") or {}).items()
     ]

@@ -61,12 +61,16 @@ def read_signature(
         if name not in hints:
             raise ComponentError(f"Component '{component}': parameter '{name}' has no type annotation; use {_ALLOWED}")
         hint = hints[name]
+        if final_status_hint(hint):  # filled by KFP (or the local runner) for an exit task: no form field
+            continue
         description = help_text.get(name, "")
         if type_annotations.is_Input_Output_artifact_annotation(hint):
+            inner = type_annotations.strip_Input_or_Output_marker(hint)
             artifact = ArtifactSpec(
                 name=name,
                 type=type_annotations.get_io_artifact_class(hint).__name__,
                 description=description,
+                many=type_annotations.is_list_of_artifacts(inner),
             )
             (inputs if type_annotations.is_artifact_wrapped_in_Input(hint) else outputs).append(artifact)
             continue
@@ -75,11 +79,11 @@ def read_signature(
     param_outputs: list[ParamSpec] = []
     if returned not in (None, type(None)):
         fields = getattr(returned, "__annotations__", None) if hasattr(returned, "_fields") else None
-        if not fields or any(kind not in _PLAIN_TYPES or kind in (list, dict) for kind in fields.values()):
+        if not fields or any(kind not in _PLAIN_TYPES or kind is dict for kind in fields.values()):
             raise ComponentError(
                 f"Component '{component}' returns {returned!r}; a component writes results to Output[...] "
                 'artifacts, and returns only parameter outputs as NamedTuple("Outputs", [("name", str)]) '
-                "of str, int, float or bool"
+                "of str, int, float, bool or list (a list is what a loop can run over)"
             )
         param_outputs = [
             ParamSpec(name=field, type=_PLAIN_TYPES[kind], required=False, description=help_text.get(field, ""))
@@ -87,6 +91,20 @@ def read_signature(
         ]
     summary, description = (doc.short_description or "").strip(), (doc.long_description or "").strip()
     return summary, description, params, inputs, outputs, param_outputs
+
+
+def final_status_hint(hint: Any) -> bool:
+    """Whether a parameter is annotated `dsl.PipelineTaskFinalStatus` (optionally Optional[...])."""
+    from kfp.dsl import PipelineTaskFinalStatus
+    from kfp.dsl.types import type_annotations
+
+    return bool(type_annotations.maybe_strip_optional_from_annotation(hint) is PipelineTaskFinalStatus)
+
+
+def final_status_param(func: Callable[..., Any]) -> str:
+    """The name of the function's `dsl.PipelineTaskFinalStatus` parameter, or ''."""
+    hints = typing.get_type_hints(func, include_extras=True)
+    return next((name for name, hint in hints.items() if name != "return" and final_status_hint(hint)), "")
 
 
 def _param_spec(component: str, name: str, hint: Any, default: Any, description: str) -> ParamSpec:

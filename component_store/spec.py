@@ -68,6 +68,11 @@ class ArtifactSpec(BaseModel):
     name: str
     type: str
     description: str = ""
+    many: bool = Field(
+        default=False,
+        description="an input that takes a list (`Input[List[Dataset]]`): bound to a loop node's output, it "
+        "receives every iteration's (dsl.Collected)",
+    )
 
 
 class ComponentSpec(BaseModel):
@@ -85,6 +90,11 @@ class ComponentSpec(BaseModel):
     outputs: tuple[ArtifactSpec, ...] = ()
     param_outputs: tuple[ParamSpec, ...] = Field(
         default=(), description="parameter outputs (a NamedTuple return) that conditions read"
+    )
+    final_status: str = Field(
+        default="",
+        description="the parameter that receives the run's final status (dsl.PipelineTaskFinalStatus): such a "
+        "component is a workflow's on_exit node",
     )
     tags: tuple[str, ...] = ()
     owner: str = ""

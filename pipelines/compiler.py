@@ -19,7 +19,7 @@ import yaml
 
 from component_store.store import ComponentStore, parse_ref
 from pipelines.conditions import Reference, comparisons, is_conjunction, references
-from pipelines.loops import is_loop_item, loop_of, unit_order
+from pipelines.loops import is_loop_item, loop_of, loop_source, unit_order
 from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow
@@ -137,7 +137,10 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                     arguments[key] = value
             for input_name, binding in node.bindings().items():
                 assert binding is not None  # validated
-                arguments[input_name] = tasks[binding.node].outputs[binding.output]
+                produced = tasks[binding.node].outputs[binding.output]
+                if binding.node in members and node.id not in members:  # a list input: every iteration's
+                    produced = dsl.Collected(produced)
+                arguments[input_name] = produced
             task = component(**arguments)
             task.set_display_name(node.id)
             for waited in node.after:
@@ -156,23 +159,27 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
         def add_loop(loop_id: str) -> None:
             loop = spec.loops[loop_id]
             reference = param_reference(loop.for_each) if isinstance(loop.for_each, str) else None
-            items = pipeline_params[reference] if reference else loop.for_each
+            source = loop_source(loop)
+            if source is not None:
+                items = tasks[source.node].outputs[source.output]
+            else:
+                items = pipeline_params[reference] if reference else loop.for_each
+            inside = [node_id for node_id in order if members.get(node_id) == loop_id]
             with dsl.ParallelFor(items, parallelism=loop.parallelism or None) as item:
-                for node_id in order:
-                    if members.get(node_id) == loop_id:
-                        add_task(spec.node(node_id), item)
+                build((), inside, inside, item)  # conditions inside a loop: dsl.If blocks in the ParallelFor
 
-        def build(prefix: tuple[str, ...]) -> None:
-            """The nodes guarded by exactly `prefix`, then each further condition in a `dsl.If` of its own.
-            Loops are never guarded (validation): at the top, each loop is built as one unit."""
-            for unit in unit_order(spec) if not prefix else order:
+        def build(prefix: tuple[str, ...], scope: list[str], units: list[str], item: Any = None) -> None:
+            """The nodes of `scope` guarded by exactly `prefix`, added in the order of `units` (at the top,
+            each loop is one unit: validation keeps loops out of conditions), then each further condition
+            in a `dsl.If` of its own."""
+            for unit in units:
                 if unit in spec.loops:
                     add_loop(unit)
                 elif guards[unit] == prefix and unit != spec.on_exit:
-                    add_task(spec.node(unit))
+                    add_task(spec.node(unit), item)
             deeper = [
                 guards[i][len(prefix)]
-                for i in order
+                for i in scope
                 if len(guards[i]) > len(prefix) and guards[i][: len(prefix)] == prefix
             ]
             for condition in dict.fromkeys(deeper):
@@ -185,14 +192,15 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                     else:  # `or`: a task evaluates the condition, the block reads its answer
                         answer = _condition_task(condition, spec, store, tasks, pipeline_params)
                         blocks.enter_context(dsl.If(answer.output == True))  # noqa: E712 (a KFP condition, not Python)
-                    build((*prefix, condition))
+                    build((*prefix, condition), scope, scope, item)
 
+        outside = [node_id for node_id in order if node_id not in members]
         if spec.on_exit is None:
-            build(())
+            build((), outside, unit_order(spec))
             return
         add_task(spec.node(spec.on_exit))  # KFP: the exit task is made first, then wraps everything else
         with dsl.ExitHandler(tasks[spec.on_exit], name="on-exit"):
-            build(())
+            build((), outside, unit_order(spec))
 
     parameters = [
         inspect.Parameter(

@@ -70,24 +70,28 @@ def read_executor_call(component_yaml: str) -> ExecutorCall:
 
 
 def executor_input(
-    call: ExecutorCall, params: dict[str, Any], inputs: dict[str, dict[str, Any]], output_dir: Path
+    call: ExecutorCall, params: dict[str, Any], inputs: dict[str, Any], output_dir: Path
 ) -> dict[str, Any]:
-    """The ExecutorInput JSON: parameter values, input artifacts (uri + metadata) and output placeholders."""
+    """The ExecutorInput JSON: parameter values, input artifacts (uri + metadata; a list input, one per loop
+    iteration, takes a list of them) and output placeholders."""
 
-    def artifact(name: str, schema: str, uri: str, metadata: dict[str, Any]) -> dict[str, Any]:
-        return {"artifacts": [{"name": name, "type": {"schemaTitle": schema}, "uri": uri, "metadata": metadata}]}
+    def entry(name: str, schema: str, uri: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "type": {"schemaTitle": schema}, "uri": uri, "metadata": metadata}
+
+    def artifacts(name: str, value: Any) -> dict[str, Any]:
+        values = value if isinstance(value, list) else [value]
+        schema = call.input_types[name]
+        return {"artifacts": [entry(name, schema, v["uri"], v.get("metadata", {})) for v in values]}
 
     return {
         "inputs": {
             "parameterValues": params,
-            "artifacts": {
-                name: artifact(name, call.input_types[name], value["uri"], value.get("metadata", {}))
-                for name, value in inputs.items()
-            },
+            "artifacts": {name: artifacts(name, value) for name, value in inputs.items()},
         },
         "outputs": {
             "artifacts": {
-                name: artifact(name, schema, str(output_dir / name), {}) for name, schema in call.output_types.items()
+                name: {"artifacts": [entry(name, schema, str(output_dir / name), {})]}
+                for name, schema in call.output_types.items()
             },
             "outputFile": str(output_dir / "executor_output.json"),
         },

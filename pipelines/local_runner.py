@@ -26,7 +26,7 @@ from component_store.store import ComponentStore, parse_ref, workspace_store
 from pipelines.artifacts import ArtifactCache, node_fingerprint
 from pipelines.conditions import Reference, evaluate
 from pipelines.executor import ExecutorCall, NodeProcess, executor_input, read_executor_call, read_outputs, start_node
-from pipelines.loops import expand_loops
+from pipelines.loops import expand_loops, instance_id, iteration_label
 from pipelines.preflight import local_problems
 from pipelines.runner import RunOptions, record_run, validated_params
 from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunStore, new_run_id
@@ -208,9 +208,7 @@ class _Driver:
         options: RunOptions,
         on_change: OnChange | None,
     ):
-        expansion = expand_loops(spec, record.params)
-        self.runner, self.spec, self.options, self.on_change = runner, expansion.spec, options, on_change
-        self.loop_of = expansion.loop_of_instance
+        self.runner, self.workflow, self.options, self.on_change = runner, spec, options, on_change
         self.loop_limits = {loop_id: loop.parallelism for loop_id, loop in spec.loops.items()}
         self.run_id = record.id
         self.params = record.params
@@ -220,12 +218,25 @@ class _Driver:
         self.attempts = {n.node_id: n.attempts for n in record.nodes}
         self.running: dict[str, _Running] = {}
         self.calls: dict[str, ExecutorCall] = {}
-        self.order = self.spec.topological_order()
+        self._unroll()
         self.exit_released = False  # the exit node starts once everything else is final
         self.exit_status = ""  # what the exit node is told about the run (TESSERA_RUN_STATUS)
         self.max_parallel = options.max_parallel or os.cpu_count() or 1
         self.log_dir = runner.workspace.state_dir / "runs" / record.id
         self.log_dir.mkdir(parents=True, exist_ok=True)
+
+    def _unroll(self) -> None:
+        """The node instances to run: loops unrolled for the run's parameters and the outputs known so far.
+        A loop over an upstream output unrolls once that node is done; the run's node rows follow."""
+        expansion = expand_loops(self.workflow, self.params, self.outputs)
+        self.spec, self.loop_of, self.waiting = expansion.spec, expansion.loop_of_instance, expansion.waiting
+        self.collected = expansion.collected
+        self.order = self.spec.topological_order()
+        if set(self.order) != set(self.status):
+            self.runner.runs.replace_nodes(self.run_id, self.order)
+            self.status = {node_id: self.status.get(node_id, "pending") for node_id in self.order}
+            self.attempts = {node_id: self.attempts.get(node_id, 0) for node_id in self.order}
+            self._changed()
 
     def drive(self) -> RunRecord:
         runs = self.runner.runs
@@ -312,7 +323,7 @@ class _Driver:
             if node_id == self.spec.on_exit and not self.exit_released:
                 continue
             node = self.spec.node(node_id)
-            upstream = node.upstream()
+            upstream = node.upstream() & self.status.keys()  # an instance's condition names base nodes too
             if any(self.status[u] in {"failed", "skipped", "cancelled"} for u in upstream):
                 self._set(node_id, status="skipped", message="an upstream node did not finish")
                 progressed = True
@@ -333,6 +344,9 @@ class _Driver:
                 self._set(
                     node_id, status="cached", fingerprint=fingerprint, outputs=cached, started_at=now, ended_at=now
                 )
+                if node_id in self.waiting:  # a loop runs over its output: unroll it, then schedule afresh
+                    self._unroll()
+                    return True
                 progressed = True
                 continue
             if len(self.running) >= self.max_parallel or self._loop_full(node_id):
@@ -349,17 +363,21 @@ class _Driver:
 
     def _not_run_reason(self, node: Node) -> str:
         """Why a node whose upstream nodes are done does not run (KFP's semantics for dsl.If), or ''."""
-        quiet = sorted(u for u in node.upstream() if self.status[u] == "not_run")
+        quiet = sorted(u for u in node.upstream() & self.status.keys() if self.status[u] == "not_run")
         if quiet:
             return f"not run: upstream '{quiet[0]}' did not run"
-        if node.when and not evaluate(node.when, self._condition_value):
+        label = iteration_label(node.id)
+
+        def value(reference: Reference) -> Any:
+            if reference.source == "params":
+                return self.params[reference.name]
+            same_iteration = instance_id(reference.source, label) if label is not None else ""
+            source = same_iteration if same_iteration in self.outputs else reference.source
+            return self.outputs[source][reference.name]["value"]
+
+        if node.when and not evaluate(node.when, value):
             return f"not run: its condition {node.when} is false"
         return ""
-
-    def _condition_value(self, reference: Reference) -> Any:
-        if reference.source == "params":
-            return self.params[reference.name]
-        return self.outputs[reference.source][reference.name]["value"]
 
     def _resolve(self, node: Node) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], Any]:
         name, version = parse_ref(node.component)
@@ -368,11 +386,16 @@ class _Driver:
         for key, value in node.params.items():
             reference = param_reference(value)
             params[key] = self.params[reference] if reference else value
-        inputs, input_keys = {}, {}
+        inputs: dict[str, Any] = {}
+        input_keys: dict[str, str] = {}
         for input_name, binding in node.bindings().items():
             assert binding is not None
             inputs[input_name] = self.outputs[binding.node][binding.output]
             input_keys[input_name] = f"{self.fingerprints[binding.node]}/{binding.output}"
+        for input_name, texts in self.collected.get(node.id, {}).items():  # a list input: every iteration's
+            parts = [(text.rpartition(".")[0], text.rpartition(".")[2]) for text in texts]
+            inputs[input_name] = [self.outputs[source][output] for source, output in parts]
+            input_keys[input_name] = ",".join(f"{self.fingerprints[source]}/{output}" for source, output in parts)
         fingerprint = node_fingerprint(component.digest, params, input_keys, self.options.sample)
         return fingerprint, params, inputs, component
 
@@ -390,6 +413,8 @@ class _Driver:
                 self.runner.store.component_yaml(component.name, component.version)
             )
         call = self.calls[component.ref]
+        if node.id == self.spec.on_exit and component.final_status:
+            params = params | {component.final_status: self._final_status(node.id)}
         partial = self.runner.cache.new_partial(fingerprint)
         log_path = self.log_dir / f"{node.id}.log"
         self.attempts[node.id] += 1
@@ -432,6 +457,18 @@ class _Driver:
             pid=process.pid,
         )
 
+    def _final_status(self, exit_node: str) -> dict[str, Any]:
+        """The run's outcome as KFP hands it to an exit task's `dsl.PipelineTaskFinalStatus` parameter."""
+        state = {"succeeded": "SUCCEEDED", "failed": "FAILED", "cancelled": "CANCELED"}.get(self.exit_status, "")
+        failed = [n for n, s in self.status.items() if s == "failed"]
+        message = f"node '{failed[0]}' failed" if failed else ("cancelled" if state == "CANCELED" else "")
+        return {
+            "state": state,
+            "pipelineJobResourceName": self.run_id,
+            "pipelineTaskName": exit_node,
+            "error": {"code": 1 if message else 0, "message": message},
+        }
+
     def _reap(self) -> bool:
         progressed = False
         for node_id, running in list(self.running.items()):
@@ -451,6 +488,8 @@ class _Driver:
                 outputs = self.runner.cache.commit(running.partial, running.fingerprint, manifest)
                 self.outputs[node_id], self.fingerprints[node_id] = outputs, running.fingerprint
                 self._set(node_id, status="succeeded", exit_code=0, ended_at=time.time(), outputs=outputs)
+                if node_id in self.waiting:
+                    self._unroll()
             else:
                 self.runner.cache.discard(running.partial)
                 self._set(

@@ -231,6 +231,22 @@ class RunStore:
             )
         return self.get(run_id)
 
+    def replace_nodes(self, run_id: str, node_ids: list[str]) -> None:
+        """Make the run's nodes `node_ids`, in this order: rows kept where the id stays, new ones pending,
+        the others removed (a loop over an upstream output unrolls once that output is known)."""
+        with self._transaction() as db:
+            have = {r["node_id"] for r in db.execute("SELECT node_id FROM nodes WHERE run_id = ?", (run_id,))}
+            gone = have - set(node_ids)
+            db.executemany("DELETE FROM nodes WHERE run_id = ? AND node_id = ?", [(run_id, n) for n in gone])
+            db.executemany(
+                "INSERT INTO nodes (run_id, node_id, position, status) VALUES (?, ?, ?, 'pending')",
+                [(run_id, node_id, i) for i, node_id in enumerate(node_ids) if node_id not in have],
+            )
+            db.executemany(
+                "UPDATE nodes SET position = ? WHERE run_id = ? AND node_id = ?",
+                [(i, run_id, node_id) for i, node_id in enumerate(node_ids) if node_id in have],
+            )
+
     def get(self, run_id: str) -> RunRecord:
         """The run `run_id` (a unique prefix is enough); a run whose driver died is marked failed first."""
         run = self._read(self._resolve(run_id))

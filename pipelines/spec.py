@@ -143,7 +143,9 @@ class Node(_Frozen):
 class Loop(_Frozen):
     """A group of nodes run once per item of a list (KFP's `dsl.ParallelFor`); see pipelines/loops.py."""
 
-    for_each: str | list[Any] = Field(description="a list run parameter ('${params.regions}') or a literal list")
+    for_each: str | list[Any] = Field(
+        description="a list run parameter ('${params.regions}'), a literal list, or an upstream list output ('node.output')"
+    )
     parallelism: int = Field(default=0, ge=0, le=1000, description="iterations running at once (0: no limit)")
     nodes: tuple[str, ...] = Field(description="the nodes run per item; they read the item as '${loop.item}'")
 

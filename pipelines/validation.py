@@ -58,8 +58,20 @@ def validate_workflow(spec: WorkflowSpec, store: ComponentStore) -> list[Problem
             problems += _param_problems(spec, node, component)
         problems += _input_problems(spec, node, component, resolved)
         problems += _control_problems(spec, node, resolved)
+        if component is not None and component.final_status and node.id != spec.on_exit:
+            problems.append(
+                Problem(
+                    f"node '{node.id}'",
+                    f"{component.ref} is told how the run ended, so it runs last: make it the exit node "
+                    f"(on_exit: {node.id})",
+                )
+            )
     problems += _exit_problems(spec)
-    problems += loop_problems(spec)
+    outputs = {
+        node_id: {p.name: str(p.type) for p in component.param_outputs} for node_id, component in resolved.items()
+    }
+    many = {node_id: {a.name for a in component.inputs if a.many} for node_id, component in resolved.items()}
+    problems += loop_problems(spec, outputs, many)
     cycle = spec.find_cycle()
     if cycle:
         problems.append(Problem("workflow", f"the nodes form a cycle: {' → '.join(cycle)}; a workflow must be a DAG"))
@@ -214,7 +226,7 @@ def _loop_item_problems(spec: WorkflowSpec, node: Node, param: ParamSpec) -> lis
         return []  # loop_problems says so
     loop = spec.loops[loop_id]
     defaults = {name: p.default for name, p in spec.params.items()}
-    for item in loop_items(loop, defaults):
+    for item in loop_items(loop, defaults) or []:  # a loop over an upstream output: items unknown until it runs
         if not value_matches(item, param.type):
             return [f"loop '{loop_id}' has item {item!r}, but '{param.name}' takes {param.type}"]
         if found := _range_problems(item, param, prefix=f"loop '{loop_id}' item "):

@@ -17,7 +17,8 @@ from tests.pipelines import toy_components
 
 @pytest.fixture
 def toy_store(tmp_store: ComponentStore) -> ComponentStore:
-    for component in (toy_components.sleepy, toy_components.flaky, toy_components.measure):
+    toys = (toy_components.sleepy, toy_components.flaky, toy_components.measure, toy_components.split_sizes)
+    for component in toys:
         publish(component, tmp_store, tests_root=None)
     return tmp_store
 
@@ -52,7 +53,9 @@ def kubeflow_workspace(workspace: Workspace, namespace: str = "risk-team") -> Wo
     return Workspace(workspace.root, workspace.config.model_copy(update=update))
 
 
-def run_with_kfp_local(pipeline_yaml: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **params: Any) -> Path:
+def run_with_kfp_local(
+    pipeline_yaml: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raise_on_error: bool = True, **params: Any
+) -> Path:
     """Run compiled IR with kfp's own local engine (subprocesses in this venv); returns its run folder."""
     import os
     import sys
@@ -64,7 +67,7 @@ def run_with_kfp_local(pipeline_yaml: str, tmp_path: Path, monkeypatch: pytest.M
     ir_path.write_text(pipeline_yaml)
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     root = tmp_path / "kfp-local"
-    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root))
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=raise_on_error)
     components.load_component_from_file(str(ir_path))(**params)
     [run_folder] = list(root.iterdir())
     return run_folder

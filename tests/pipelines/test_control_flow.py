@@ -260,3 +260,34 @@ def test_the_condition_task_reads_what_kubeflow_sends_as_the_declared_types() ->
     assert evaluate_sent("size.rows >= 200 or params.force == true", sent, types), "'250' is read as 250"
     assert not evaluate_sent("gate.auc > 0.8 or (gate.decision == 'accept' and size.rows > 1)", sent, types)
     assert evaluate_sent("not gate.auc > 0.8 and params.force == false", sent | {"params.force": False}, types)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+def test_the_exit_node_is_told_the_final_status_locally_and_by_kfp_local(
+    runner, toy_store, tmp_path, webhook, monkeypatch
+) -> None:
+    """notify_webhook 1.1.0 takes a dsl.PipelineTaskFinalStatus: the local runner fills it as KFP does, and
+    kfp's own engine fills it for the compiled IR (ExitHandler) with the same outcome."""
+    from tests.pipelines.conftest import run_with_kfp_local
+
+    url, received = webhook
+    text = EXIT.replace("notify_webhook@1.0.0", "notify_webhook@1.1.0").replace("URL", url)
+    marker = tmp_path / "marker"
+    spec = parse_workflow(text.replace("MARKER", str(marker)))
+    failed = runner.run(spec, {}, RunOptions(no_cache=True))
+    assert failed.status == "failed" and received[-1]["status"] == "failed"
+    assert received[-1]["error"] == "node 'fragile' failed"
+    run_with_kfp_local(compile_to_yaml(spec, toy_store), tmp_path / "failing", monkeypatch, raise_on_error=False)
+    assert received[-1]["status"] == "failed", "kfp.local tells the exit task the run failed"
+    marker.touch()
+    run_with_kfp_local(compile_to_yaml(spec, toy_store), tmp_path / "passing", monkeypatch)
+    assert received[-1]["status"] == "succeeded"
+    assert runner.run(spec, {}).status == "succeeded" and received[-1]["status"] == "succeeded"
+
+    wrong = parse_workflow(text.replace("on_exit: tell\n", "").replace("MARKER", str(marker)))
+    assert any(
+        "notify_webhook@1.1.0 is told how the run ended, so it runs last: make it the exit node (on_exit: tell)"
+        in str(p)
+        for p in validate_workflow(wrong, toy_store)
+    )

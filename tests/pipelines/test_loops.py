@@ -170,10 +170,23 @@ def test_the_spec_round_trips_and_validation_names_each_mistake(looped, toy_stor
     assert any(
         "node 'report' › params: ${loop.item} is a loop's item, and 'report' is in no loop" in m for m in outside_item
     )
-    conditioned = problems(
-        LOOPED.replace("  params: {at_least: 50}", "  params: {at_least: 50}\n  when: params.sizes != []")
-    )
-    assert any("conditions inside or around a loop are not supported yet" in m for m in conditioned), conditioned
+    under = problems(LOOPED.replace("nodes:\n", """nodes:
+- id: first
+  component: sample_dataset@1.0.0
+  params: {rows: 30}
+- id: gauge
+  component: measure@1.0.0
+  inputs: {table: first.table}
+- id: gated
+  component: sample_dataset@1.0.0
+  params: {rows: 5}
+  when: gauge.size == 'big'
+""").replace("  params: {rows: '${loop.item}'}", "  params: {rows: '${loop.item}'}\n  after: [gated]"))  # fmt: skip
+    assert any(
+        "node 'players': runs in loop 'per_size' and waits for 'gated', which runs under a condition; a loop under "
+        "a condition is not supported yet" in m
+        for m in under
+    ), under
     feeding = problems(LOOPED.replace("  params: {at_least: 50}", "  params: {at_least: 50}\n  after: [report]").replace(
         "  after: [size]\n", "  after: [players]\n"
     ))  # fmt: skip
@@ -307,3 +320,153 @@ def test_the_designer_repeats_a_step_over_a_list_parameter(demo_workspace, monke
     assert yaml.safe_load(path.read_text())["loops"] == {
         "per_seeds": {"for_each": "${params.seeds}", "parallelism": 2, "nodes": ["split"]}
     }
+
+
+FROM_OUTPUT = (
+    LOOPED.replace("name: per_size", "name: per_output")
+    .replace("params:\n  sizes: {type: array, default: [40, 60, 90]}\n", "")
+    .replace("nodes:\n", "nodes:\n- id: sizes\n  component: split_sizes@1.0.0\n  params: {parts: 3}\n", 1)
+    .replace("for_each: ${params.sizes}\n    parallelism: 2", "for_each: sizes.sizes")
+)
+
+
+def test_a_loop_over_an_upstream_output_unrolls_once_that_output_is_known(runner, toy_store) -> None:
+    spec = parse_workflow(FROM_OUTPUT)
+    assert validate_workflow(spec, toy_store) == []
+    queued = runner.create_run(spec, {}, RunOptions(no_cache=True))
+    assert [n.node_id for n in queued.nodes] == ["sizes", "players", "size", "report"], "not unrolled before it runs"
+    record = runner.execute(queued.id)
+    assert record.status == "succeeded", record.message
+    assert [n.node_id for n in record.nodes] == [
+        "sizes", "players[40]", "players[60]", "players[80]", "size[40]", "size[60]", "size[80]", "report",
+    ]  # fmt: skip
+    assert [record.node(f"size[{n}]").outputs["rows"]["value"] for n in (40, 60, 80)] == [40, 60, 80]
+    assert record.node("report").started_at >= max(record.node(f"size[{n}]").ended_at for n in (40, 60, 80))
+
+    again = runner.run(spec, {})
+    assert states(again)["sizes"] == "cached" and states(again)["size[60]"] == "cached", "unrolled from a cache hit too"
+    none = runner.run(parse_workflow(FROM_OUTPUT.replace("{parts: 3}", "{parts: 0}")), {})
+    assert list(states(none)) == ["sizes", "report"] and none.status == "succeeded"
+
+    ir = compile_workflow(spec, toy_store)
+    loop = next(t for name, t in ir["root"]["dag"]["tasks"].items() if name.startswith("for-loop-"))
+    assert loop["dependentTasks"] == [task_name("sizes")]
+    assert loop["inputs"]["parameters"][loop["parameterIterator"]["items"]["inputParameter"]] == {
+        "taskOutputParameter": {"outputParameterKey": "sizes", "producerTask": task_name("sizes")}
+    }
+
+    def problems(text: str) -> list[str]:
+        return [str(p) for p in validate_workflow(parse_workflow(text), toy_store)]
+
+    assert any(
+        "'sizes.count' is integer; a loop runs over a list" in m
+        for m in problems(FROM_OUTPUT.replace("sizes.sizes", "sizes.count"))
+    )
+    typo = problems(FROM_OUTPUT.replace("for_each: sizes.sizes", "for_each: sizes.size"))
+    assert any("'sizes.size': no parameter output 'size' (did you mean 'sizes.sizes'?)" in m for m in typo), typo
+    inside = problems(FROM_OUTPUT.replace("nodes: [players, size]", "nodes: [players, size, sizes]"))
+    assert any("'sizes' is itself in a loop" in m for m in inside), inside
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="kfp 2.17's local engine cannot read a NamedTuple output inside or over a dsl.ParallelFor (plain kfp "
+    "code fails the same way: \"Parent pipeline input argument 'pipelinechannel--sizes-sizes' not found\", and a "
+    "dsl.If on one inside a loop is never entered); this passes, and must then lose the mark, once kfp.local does",
+)
+def test_kfp_local_runs_a_loop_over_an_output_to_the_same_tables(runner, tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    from tests.pipelines.conftest import run_with_kfp_local
+
+    spec = parse_workflow(FROM_OUTPUT.replace("{parts: 3}", "{parts: 2}"))
+    run_folder = run_with_kfp_local(compile_to_yaml(spec, runner.store), tmp_path, monkeypatch)
+    ours = runner.run(spec, {})
+    assert ours.status == "succeeded"
+    for index, size in enumerate([40, 60]):
+        iteration = run_folder / f"for-loop-1-iteration-{index}"
+        table = ours.node(f"players[{size}]").outputs["table"]["uri"]
+        pd.testing.assert_frame_equal(pd.read_parquet(table), pd.read_parquet(iteration / "players" / "table"))
+
+
+def collected_spec():
+    text = LOOPED.replace(
+        "loops:\n",
+        """- id: everyone
+  component: combine_tables@1.0.0
+  params: {source_column: part}
+  inputs: {tables: players.table}
+loops:
+""",
+    )
+    return parse_workflow(text)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+def test_a_list_input_after_the_loop_collects_every_iterations_output_locally_and_in_kfp_local(
+    runner, toy_store, tmp_path, monkeypatch
+) -> None:
+    import pandas as pd
+
+    from tests.pipelines.conftest import run_with_kfp_local
+
+    spec = collected_spec()
+    assert validate_workflow(spec, toy_store) == []
+    record = runner.run(spec, {"sizes": [40, 60]})
+    assert record.status == "succeeded", record.message
+    ours = pd.read_parquet(record.node("everyone").outputs["combined"]["uri"])
+    assert ours["part"].tolist() == [0] * 40 + [1] * 60, "every iteration's table, in loop order"
+
+    ir = compile_workflow(spec, toy_store)
+    sent = ir["root"]["dag"]["tasks"][task_name("everyone")]["inputs"]["artifacts"]["tables"]
+    assert sent["taskOutputArtifact"]["producerTask"].startswith("for-loop-"), sent
+    folder = run_with_kfp_local(compile_to_yaml(spec, toy_store), tmp_path, monkeypatch, sizes=[40, 60])
+    pd.testing.assert_frame_equal(ours, pd.read_parquet(folder / "everyone" / "combined"))
+
+    def problems(text: str) -> list[str]:
+        return [str(p) for p in validate_workflow(parse_workflow(text), toy_store)]
+
+    wrong = workflow_to_yaml(spec).replace("tables: players.table", "tables: report.table")
+    assert any("takes a list, one per loop iteration" in m and "'report.table' is not" in m for m in problems(wrong))
+
+
+CONDITIONED_INSIDE = LOOPED.replace(
+    "- id: report",
+    """- id: middling
+  component: sample_dataset@1.0.0
+  params: {rows: 5}
+  when: size.size == 'big' and size.rows < 80
+- id: report""",
+).replace("nodes: [players, size]", "nodes: [players, size, middling]")
+
+
+@pytest.mark.slow
+def test_a_condition_inside_a_loop_reads_its_own_iterations_outputs(runner, toy_store) -> None:
+    spec = parse_workflow(CONDITIONED_INSIDE)
+    assert validate_workflow(spec, toy_store) == []
+    record = runner.run(spec, {"sizes": [40, 60, 90]})
+    assert record.status == "succeeded", record.message
+    assert {n: states(record)[f"middling[{n}]"] for n in (40, 60, 90)} == {
+        40: "not_run",
+        60: "succeeded",
+        90: "not_run",
+    }
+    assert (
+        record.node("middling[90]").message == "not run: its condition size.size == 'big' and size.rows < 80 is false"
+    )
+
+    ir = compile_workflow(spec, toy_store)
+    loop = next(t for name, t in ir["root"]["dag"]["tasks"].items() if name.startswith("for-loop-"))
+    inner = ir["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    assert any(name.startswith("condition-") for name in inner), "a dsl.If inside the ParallelFor"
+    # kfp.local is no check here: inside a loop it cannot read a NamedTuple output (see the xfail above)
+
+    waiting = CONDITIONED_INSIDE.replace("  after: [size]", "  after: [middling]")
+    assert any(
+        "node 'report': waits for 'middling', which runs under a condition inside loop 'per_size'" in str(p)
+        for p in validate_workflow(parse_workflow(waiting), toy_store)
+    )

@@ -73,3 +73,15 @@ def positive_share(table: Input[Dataset], metrics: Output[Metrics], label: str, 
     frame = pd.read_parquet(table.path)
     metrics.log_metric("share", float(frame[label].mean()) * weight)
     metrics.log_metric("rows", len(frame))
+
+
+@component(name="split_sizes", version="1.0.0", category="data", owner="tests")
+def split_sizes(parts: int = 2, start: int = 40) -> NamedTuple("Sizes", [("sizes", list), ("count", int)]):  # noqa: UP014
+    """Row counts for a loop to run over: a list parameter output.
+
+    Args:
+        parts: how many sizes.
+        start: the first size; each next one is 20 more.
+    """
+    sizes = [start + 20 * i for i in range(parts)]
+    return (sizes, len(sizes))

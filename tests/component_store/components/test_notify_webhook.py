@@ -26,3 +26,20 @@ def test_notify_webhook_posts_the_run_outcome(webhook, output, monkeypatch) -> N
         notify_webhook(sent=output("again", Artifact))
     with pytest.raises(ValueError, match="must be http"):
         notify_webhook(sent=output("file", Artifact), url="file:///etc/passwd")
+
+
+def test_notify_webhook_reads_the_final_status_kubeflow_gives_an_exit_task(webhook, output, monkeypatch) -> None:
+    from kfp.dsl import PipelineTaskFinalStatus
+
+    url, received = webhook
+    monkeypatch.setenv("TESSERA_RUN_STATUS", "succeeded")  # what the 1.0.0 read; the status wins
+    status = PipelineTaskFinalStatus(
+        state="FAILED", pipeline_job_resource_name="runs/7", pipeline_task_name="exit-handler-1",
+        error_code=9, error_message="train: exit code 1",
+    )  # fmt: skip
+    notify_webhook(sent=output("sent", Artifact), url_env="", url=url, status=status)
+    assert received[-1]["status"] == "failed" and received[-1]["error"] == "train: exit code 1"
+    assert received[-1]["text"].endswith(": failed: train: exit code 1")
+    cancelled = PipelineTaskFinalStatus("CANCELED", "runs/8", "exit-handler-1", None, None)
+    notify_webhook(sent=output("again", Artifact), url_env="", url=url, status=cancelled)
+    assert received[-1]["status"] == "cancelled" and "error" not in received[-1]
