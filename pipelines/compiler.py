@@ -19,7 +19,7 @@ import yaml
 
 from component_store.store import ComponentStore, parse_ref
 from pipelines.conditions import Reference, comparisons, is_conjunction, references
-from pipelines.loops import is_loop_item, loop_of, loop_source, unit_order
+from pipelines.loops import is_loop_item, loop_of, loop_source, loop_waits, unit_order
 from pipelines.spark_resources import spark_resources
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import check_workflow
@@ -112,6 +112,10 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
     order = spec.topological_order()
     guards = condition_paths(spec)
     members = loop_of(spec)
+    # a loop's guard: the conditions of what it waits for (its steps' paths all start with it)
+    loop_guards = {
+        loop_id: max((guards[w] for w in waited), key=len, default=()) for loop_id, waited in loop_waits(spec).items()
+    }
 
     def body(*args: Any, **kwargs: Any) -> None:
         # kfp calls the pipeline function with the parameters in signature order.
@@ -166,22 +170,20 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                 items = pipeline_params[reference] if reference else loop.for_each
             inside = [node_id for node_id in order if members.get(node_id) == loop_id]
             with dsl.ParallelFor(items, parallelism=loop.parallelism or None) as item:
-                build((), inside, inside, item)  # conditions inside a loop: dsl.If blocks in the ParallelFor
+                # its steps' conditions start with the loop's own: dsl.If blocks inside the ParallelFor
+                build(loop_guards[loop_id], inside, inside, item)
 
         def build(prefix: tuple[str, ...], scope: list[str], units: list[str], item: Any = None) -> None:
-            """The nodes of `scope` guarded by exactly `prefix`, added in the order of `units` (at the top,
-            each loop is one unit: validation keeps loops out of conditions), then each further condition
-            in a `dsl.If` of its own."""
+            """The nodes of `scope` and the loops among `units` guarded by exactly `prefix`, added in the
+            order of `units` (a loop is one unit), then each further condition in a `dsl.If` of its own."""
             for unit in units:
                 if unit in spec.loops:
-                    add_loop(unit)
+                    if loop_guards[unit] == prefix:
+                        add_loop(unit)
                 elif guards[unit] == prefix and unit != spec.on_exit:
                     add_task(spec.node(unit), item)
-            deeper = [
-                guards[i][len(prefix)]
-                for i in scope
-                if len(guards[i]) > len(prefix) and guards[i][: len(prefix)] == prefix
-            ]
+            paths = [guards[i] for i in scope] + [loop_guards[u] for u in units if u in spec.loops]
+            deeper = [path[len(prefix)] for path in paths if len(path) > len(prefix) and path[: len(prefix)] == prefix]
             for condition in dict.fromkeys(deeper):
                 with contextlib.ExitStack() as blocks:
                     if is_conjunction(condition):  # `a and b`: nested blocks
@@ -192,7 +194,7 @@ def _pipeline_function(spec: WorkflowSpec, store: ComponentStore, environment: M
                     else:  # `or`: a task evaluates the condition, the block reads its answer
                         answer = _condition_task(condition, spec, store, tasks, pipeline_params)
                         blocks.enter_context(dsl.If(answer.output == True))  # noqa: E712 (a KFP condition, not Python)
-                    build((*prefix, condition), scope, scope, item)
+                    build((*prefix, condition), scope, units, item)
 
         outside = [node_id for node_id in order if node_id not in members]
         if spec.on_exit is None:
@@ -225,10 +227,13 @@ def condition_paths(spec: WorkflowSpec) -> dict[str, tuple[str, ...]]:
     Raises:
         CompileError: a node waits for nodes under unrelated conditions.
     """
+    member, unit_waits = loop_of(spec), loop_waits(spec)
     paths: dict[str, tuple[str, ...]] = {}
     for node_id in spec.topological_order():
         node = spec.node(node_id)
-        inherited = sorted((paths[u] for u in node.upstream()), key=len)
+        loop_id = member.get(node_id)  # a loop's steps wait for all the loop waits for (one dsl.ParallelFor)
+        waits = node.upstream() | (unit_waits[loop_id] if loop_id else set())
+        inherited = sorted((paths[u] for u in waits if u in paths), key=len)
         path = inherited[-1] if inherited else ()
         for other in inherited:
             if path[: len(other)] != other:

@@ -33,7 +33,7 @@ from pipelines.runs import DONE_NODE_STATES, FINAL_RUN_STATES, RunRecord, RunSto
 from pipelines.spec import Node, WorkflowSpec, param_reference
 from pipelines.workflow_io import parse_workflow
 from tessera.errors import TesseraError, WorkflowInvalid
-from tessera.stores import prepare_stores
+from tessera.stores import prepare_stores, stores_ready
 from tessera.workspace import Workspace
 
 OnChange = Callable[[RunRecord], None]
@@ -159,13 +159,13 @@ class LocalRunner:
         record = self.runs.get(run_id)
         spec = parse_workflow(record.workflow_yaml, f"run {run_id}")
         options = RunOptions(**record.options)
+        if not self.runs.claim(run_id):  # cancelled before this driver started, or driven by another
+            return self.runs.get(run_id)
         try:
             prepare_stores(self.workspace)  # before any node: nodes must never migrate a store at once
         except TesseraError as exc:
-            self.runs.mark_started(run_id)
             self.runs.finish_orphan(run_id, "failed", str(exc))
             raise
-        self.runs.mark_started(run_id)
         driver = _Driver(self, record, spec, options, on_change)  # loops unrolled into node instances
         finished = driver.drive()
         if finished.status == "failed":
@@ -540,7 +540,11 @@ def _stop_leftover_nodes(record: RunRecord) -> None:
 
 def _close_cut_off_tracking(workspace: Workspace, run_id: str) -> None:
     """MLflow runs of `run_id` still RUNNING were cut off (the driver or a node was killed): mark them KILLED,
-    so the tracking UI and the plain MlflowClient do not show them running forever beside the resumed ones."""
+    so the tracking UI and the plain MlflowClient do not show them running forever beside the resumed ones.
+    Until a driver has prepared the stores no node ran, so nothing was tracked: the store is left alone
+    (opening it here would migrate it beside that driver)."""
+    if not stores_ready(workspace):
+        return
     from mlflow import MlflowClient
 
     from serving.model_registry import tracking_at

@@ -21,8 +21,8 @@ log and state (`expand_loops`); a loop over an upstream output unrolls when that
 Kubeflow the group compiles to one `dsl.ParallelFor`. A node after
 the loop waits for it with `after:`, or reads every iteration's output through an input that takes a
 list (`Input[List[Dataset]]`: `dsl.Collected` on Kubeflow); reading one iteration's output from outside
-the loop is refused. A condition on a loop's step reads its own iteration's outputs; a loop under a
-condition is refused, for now.
+the loop is refused. A condition on a loop's step reads its own iteration's outputs; a loop runs as one
+unit (`loop_waits`), so under a condition it runs whole or not at all.
 """
 
 from __future__ import annotations
@@ -47,6 +47,24 @@ def is_loop_item(value: Any) -> bool:
 def loop_of(spec: WorkflowSpec) -> dict[str, str]:
     """Node id -> the id of the loop it belongs to (nodes outside loops are absent)."""
     return {node_id: loop_id for loop_id, loop in spec.loops.items() for node_id in loop.nodes}
+
+
+def loop_waits(spec: WorkflowSpec) -> dict[str, set[str]]:
+    """Loop id -> the nodes outside it that any of its steps waits for (and the node whose output it runs
+    over). A loop runs as one unit, as KFP's `dsl.ParallelFor` does: every step of every iteration waits
+    for all of them, so a loop under a condition runs as a whole or not at all."""
+    member = loop_of(spec)
+    ids = set(spec.node_ids())
+    waits: dict[str, set[str]] = {loop_id: set() for loop_id in spec.loops}
+    for node in spec.nodes:
+        loop_id = member.get(node.id)
+        if loop_id is not None:
+            waits[loop_id] |= {u for u in node.upstream() & ids if member.get(u) != loop_id}
+    for loop_id, loop in spec.loops.items():
+        source = loop_source(loop)
+        if source is not None and source.node in ids:
+            waits[loop_id].add(source.node)
+    return waits
 
 
 def loop_source(loop: Loop) -> Binding | None:
@@ -133,6 +151,7 @@ def expand_loops(
         if items is not None
     }
     sources = {loop_id: loop_source(loop) for loop_id, loop in spec.loops.items()}
+    unit_waits = loop_waits(spec)
 
     def instances(node_id: str) -> list[str]:
         loop_id = member.get(node_id)
@@ -145,8 +164,7 @@ def expand_loops(
     collected: dict[str, dict[str, list[str]]] = {}
     for node in spec.nodes:
         loop_id = member.get(node.id)
-        source = sources.get(loop_id) if loop_id else None
-        from_source = (source.node,) if source else ()  # a loop over an output waits for its node
+        from_source = tuple(sorted(unit_waits[loop_id])) if loop_id else ()  # the loop waits as one unit
         if loop_id is None or loop_id not in labelled:
             kept, gathered = _collect(node, member, labelled, instances)
             if gathered:
@@ -366,34 +384,26 @@ def _reading_problems(
 
 
 def _condition_problems(spec: WorkflowSpec, member: dict[str, str]) -> list[Problem]:
-    """Conditions inside a loop are built (`dsl.If` inside the `dsl.ParallelFor`); a loop under a condition
-    and a step outside a loop waiting for a conditioned step inside it are not, yet."""
-    sources = {loop_id: loop_source(loop) for loop_id, loop in spec.loops.items()}
-    conditioned: dict[str, bool] = {}
+    """A step outside a loop cannot wait for a step under a condition inside it (its own `when`, or one of
+    its iteration's): KFP would run it after the loop whatever the iterations' conditions said, which a
+    run here could not match. (A loop under a condition from outside is fine: it runs whole or not.)"""
+    inner: dict[str, bool] = {}  # under a condition that holds per iteration
     problems = []
     for node_id in spec.topological_order():
         node = spec.node(node_id)
         loop_id = member.get(node_id)
-        source = sources.get(loop_id or "")
-        waits = node.upstream() | ({source.node} if source else set())
-        outside = sorted(u for u in waits if conditioned.get(u) and member.get(u) != loop_id)
-        if outside and loop_id:
+        waits = node.upstream()
+        found = sorted(u for u in waits if inner.get(u) and member.get(u) != loop_id)
+        if found:
             problems.append(
                 Problem(
                     f"node '{node_id}'",
-                    f"runs in loop '{loop_id}' and waits for '{outside[0]}', which runs under a condition; a loop "
-                    "under a condition is not supported yet",
-                )
-            )
-        elif outside and member.get(outside[0]):
-            problems.append(
-                Problem(
-                    f"node '{node_id}'",
-                    f"waits for '{outside[0]}', which runs under a condition inside loop '{member[outside[0]]}'; "
+                    f"waits for '{found[0]}', which runs under a condition inside loop '{member[found[0]]}'; "
                     "waiting for a conditioned step in a loop from outside it is not supported yet",
                 )
             )
-        conditioned[node_id] = bool(node.when) or any(conditioned.get(u, False) for u in waits)
+        if loop_id is not None:
+            inner[node_id] = bool(node.when) or any(inner.get(u, False) for u in waits if member.get(u) == loop_id)
     return problems
 
 

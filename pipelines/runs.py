@@ -301,13 +301,16 @@ class RunStore:
             ).fetchall()
         return {r["fingerprint"] for r in rows if r["fingerprint"]}
 
-    def mark_started(self, run_id: str) -> None:
+    def claim(self, run_id: str) -> bool:
+        """Start driving a queued run in this process; False when it is not queued (cancelled before its
+        driver started, or another driver has it), so two drivers never run one run."""
         with self._transaction() as db:
-            db.execute(
+            claimed = db.execute(
                 "UPDATE runs SET status='running', started_at=COALESCE(started_at, ?), ended_at=NULL, driver_pid=?,"
-                " driver_host=?, cancel_requested=0, message='' WHERE id=?",
+                " driver_host=?, cancel_requested=0, message='' WHERE id=? AND status='queued'",
                 (time.time(), os.getpid(), socket.gethostname(), run_id),
             )
+            return bool(claimed.rowcount)
 
     def mark_remote_running(self, run_id: str) -> None:
         """A run executed elsewhere (Kubeflow) is running: no local driver process to watch."""

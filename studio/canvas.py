@@ -20,6 +20,10 @@ STATUS_FILL = {
 }  # fmt: skip
 
 
+LOOP_FRAME = "loop-frame:"  # the id prefix of a loop's frame (node ids cannot hold ':')
+_CARD_HEIGHT = 150  # about a card's height at the default zoom
+
+
 @dataclass(frozen=True)
 class CanvasChange:
     """The workflow after a canvas interaction, and what to tell the user about it."""
@@ -41,7 +45,10 @@ def flow_elements(
 
     A node's card reads: the step's name, its component@version, a status chip with the last run's
     time (`cached` for a cache hit, `not_run` under a false condition), one line of its key parameters,
-    its `when` condition, `after` waits and loop; it is coloured by its last run status and red-edged if invalid.
+    its `when` condition, `after` waits and loop; it is coloured by its last run status and red-edged if
+    invalid; the exit node has a double border. Solid edges are data bindings (`out → inp`); dashed ones
+    are `after` waits, dotted ones a condition's reads, labelled with it; a loop is a frame behind its
+    steps. Only solid edges and steps are the user's to change on the canvas; the rest follows the forms.
     """
     from pipelines.layout import layered_layout
     from pipelines.loops import loop_of
@@ -49,36 +56,89 @@ def flow_elements(
     statuses, seconds = statuses or {}, seconds or {}
     looped = loop_of(spec)
     unplaced = layered_layout(spec) if any(n.id not in spec.layout for n in spec.nodes) else {}
-    nodes = []
+    places = {node.id: spec.layout.get(node.id) or unplaced[node.id] for node in spec.nodes}
+    nodes = [_loop_frame(spec, loop_id, places) for loop_id in spec.loops if spec.loops[loop_id].nodes]
     for node in spec.nodes:
-        position = spec.layout.get(node.id) or unplaced[node.id]  # a file written by hand has no layout
-        x, y = position.x, position.y
+        x, y = places[node.id].x, places[node.id].y  # a file written by hand has no layout
         status = statuses.get(node.id, "")
         border = "2px solid #c62828" if node.id in problems else "1px solid #90a4ae"
+        if node.id == spec.on_exit and node.id not in problems:
+            border = "4px double #6d4c41"
         chip = f"`{status}{f' · {seconds[node.id]:.1f} s' if node.id in seconds and status != 'cached' else ''}`"
         lines = [
             f"**{node.id}**",
             node.component,
             *([chip] if status else []),
             *([key_params(node.params)] if node.params else []),
-            *([f"⎇ _when {node.when}_"] if node.when else []),  # control flow on the card, not as edges:
-            *([f"⧗ _after {', '.join(node.after)}_"] if node.after else []),  # edges stand for data bindings
+            *([f"⎇ _when {node.when}_"] if node.when else []),
+            *([f"⧗ _after {', '.join(node.after)}_"] if node.after else []),
             *([_loop_line(spec, looped[node.id])] if node.id in looped else []),
+            *(["⏻ _on exit: runs last, whatever happened_"] if node.id == spec.on_exit else []),
         ]
         nodes.append({
             "id": node.id, "position": {"x": x, "y": y},
             "data": {"content": "\n\n".join(line for line in lines if line)},
             "type": "default", "sourcePosition": "right", "targetPosition": "left",
-            "draggable": True, "selectable": True, "connectable": True, "deletable": True,
+            "draggable": True, "selectable": True, "connectable": True, "deletable": True, "zIndex": 1,
             "style": {"background": STATUS_FILL.get(status, "#ffffff"), "border": border, "width": 210, "fontSize": 13,
                       "overflowWrap": "anywhere"},
         })  # fmt: skip
+    data_pairs = {(src, dst) for src, _, dst, _ in spec.edges()}
     edges = [
-        {"id": edge_id(src, out, dst, inp), "source": src, "target": dst, "label": f"{out} → {inp}",
+        {"id": edge_id(src, out, dst, inp), "source": src, "target": dst,
+         "label": f"{out} → {inp}" + _when_label(spec, src, dst, " · "),
          "deletable": True, "animated": statuses.get(dst) == "running"}
         for src, out, dst, inp in spec.edges()
     ]  # fmt: skip
-    return nodes, edges
+    return nodes, edges + _control_edges(spec, data_pairs)
+
+
+def _when_label(spec: WorkflowSpec, source: str, target: str, joint: str) -> str:
+    """`when …` where the target's condition reads the source's output ('' otherwise)."""
+    node = spec.node(target)
+    if not node.when or source not in node.condition_upstream():
+        return ""
+    text = node.when if len(node.when) <= 40 else node.when[:39] + "…"
+    return f"{joint}when {text}"
+
+
+def _control_edges(spec: WorkflowSpec, data_pairs: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Dashed `after` waits and dotted condition reads (where no data edge joins the two steps already)."""
+    ids = set(spec.node_ids())
+    edges = []
+    for node in spec.nodes:
+        for waited in node.after:
+            if waited in ids:
+                edges.append({
+                    "id": f"after:{waited}->{node.id}", "source": waited, "target": node.id, "label": "after",
+                    "deletable": False, "style": {"strokeDasharray": "6 4", "stroke": "#78909c"},
+                })  # fmt: skip
+        for source in sorted(node.condition_upstream() & ids):
+            if (source, node.id) not in data_pairs and source not in node.after:
+                edges.append({
+                    "id": f"when:{source}->{node.id}", "source": source, "target": node.id,
+                    "label": _when_label(spec, source, node.id, ""), "deletable": False,
+                    "style": {"strokeDasharray": "2 4", "stroke": "#8d6e63"},
+                })  # fmt: skip
+    return edges
+
+
+def _loop_frame(spec: WorkflowSpec, loop_id: str, places: dict[str, Any]) -> dict[str, Any]:
+    """A frame drawn behind a loop's steps, named after the loop (not selectable, not movable)."""
+    members = [places[n] for n in spec.loops[loop_id].nodes if n in places]
+    left, top = min(p.x for p in members) - 24, min(p.y for p in members) - 48
+    width = max(p.x for p in members) - left + 210 + 24
+    height = max(p.y for p in members) - top + _CARD_HEIGHT + 24
+    loop = spec.loops[loop_id]
+    at_once = f" · {loop.parallelism} at once" if loop.parallelism else ""
+    return {
+        "id": f"{LOOP_FRAME}{loop_id}", "position": {"x": left, "y": top},
+        "data": {"content": _loop_line(spec, loop_id) + at_once},
+        "type": "input", "sourcePosition": "right", "targetPosition": "left",
+        "draggable": False, "selectable": False, "connectable": False, "deletable": False, "zIndex": -1,
+        "style": {"width": width, "height": height, "background": "rgba(92, 107, 192, 0.06)",
+                  "border": "2px dashed #5c6bc0", "textAlign": "left", "fontSize": 12, "color": "#3949ab"},
+    }  # fmt: skip
 
 
 def _loop_line(spec: WorkflowSpec, loop_id: str) -> str:
@@ -192,7 +252,8 @@ def apply_canvas(
             notes.append(f"connected {src} to {dst}: {made}")
         except TesseraError as exc:
             refused.append(str(exc))
-    return CanvasChange(spec, returned.selected, notes, refused)
+    selected = returned.selected if returned.selected in spec.node_ids() else None  # not a loop's frame
+    return CanvasChange(spec, selected, notes, refused)
 
 
 def edge_id(src: str, out: str, dst: str, inp: str) -> str:

@@ -39,6 +39,11 @@ MIGRATION_COPY_PREFIX = "_alembic_tmp_"
 _PG_LOCK_KEY = 0x7E55E7A  # one advisory lock id for "an MLflow store is being migrated by Tessera"
 
 
+def stores_ready(workspace: Workspace) -> bool:
+    """Whether `prepare_stores` has made this workspace's stores ready (and nothing changed since)."""
+    return _stamp_matches(workspace.state_dir / STAMP_FILE, _wanted_stamp(workspace), workspace)
+
+
 def prepare_stores(workspace: Workspace) -> list[str]:
     """Make the workspace's tracking store (and default Optuna storage) ready for many processes.
 

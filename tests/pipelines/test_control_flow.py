@@ -291,3 +291,20 @@ def test_the_exit_node_is_told_the_final_status_locally_and_by_kfp_local(
         in str(p)
         for p in validate_workflow(wrong, toy_store)
     )
+
+
+def test_the_canvas_draws_waits_dashed_condition_reads_dotted_and_the_exit_node_apart(
+    flow, toy_store, tmp_path
+) -> None:
+    from studio.canvas import flow_elements
+
+    nodes, edges = flow_elements(flow, toy_store)
+    by_id = {e["id"]: e for e in edges}
+    assert by_id["after:size->report"]["style"]["strokeDasharray"] == "6 4"
+    when = by_id["when:size->big"]
+    assert when["label"] == "when size.size == 'big' and size.rows >= 200" and when["style"]["strokeDasharray"] == "2 4"
+    assert "when:players->big" not in by_id, "the condition reads size, not players"
+    assert len([e for e in edges if "->" in e["id"] and ":" not in e["id"]]) == len(list(flow.edges()))
+    spec = parse_workflow(EXIT.replace("MARKER", str(tmp_path / "m")).replace("URL", "http://127.0.0.1:9/"))
+    cards = {n["id"]: n for n in flow_elements(spec, toy_store)[0]}
+    assert "double" in cards["tell"]["style"]["border"] and "⏻ _on exit" in cards["tell"]["data"]["content"]

@@ -170,23 +170,6 @@ def test_the_spec_round_trips_and_validation_names_each_mistake(looped, toy_stor
     assert any(
         "node 'report' › params: ${loop.item} is a loop's item, and 'report' is in no loop" in m for m in outside_item
     )
-    under = problems(LOOPED.replace("nodes:\n", """nodes:
-- id: first
-  component: sample_dataset@1.0.0
-  params: {rows: 30}
-- id: gauge
-  component: measure@1.0.0
-  inputs: {table: first.table}
-- id: gated
-  component: sample_dataset@1.0.0
-  params: {rows: 5}
-  when: gauge.size == 'big'
-""").replace("  params: {rows: '${loop.item}'}", "  params: {rows: '${loop.item}'}\n  after: [gated]"))  # fmt: skip
-    assert any(
-        "node 'players': runs in loop 'per_size' and waits for 'gated', which runs under a condition; a loop under "
-        "a condition is not supported yet" in m
-        for m in under
-    ), under
     feeding = problems(LOOPED.replace("  params: {at_least: 50}", "  params: {at_least: 50}\n  after: [report]").replace(
         "  after: [size]\n", "  after: [players]\n"
     ))  # fmt: skip
@@ -241,6 +224,25 @@ def test_the_canvas_card_names_the_loop_and_shows_its_iterations_as_one_state(lo
     cards = {n["id"]: n["data"]["content"] for n in nodes}
     assert "↻ _loop per_size: each of ${params.sizes}_" in cards["size"] and "↻" not in cards["report"]
     assert "`running`" in cards["players"] and "`pending`" in cards["size"]
+    frame = next(n for n in nodes if n["id"] == "loop-frame:per_size")
+    assert nodes[0] is frame and frame["zIndex"] < 0 and not frame["selectable"] and not frame["draggable"]
+    inside = [n for n in nodes if n["id"] in ("players", "size")]
+    assert all(
+        frame["position"]["x"] < n["position"]["x"] < frame["position"]["x"] + frame["style"]["width"]
+        and frame["position"]["y"] < n["position"]["y"] < frame["position"]["y"] + frame["style"]["height"]
+        for n in inside
+    ), "the frame surrounds its steps"
+    report = next(n for n in nodes if n["id"] == "report")
+    assert not (frame["position"]["x"] < report["position"]["x"] < frame["position"]["x"] + frame["style"]["width"])
+    _, edges = flow_elements(looped, toy_store)
+    after = next(e for e in edges if e["id"] == "after:size->report")
+    assert after["style"]["strokeDasharray"] and after["label"] == "after" and not after["deletable"]
+    from studio.canvas import CanvasPicture, apply_canvas
+
+    drawn = CanvasPicture.of(nodes, edges)
+    clicked = CanvasPicture(drawn.positions, drawn.edges, selected="loop-frame:per_size")
+    change = apply_canvas(looped, toy_store, clicked, drawn, drawn)
+    assert change.spec == looped and change.selected is None, "a frame is no step to select"
 
 
 @pytest.mark.slow
@@ -470,3 +472,60 @@ def test_a_condition_inside_a_loop_reads_its_own_iterations_outputs(runner, toy_
         "node 'report': waits for 'middling', which runs under a condition inside loop 'per_size'" in str(p)
         for p in validate_workflow(parse_workflow(waiting), toy_store)
     )
+
+
+def test_the_example_in_the_control_flow_doc_is_a_valid_workflow_that_compiles(demo_workspace) -> None:
+    from pathlib import Path
+
+    from component_store.store import workspace_store
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "control-flow.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    store = workspace_store(demo_workspace)
+    spec = parse_workflow(example)
+    assert validate_workflow(spec, store) == []
+    ir = compile_workflow(spec, store)
+    assert set(ir["root"]["dag"]["tasks"]) == {"tell", "exit-handler-1"}
+    inside = ir["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    assert any(name.startswith("for-loop-") for name in inside) and "evaluate-condition" in inside, sorted(inside)
+
+
+UNDER_A_CONDITION = LOOPED.replace(
+    "nodes:\n",
+    """nodes:
+- id: first
+  component: sample_dataset@1.0.0
+  params: {rows: 30}
+- id: gauge
+  component: measure@1.0.0
+  params: {at_least: 20}
+  inputs: {table: first.table}
+- id: gated
+  component: sample_dataset@1.0.0
+  params: {rows: 5}
+  when: gauge.size == 'big'
+""",
+).replace("  params: {rows: '${loop.item}'}", "  params: {rows: '${loop.item}'}\n  after: [gated]")
+
+
+@pytest.mark.slow
+def test_a_loop_under_a_condition_runs_whole_or_not_at_all(runner, toy_store) -> None:
+    """KFP puts the whole dsl.ParallelFor in the dsl.If; locally every step of every iteration waits for
+    what any step of the loop waits for, so a false condition leaves the whole loop not run."""
+    spec = parse_workflow(UNDER_A_CONDITION)
+    assert validate_workflow(spec, toy_store) == []
+    ran = runner.run(spec, {"sizes": [40, 60]})
+    assert ran.status == "succeeded" and states(ran)["gated"] == "succeeded"
+    assert {states(ran)[f"size[{n}]"] for n in (40, 60)} == {"succeeded"}
+    skipped = runner.run(
+        parse_workflow(UNDER_A_CONDITION.replace("at_least: 20", "at_least: 500")), {"sizes": [40, 60]}
+    )
+    assert skipped.status == "succeeded" and states(skipped)["gated"] == "not_run"
+    assert {s for n, s in states(skipped).items() if "[" in n} == {"not_run"}, states(skipped)
+    assert states(skipped)["report"] == "not_run", "after the loop: inside the same dsl.If"
+
+    ir = compile_workflow(spec, toy_store)
+    condition = next(t for name, t in ir["root"]["dag"]["tasks"].items() if name.startswith("condition-"))
+    inner = ir["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
+    assert any(name.startswith("for-loop-") for name in inner), sorted(inner)
+    assert task_name("gated") in inner and task_name("report") in inner
