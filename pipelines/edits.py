@@ -70,7 +70,10 @@ def remove_node(spec: WorkflowSpec, node_id: str) -> WorkflowSpec:
         nodes.append(node.model_copy(update={"inputs": kept, "after": waits}) if changed else node)
     layout = {k: v for k, v in spec.layout.items() if k != node_id}
     keep = set(spec.node_ids()) - {node_id}
-    return spec.model_copy(update={"nodes": tuple(nodes), "layout": layout, "loops": _loops_of(spec, keep)})
+    on_exit = None if spec.on_exit == node_id else spec.on_exit
+    return spec.model_copy(
+        update={"nodes": tuple(nodes), "layout": layout, "loops": _loops_of(spec, keep), "on_exit": on_exit}
+    )
 
 
 def bind(spec: WorkflowSpec, store: ComponentStore, node_id: str, input_name: str, source: str) -> WorkflowSpec:
@@ -191,6 +194,23 @@ def set_node_control(spec: WorkflowSpec, node_id: str, when: str, after: list[st
         if name not in others:
             raise EditRefused(f"node '{node_id}' › after: no other node '{name}'{did_you_mean(name, others)}")
     return _replace(spec, node.model_copy(update={"when": condition, "after": tuple(after)}))
+
+
+def set_exit_node(spec: WorkflowSpec, node_id: str, exit_step: bool) -> WorkflowSpec:
+    """Make a node the workflow's exit step (`on_exit`: it runs last, whatever happened) or an ordinary one.
+    An exit step reads no outputs, waits for nothing and has no condition, and nothing waits for it."""
+    node = _node(spec, node_id)
+    if not exit_step:
+        return spec.model_copy(update={"on_exit": None}) if spec.on_exit == node_id else spec
+    if node.inputs or node.after or node.when:
+        raise EditRefused(
+            f"node '{node_id}' reads outputs, waits or has a condition; an exit step runs after everything, "
+            "whatever happened: remove its inputs, waits and condition first"
+        )
+    waiting = sorted(n.id for n in spec.nodes if node_id in n.upstream())
+    if waiting:
+        raise EditRefused(f"'{waiting[0]}' waits for '{node_id}', and an exit step runs last")
+    return spec.model_copy(update={"on_exit": node_id})
 
 
 def move_nodes(spec: WorkflowSpec, positions: dict[str, tuple[float, float]]) -> WorkflowSpec:

@@ -261,9 +261,15 @@ with panel:
                 "joined by and / or; empty: always runs.",
             )  # fmt: skip
             after = st.multiselect("Wait for", [i for i in node_ids if i != node_id], default=list(node.after))
+            exit_step = st.checkbox(
+                "Run last, whatever happened (the exit step)", value=spec.on_exit == node_id,
+                help="e.g. a notification: it runs after every other step, also when one failed or the run was "
+                "cancelled, and is told how the run ended (dsl.ExitHandler on Kubeflow).",
+            )  # fmt: skip
             if st.form_submit_button("Apply"):
                 with ui.user_errors(f"set when/after of {node_id}"):
-                    save(edits.set_node_control(spec, node_id, when, after), f"{node_id}: when/after saved")
+                    controlled = edits.set_node_control(spec, node_id, when, after)
+                    save(edits.set_exit_node(controlled, node_id, exit_step), f"{node_id}: when/after saved")
                     st.rerun()
 
         lists = [name for name, param in spec.params.items() if param.type == "array"]

@@ -183,6 +183,15 @@ def test_the_designer_sets_a_condition_and_a_wait_and_the_card_shows_them(demo_w
     card = next(n for n in nodes if n["id"] == "split")["data"]["content"]
     assert "when params.test_size > 0.1" in card and "after profile" in card
 
+    app = AppTest.from_file(str(page), default_timeout=60)
+    app.query_params["workflow"] = "risk/player_features"
+    app.run()
+    next(s for s in app.selectbox if s.label == "Step").select("players").run()
+    next(c for c in app.checkbox if c.label.startswith("Run last, whatever happened")).check()
+    next(b for b in app.button if b.label == "Apply").click().run()
+    assert any("waits for 'players', and an exit step runs last" in e.value for e in app.error), [e.value for e in app.error]
+    assert "on_exit" not in path.read_text()
+
 
 EXIT = """name: nightly
 project: risk
@@ -308,3 +317,16 @@ def test_the_canvas_draws_waits_dashed_condition_reads_dotted_and_the_exit_node_
     spec = parse_workflow(EXIT.replace("MARKER", str(tmp_path / "m")).replace("URL", "http://127.0.0.1:9/"))
     cards = {n["id"]: n for n in flow_elements(spec, toy_store)[0]}
     assert "double" in cards["tell"]["style"]["border"] and "⏻ _on exit" in cards["tell"]["data"]["content"]
+
+
+def test_an_exit_step_is_set_and_cleared_by_edits_and_refused_where_it_reads_or_is_waited_for(tmp_path) -> None:
+    from pipelines import edits
+
+    spec = parse_workflow(EXIT.replace("on_exit: tell\n", "").replace("MARKER", "m").replace("URL", "http://h/"))
+    made = edits.set_exit_node(spec, "tell", True)
+    assert made.on_exit == "tell" and edits.set_exit_node(made, "tell", False).on_exit is None
+    with pytest.raises(edits.EditRefused, match="'fragile' waits for 'players', and an exit step runs last"):
+        edits.set_exit_node(spec, "players", True)
+    with pytest.raises(edits.EditRefused, match="node 'fragile' reads outputs, waits or has a condition"):
+        edits.set_exit_node(spec, "fragile", True)
+    assert edits.remove_node(made, "tell").on_exit is None, "removing the exit step clears on_exit"
