@@ -189,7 +189,9 @@ def test_the_designer_sets_a_condition_and_a_wait_and_the_card_shows_them(demo_w
     next(s for s in app.selectbox if s.label == "Step").select("players").run()
     next(c for c in app.checkbox if c.label.startswith("Run last, whatever happened")).check()
     next(b for b in app.button if b.label == "Apply").click().run()
-    assert any("waits for 'players', and an exit step runs last" in e.value for e in app.error), [e.value for e in app.error]
+    assert any("waits for 'players', and an exit step runs last" in e.value for e in app.error), [
+        e.value for e in app.error
+    ]
     assert "on_exit" not in path.read_text()
 
 
