@@ -3,7 +3,8 @@
 Each node's column is the length of the longest chain of nodes it waits for (inputs, `after`, the
 nodes its condition reads), so every edge points right. Within a column, nodes are ordered by the
 average row of the nodes they wait for (one sweep, the usual barycentre heuristic), which keeps most
-edges short and uncrossed; ties keep the file's order. A pure function of the spec: the designer's
+edges short and uncrossed; ties keep the file's order. A loop's steps come first in their column, the
+column's other steps below them, clear of the loop's frame. A pure function of the spec: the designer's
 "Tidy" writes it, and a step added from the palette takes the first free place of its column.
 """
 
@@ -13,6 +14,7 @@ from pipelines.spec import Position, WorkflowSpec
 
 COLUMN_WIDTH = 300.0  # a node card is about 240 pixels wide
 ROW_HEIGHT = 130.0
+LOOP_GAP_ROWS = 0.6  # below a loop's steps, room for its frame before the column's other steps
 
 
 def layered_layout(spec: WorkflowSpec) -> dict[str, Position]:
@@ -24,6 +26,7 @@ def layered_layout(spec: WorkflowSpec) -> dict[str, Position]:
     except ValueError:
         return {node_id: Position(x=index * COLUMN_WIDTH, y=0.0) for index, node_id in enumerate(ids)}
     parents = {n.id: sorted(n.upstream() & set(ids), key=ids.index) for n in spec.nodes}
+    in_loop = {node_id for loop in spec.loops.values() for node_id in loop.nodes}
     column: dict[str, int] = {}
     for node_id in order:
         column[node_id] = 1 + max((column[p] for p in parents[node_id]), default=-1)
@@ -36,8 +39,14 @@ def layered_layout(spec: WorkflowSpec) -> dict[str, Position]:
             return sum(above) / len(above) if above else float(ids.index(node_id))
 
         members.sort(key=lambda n: (barycentre(n), ids.index(n)))
-        for index, node_id in enumerate(members):
+        # a loop's steps first, then the others half a row further down: clear of the loop's frame
+        looped = [n for n in members if n in in_loop]
+        others = [n for n in members if n not in in_loop]
+        gap = LOOP_GAP_ROWS if looped and others else 0.0
+        for index, node_id in enumerate(looped):
             row[node_id] = float(index)
+        for index, node_id in enumerate(others):
+            row[node_id] = len(looped) + gap + index
     return {n: Position(x=column[n] * COLUMN_WIDTH, y=row[n] * ROW_HEIGHT) for n in ids}
 
 

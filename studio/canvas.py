@@ -73,7 +73,7 @@ def flow_elements(
             *([f"⎇ _when {node.when}_"] if node.when else []),
             *([f"⧗ _after {', '.join(node.after)}_"] if node.after else []),
             *([_loop_line(spec, looped[node.id])] if node.id in looped else []),
-            *(["⏻ _on exit: runs last, whatever happened_"] if node.id == spec.on_exit else []),
+            *(["⇥ _on exit: runs last, whatever happened_"] if node.id == spec.on_exit else []),
         ]
         nodes.append({
             "id": node.id, "position": {"x": x, "y": y},

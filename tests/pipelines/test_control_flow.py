@@ -318,7 +318,7 @@ def test_the_canvas_draws_waits_dashed_condition_reads_dotted_and_the_exit_node_
     assert len([e for e in edges if "->" in e["id"] and ":" not in e["id"]]) == len(list(flow.edges()))
     spec = parse_workflow(EXIT.replace("MARKER", str(tmp_path / "m")).replace("URL", "http://127.0.0.1:9/"))
     cards = {n["id"]: n for n in flow_elements(spec, toy_store)[0]}
-    assert "double" in cards["tell"]["style"]["border"] and "⏻ _on exit" in cards["tell"]["data"]["content"]
+    assert "double" in cards["tell"]["style"]["border"] and "⇥ _on exit" in cards["tell"]["data"]["content"]
 
 
 def test_an_exit_step_is_set_and_cleared_by_edits_and_refused_where_it_reads_or_is_waited_for(tmp_path) -> None:

@@ -529,3 +529,15 @@ def test_a_loop_under_a_condition_runs_whole_or_not_at_all(runner, toy_store) ->
     inner = ir["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
     assert any(name.startswith("for-loop-") for name in inner), sorted(inner)
     assert task_name("gated") in inner and task_name("report") in inner
+
+
+def test_the_layout_puts_a_loops_steps_first_in_their_column_and_the_others_clear_of_its_frame(demo_workspace) -> None:
+    from pathlib import Path
+
+    from pipelines.layout import ROW_HEIGHT, layered_layout
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "control-flow.md").read_text()
+    spec = parse_workflow(doc.split("```yaml\n", 1)[1].split("```", 1)[0])
+    places = layered_layout(spec)
+    assert places["region_profile"].x == places["all_regions"].x, "one column: both read region_rows"
+    assert places["region_profile"].y == 0 and places["all_regions"].y >= 1.5 * ROW_HEIGHT
