@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO ?= demo-workspace
 
-.PHONY: install studio demo test lint bench image serve-image clean
+.PHONY: install studio demo test test-slow test-all lint bench image serve-image clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ demo: install
 	cd $(DEMO) && ../$(BIN)/tessera run cheater_detection
 	cd $(DEMO) && ../$(BIN)/tessera models show cheater-detector
 
-## The whole test suite (unit, component, CLI, architecture contracts).
+## The test suite of every local loop: everything but the tests marked slow (real browsers, fresh installs,
+## whole demo journeys), which CI runs after it (make test-slow); make test-all runs both at once.
 test: install
+	$(BIN)/pytest -m "not slow"
+
+test-slow: install
+	$(BIN)/pytest -m slow
+
+test-all: install
 	$(BIN)/pytest
 
 lint: install

@@ -159,6 +159,7 @@ class LocalRunner:
         record = self.runs.get(run_id)
         spec = parse_workflow(record.workflow_yaml, f"run {run_id}")
         options = RunOptions(**record.options)
+        resumed = record.started_at is not None
         if not self.runs.claim(run_id):  # cancelled before this driver started, or driven by another
             return self.runs.get(run_id)
         try:
@@ -168,6 +169,8 @@ class LocalRunner:
             raise
         driver = _Driver(self, record, spec, options, on_change)  # loops unrolled into node instances
         finished = driver.drive()
+        if resumed:  # a node of the cut-off attempt may have opened its MLflow run after resume closed them
+            _close_cut_off_tracking(self.workspace, run_id)
         if finished.status == "failed":
             _alert_failed(self.workspace, finished)
         return finished

@@ -89,7 +89,14 @@ def test_components_list_json_and_filters(workspace: Path):
     result = tessera("components", "list", "--json", "--category", "data", cwd=workspace)
     assert result.returncode == 0, result.stderr
     names = {c["name"] for c in json.loads(result.stdout)}
-    assert names == {"sample_dataset", "load_table", "export_table", "sql_query", "generate_event_log"}
+    assert names == {
+        "sample_dataset",
+        "load_table",
+        "export_table",
+        "combine_tables",
+        "sql_query",
+        "generate_event_log",
+    }
     bad = tessera("components", "list", "--category", "dat", cwd=workspace)
     assert bad.returncode == 2 and "did you mean 'data'" in bad.stderr
 
