@@ -382,7 +382,7 @@ class _Driver:
             return f"not run: its condition {node.when} is false"
         return ""
 
-    def _resolve(self, node: Node) -> tuple[str, dict[str, Any], dict[str, dict[str, Any]], Any]:
+    def _resolve(self, node: Node) -> tuple[str, dict[str, Any], dict[str, Any], Any]:
         name, version = parse_ref(node.component)
         component = self.runner.store.get(name, version or "")
         params = {}

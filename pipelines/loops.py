@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipelines.spec import NODE_ID, Binding, Loop, Node, WorkflowSpec, ordered_by_waits, param_reference
-from tessera.errors import Problem
+from tessera.errors import Problem, TesseraError
 from tessera.suggest import did_you_mean, one_of
 
 LOOP_ITEM = "${loop.item}"
@@ -90,7 +90,14 @@ def loop_items(
     else:
         reference = param_reference(loop.for_each)
         value = params.get(reference) if reference else None
-    return list(value) if isinstance(value, list | tuple) else []
+    if value is None:  # a parameter with no value: validation and the run's parameter check say so
+        return []
+    if not isinstance(value, list | tuple):
+        raise TesseraError(
+            f"a loop iterates over {loop.for_each}, which is {type(value).__name__} "
+            f"{str(value)[:40]!r}, not a list; give it a list (e.g. [eu, na])"
+        )
+    return list(value)
 
 
 def iteration_labels(items: list[Any]) -> list[str]:

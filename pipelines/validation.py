@@ -17,7 +17,7 @@ from component_store.store import ComponentStore, PublishedVersion
 from pipelines.edits import artifacts_fit
 from pipelines.loops import is_loop_item, loop_items, loop_of, loop_problems
 from pipelines.spec import Node, WorkflowSpec, param_reference
-from tessera.errors import ComponentNotFound, Problem
+from tessera.errors import ComponentNotFound, Problem, TesseraError
 from tessera.suggest import did_you_mean, one_of
 
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
@@ -226,7 +226,11 @@ def _loop_item_problems(spec: WorkflowSpec, node: Node, param: ParamSpec) -> lis
         return []  # loop_problems says so
     loop = spec.loops[loop_id]
     defaults = {name: p.default for name, p in spec.params.items()}
-    for item in loop_items(loop, defaults) or []:  # a loop over an upstream output: items unknown until it runs
+    try:
+        items = loop_items(loop, defaults) or []  # a loop over an upstream output: items unknown until it runs
+    except TesseraError:
+        return []  # not a list: loop_problems says so
+    for item in items:
         if not value_matches(item, param.type):
             return [f"loop '{loop_id}' has item {item!r}, but '{param.name}' takes {param.type}"]
         if found := _range_problems(item, param, prefix=f"loop '{loop_id}' item "):

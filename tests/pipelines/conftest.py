@@ -34,6 +34,11 @@ def features_spec(demo_workspace):
     return parse_workflow(demo_workspace.find_workflow("player_features").read_text())
 
 
+def states(record) -> dict[str, str]:
+    """A run's node states by node (instance) id, in the run's order."""
+    return {n.node_id: n.status for n in record.nodes}
+
+
 def workflow(text: str):
     return parse_workflow(text)
 

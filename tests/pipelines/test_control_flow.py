@@ -21,6 +21,7 @@ from pipelines.runner import RunOptions
 from pipelines.validation import validate_workflow
 from pipelines.workflow_io import parse_workflow, workflow_to_yaml
 from tessera.errors import CompileError
+from tests.pipelines.conftest import states
 
 FLOW = """name: flow
 project: risk
@@ -58,10 +59,6 @@ nodes:
 @pytest.fixture
 def flow():
     return parse_workflow(FLOW)
-
-
-def states(record) -> dict[str, str]:
-    return {n.node_id: n.status for n in record.nodes}
 
 
 def test_conditions_choose_a_branch_and_after_orders_without_data(runner, flow) -> None:

@@ -24,6 +24,7 @@ from pipelines.loops import expand_loops, iteration_labels, rolled_up
 from pipelines.runner import RunOptions
 from pipelines.validation import validate_workflow
 from pipelines.workflow_io import parse_workflow, workflow_to_yaml
+from tests.pipelines.conftest import states
 
 LOOPED = """name: per_size
 project: risk
@@ -52,10 +53,6 @@ loops:
 @pytest.fixture
 def looped():
     return parse_workflow(LOOPED)
-
-
-def states(record) -> dict[str, str]:
-    return {n.node_id: n.status for n in record.nodes}
 
 
 def test_each_item_runs_its_own_instances_with_its_item_and_the_same_iterations_inputs(runner, looped) -> None:
@@ -192,6 +189,14 @@ def test_expansion_keeps_nodes_outside_loops_as_they_are(looped) -> None:
     assert expansion.spec.node("players[eu]").params == {"rows": "eu"}
     assert expansion.spec.node("report").after == ("size[eu]",)
     assert expansion.loop_of_instance == {"players[eu]": "per_size", "size[eu]": "per_size"}
+
+
+def test_a_loop_over_a_value_that_is_not_a_list_says_so_instead_of_running_nothing(looped) -> None:
+    from tessera.errors import TesseraError
+
+    with pytest.raises(TesseraError, match=r"params.sizes.*str 'eu'.*not a list"):
+        expand_loops(looped, {"sizes": "eu"})
+    assert expand_loops(looped, {"sizes": []}).spec.node("report").after == ()
 
 
 def test_on_kubeflow_a_loop_node_is_one_record_with_its_iterations_rolled_up(demo_workspace, toy_store, looped) -> None:
