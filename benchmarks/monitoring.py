@@ -47,7 +47,7 @@ print(json.dumps({"seconds": seconds, "rows": len(current), "columns": len(repor
 """
 
 
-def logging_overhead(seconds: int) -> dict[str, dict[str, dict[str, float]]]:
+def logging_overhead(seconds: int, request_sizes: tuple[int, ...] = (1, 100)) -> dict[str, dict[str, dict[str, float]]]:
     import tessera
     from component_store.runtime.models import build_estimator
     from tessera.workspace import init_workspace
@@ -70,7 +70,7 @@ def logging_overhead(seconds: int) -> dict[str, dict[str, dict[str, float]]]:
     }
     results: dict[str, dict[str, dict[str, float]]] = {}
     try:
-        for rows in (1, 100):
+        for rows in request_sizes:
             body = json.dumps({"instances": features.head(rows).to_numpy().tolist()})
             for endpoint in endpoints.values():
                 wait_ready(f"{endpoint.url}/v2/health/ready")
@@ -144,10 +144,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["logging", "drift"], help="one half (the figures come from a whole run)")
+    parser.add_argument("--request-rows", default="1,100", help="rows per request in the logging half, e.g. 1")
     args = parser.parse_args()
     started = time.time()
     if args.only != "drift":
-        show_overhead(logging_overhead(args.seconds))
+        show_overhead(logging_overhead(args.seconds, tuple(int(n) for n in args.request_rows.split(","))))
     if args.only != "logging":
         show_drift(drift_report_cost(args.rows), args.rows)
     print(f"\n(whole benchmark {time.time() - started:.0f} s)")

@@ -32,7 +32,7 @@ from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_
 from serving.inference_pipeline import InferencePipeline
 from serving.openapi import openapi_document
 from serving.payloads import BadRequest, decode_v1, decode_v2, decode_v2_records, parse_json, quoted
-from serving.prediction_log import LoggedRequest, new_request_id
+from serving.prediction_log import LogShape, new_request_id
 from serving.served_model import Outputs, ServedModel, tensor_datatype
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
@@ -74,7 +74,7 @@ class FrontDoor:
         self.v2_path = f"/v2/models/{state.name}/infer"
         self.metadata_path = f"/v2/models/{state.name}"
         self._counters: dict[tuple[str, str, str], Any] = {}
-        self._classes: dict[str, tuple[Any, ...]] = {}  # per served version, for the prediction log
+        self._log_shapes: dict[tuple[str, bool], LogShape] = {}  # per served version and role
         self._latency = {protocol: LATENCY.labels(state.name, protocol) for protocol in ("v1", "v2")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,21 +170,20 @@ class FrontDoor:
         self, model: ServedModel, route: Any, traffic: Any, outputs: Outputs, rows: Any, columns: Any,
         headers: list[tuple[bytes, bytes]], seconds: float,
     ) -> None:  # fmt: skip
-        """Hand the answered request to the prediction log (a queue put) and name it in the response."""
+        """Hand the answered request to the prediction log and name it in the response."""
         request_id = new_request_id()
         headers.append((b"x-request-id", request_id.encode()))
+        prediction_log = self.state.prediction_log
+        assert prediction_log is not None
         primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
-        classes = self._classes.get(model.label)
-        if classes is None:
+        shape = self._log_shapes.get((model.label, primary))
+        if shape is None:  # once per served version and role
             contract = model.predictor.contract
             classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
-            self._classes[model.label] = classes
-        entry = LoggedRequest(
-            request_id, model.version, "default" if primary else "canary", time.time(), rows, columns, outputs,
-            classes, seconds * 1000,
-        )  # fmt: skip
-        assert self.state.prediction_log is not None
-        self.state.prediction_log.record(entry, len(rows))
+            role = "default" if primary else "canary"
+            shape = prediction_log.shape(model.version, role, columns, classes, tuple(outputs))
+            self._log_shapes[model.label, primary] = shape
+        prediction_log.add(shape, request_id, time.time(), seconds * 1000, rows, outputs)
 
     def _count(self, protocol: str, version: str, code: int) -> None:
         key = (protocol, version, str(code))

@@ -7,15 +7,15 @@ log receiver, serving/log_receiver.py, writes). One row per scored row, shaped l
 rows, endpoint, model version, `default` or `canary`, time, the request's latency) with the inputs as `input:<column>` and
 the outputs as `output:<name>` (a class probability as `output:probabilities:<class>`).
 
-The request path only draws a sample and appends a reference to a bounded deque (`record`); a writer
-thread wakes every `flush_seconds`, turns what is there into one file. A file is written under a dot-name and renamed into place, so a
+The request path only draws a sample and appends the request's parts to its shape's lists (`LogShape`),
+within a bound on waiting requests; a writer thread wakes every `flush_seconds` and turns what is there
+into one file. A file is written under a dot-name and renamed into place, so a
 reader never sees half a file, even after kill -9. A full queue drops the record, a failed write
 (a full disk) turns logging off; both are counted on `/metrics` and never fail a request.
 """
 
 from __future__ import annotations
 
-import collections
 import itertools
 import logging
 import os
@@ -23,6 +23,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -87,6 +88,74 @@ def open_log_file(path: str) -> Any:
     return fsspec.open(path, "rb").open() if "://" in path else open(path, "rb")  # noqa: SIM115 (caller closes)
 
 
+class LogShape:
+    """The requests of one shape (model version, role, input columns, classes, output names) gathered for
+    the writer as columns: one list per field, appended to on the request path.
+
+    Lists of strings, numbers and arrays hold nothing the garbage collector tracks, and the writer turns each
+    list into a column in C (np.concatenate, pa.array) without a Python step per request: thousands of live
+    tuples and dicts a second, then a Python loop over them, were most of what logging cost single-row
+    requests."""
+
+    def __init__(
+        self, model_version: str, role: str, columns: tuple[str, ...] | None, classes: tuple[Any, ...],
+        outputs: tuple[str, ...],
+    ):  # fmt: skip
+        self.model_version, self.role, self.columns, self.classes, self.outputs = (
+            model_version, role, columns, classes, outputs
+        )  # fmt: skip
+        self._start()
+
+    def _start(self) -> None:
+        self.request_ids: list[str] = []
+        self.at: list[float] = []
+        self.latency_ms: list[float] = []
+        self.rows: list[Any] = []  # float matrices (when `columns`), or lists of records
+        self.values: list[list[np.ndarray]] = [[] for _ in self.outputs]
+
+    def add(self, request_id: str, at: float, latency_ms: float, rows: Any, outputs: dict[str, np.ndarray]) -> None:
+        self.request_ids.append(request_id)
+        self.at.append(at)
+        self.latency_ms.append(latency_ms)
+        self.rows.append(rows)
+        for kept, values in zip(self.values, outputs.values(), strict=True):
+            kept.append(values)
+
+    def take(self) -> LogShape | None:
+        """What was gathered, as a shape of its own (None when nothing was); this one starts afresh."""
+        if not self.request_ids:
+            return None
+        taken = LogShape(self.model_version, self.role, self.columns, self.classes, self.outputs)
+        taken.request_ids, taken.at, taken.latency_ms, taken.rows, taken.values = (
+            self.request_ids, self.at, self.latency_ms, self.rows, self.values
+        )  # fmt: skip
+        self._start()
+        return taken
+
+    def table(self, endpoint: str) -> Any:
+        """The gathered requests' log rows (one per scored row) as an Arrow table, built column by column."""
+        import pyarrow as pa
+
+        frame = _RequestFrame(np.fromiter(map(len, self.rows), dtype="int64", count=len(self.rows)))
+        columns = frame.columns(endpoint, self.request_ids, self.model_version, self.role, self.at, self.latency_ms)
+        if self.columns is not None:  # float matrices in signature order
+            matrix = np.concatenate(self.rows).reshape(frame.total, -1)
+            if matrix.shape[1] != len(self.columns):
+                raise ValueError(f"{matrix.shape[1]} values a row for {len(self.columns)} columns")
+            # Column-major: every column is then one contiguous run that Arrow takes without copying.
+            by_column = np.ascontiguousarray(matrix.T)
+            for index, name in enumerate(self.columns):
+                columns[f"input:{name}"] = pa.array(by_column[index])
+        else:  # records, as the caller sent them
+            keys = list(dict.fromkeys(key for request in self.rows for record in request[:1] for key in record))
+            for key in keys:
+                values = [record.get(key) for request in self.rows for record in request]
+                columns[f"input:{key}"] = _arrow_column(values)
+        for name, values in zip(self.outputs, self.values, strict=True):
+            _add_output(columns, name, np.concatenate(values), self.classes)
+        return pa.table(columns)
+
+
 class PredictionLog:
     """The writer of one endpoint's prediction log (see the module docstring)."""
 
@@ -100,10 +169,12 @@ class PredictionLog:
         self.flush_seconds = flush_seconds
         self.max_bytes = max_bytes
         self.disabled = False
-        self.max_queue = max_queue
-        # A deque, not a queue.Queue: appending takes no lock and wakes no thread, so a request never
-        # hands the interpreter to the writer; the writer wakes on its own every flush_seconds.
-        self._pending: collections.deque[LoggedRequest] = collections.deque()
+        self.max_queue = max_queue  # requests waiting for the writer
+        # Held to add one request, or for the writer to take everything gathered: never while converting,
+        # so a request never waits for a write, and the writer wakes on its own every flush_seconds.
+        self._lock = threading.Lock()
+        self._shapes: dict[tuple[Any, ...], LogShape] = {}
+        self._queued = 0
         self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
         self._disabled_gauge = DISABLED.labels(endpoint)
@@ -111,14 +182,36 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._write_loop, name=f"prediction-log-{endpoint}", daemon=True)
         self._thread.start()
 
-    def record(self, entry: LoggedRequest, rows: int) -> None:
-        """Hand a request over; never blocks and never raises."""
+    def shape(
+        self, model_version: str, role: str, columns: tuple[str, ...] | None, classes: tuple[Any, ...],
+        outputs: tuple[str, ...],
+    ) -> LogShape:  # fmt: skip
+        """The gathering place of requests of this shape (a caller may keep it: the same one each time)."""
+        key = (model_version, role, columns, classes, outputs)
+        with self._lock:
+            found = self._shapes.get(key)
+            if found is None:
+                found = self._shapes[key] = LogShape(*key)
+            return found
+
+    def add(
+        self, shape: LogShape, request_id: str, at: float, latency_ms: float, rows: Any,
+        outputs: dict[str, np.ndarray],
+    ) -> None:  # fmt: skip
+        """Hand an answered request over; never blocks on the writer and never raises."""
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
             return
-        if self.disabled or len(self._pending) >= self.max_queue:
-            self._dropped.inc(rows)
+        if self.disabled or self._queued >= self.max_queue or len(outputs) != len(shape.outputs):
+            self._dropped.inc(len(rows))
             return
-        self._pending.append(entry)
+        with self._lock:
+            self._queued += 1
+            shape.add(request_id, at, latency_ms, rows, outputs)
+
+    def record(self, entry: LoggedRequest, rows: int) -> None:
+        """`add` for a request handed over whole."""
+        shape = self.shape(entry.model_version, entry.role, entry.columns, entry.classes, tuple(entry.outputs))
+        self.add(shape, entry.request_id, entry.at, entry.latency_ms, entry.rows, entry.outputs)
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the writer."""
@@ -131,23 +224,32 @@ class PredictionLog:
         self._drain()
 
     def _drain(self) -> None:
-        batch: list[LoggedRequest] = []
-        while self._pending:
-            batch.append(self._pending.popleft())
-            if len(batch) >= 20_000:
-                self._flush(batch)
-                batch = []
-        self._flush(batch)
+        with self._lock:
+            taken = [t for shape in self._shapes.values() if (t := shape.take()) is not None]
+            self._queued = 0
+        file: list[Any] = []
+        for shape in taken:
+            try:
+                table = shape.table(self.endpoint)
+            except (ValueError, TypeError):  # rows that do not fit their columns: not worth losing the rest
+                log.warning("prediction log of %s: requests of an unexpected shape not logged", self.endpoint)
+                self._dropped.inc(sum(len(rows) for rows in shape.rows))
+                continue
+            if file and sum(t.num_rows for t in file) + table.num_rows > FILE_ROWS:
+                self._flush(file)
+                file = []
+            file.append(table)
+        self._flush(file)
 
-    def _flush(self, pending: list[LoggedRequest]) -> None:
-        if not pending or self.disabled:
+    def _flush(self, tables: list[Any]) -> None:
+        if not tables:
             return
-        rows = sum(_row_count(entry) for entry in pending)
-        if self._bytes >= self.max_bytes:
+        rows = sum(table.num_rows for table in tables)
+        if self.disabled or self._bytes >= self.max_bytes:
             self._dropped.inc(rows)
             return
         try:
-            written = write_log_file(self.folder, to_table(self.endpoint, pending))
+            written = sum(write_log_file(self.folder, table) for table in _joined(tables))
         except Exception:  # a full disk, a read-only folder: stop logging, keep serving
             log.exception("prediction log of %s turned off: writing failed", self.endpoint)
             self.disabled = True
@@ -158,71 +260,100 @@ class PredictionLog:
         self._logged.inc(rows)
 
 
+FILE_ROWS = 1_000_000  # rows of one log file at most (a table of one shape is never split)
+
+
 def to_table(endpoint: str, entries: list[LoggedRequest]) -> Any:
-    """The log rows of some requests (one row per scored row) as an Arrow table, built column by column:
-    the writer must not hold the interpreter long while requests wait for it."""
+    """The log rows of some requests (one row per scored row) as one Arrow table, as the writer builds it."""
+    shapes: dict[tuple[Any, ...], LogShape] = {}
+    for entry in entries:
+        key = (entry.model_version, entry.role, entry.columns, entry.classes, tuple(entry.outputs))
+        shape = shapes.get(key) or shapes.setdefault(key, LogShape(*key))
+        shape.add(entry.request_id, entry.at, entry.latency_ms, entry.rows, entry.outputs)
+    return concat_tables([shape.table(endpoint) for shape in shapes.values()])
+
+
+def _joined(tables: list[Any]) -> list[Any]:
+    """The tables as one, or as they are where their columns' types disagree (a canary whose model answers
+    text where the default answers numbers): one file each, rather than none."""
     import pyarrow as pa
 
-    groups: dict[tuple[Any, ...], list[LoggedRequest]] = {}
-    for entry in entries:  # one shape per group: the same columns, outputs and classes
-        # A model's requests share its columns and classes tuples: their ids group them without hashing
-        # thirty names per request (the entries keep the tuples alive, so the ids stay theirs).
-        shape = tuple(values.shape[1:] for values in entry.outputs.values())
-        groups.setdefault((id(entry.columns), id(entry.classes), *entry.outputs, shape), []).append(entry)
-    tables = [_group_table(endpoint, group) for group in groups.values()]
+    try:
+        return [concat_tables(tables)]
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return tables
+
+
+def concat_tables(tables: list[Any]) -> Any:
+    import pyarrow as pa
+
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
 
 
-def _group_table(endpoint: str, group: list[LoggedRequest]) -> Any:
-    import pyarrow as pa
+class _RequestFrame:
+    """What every log row repeats from its request: id, row number, endpoint, version, role, time, latency."""
 
-    counts = np.fromiter((len(entry.rows) for entry in group), dtype="int64", count=len(group))
-    single = bool((counts == 1).all())  # one row per request: nothing to repeat
+    def __init__(self, counts: np.ndarray):
+        self.counts = counts
+        self.single = bool((counts == 1).all())  # one row per request: nothing to repeat
+        self.total = int(counts.sum())
 
-    def per_row(values: list[Any]) -> Any:
-        return pa.array(values) if single else pa.array(np.repeat(np.asarray(values), counts))
+    def per_row(self, values: Any, dtype: str) -> Any:
+        import pyarrow as pa
 
-    owner = None if single else pa.array(np.repeat(np.arange(len(group), dtype="int32"), counts))
+        values = np.asarray(values, dtype=dtype)
+        return pa.array(values if self.single else np.repeat(values, self.counts))
 
-    def per_row_text(values: list[str]) -> Any:
+    def text(self, values: list[str]) -> Any:
         """Text repeated for each row of its request, as a dictionary column: one string per request, not
         per row (repeating Python strings a hundred times was most of a batch's cost)."""
-        texts = pa.array(values, pa.string())
-        return texts.dictionary_encode() if owner is None else pa.DictionaryArray.from_arrays(owner, texts)
+        import pyarrow as pa
 
-    total = int(counts.sum())
-    rows = np.zeros(total, "int64") if single else np.concatenate([np.arange(n) for n in counts])
-    at = np.fromiter((e.at for e in group), dtype="float64", count=len(group))
-    columns: dict[str, Any] = {
-        "request_id": per_row_text([e.request_id for e in group]),
-        "row": pa.array(rows),
-        "endpoint": pa.DictionaryArray.from_arrays(pa.array(np.zeros(total, "int32")), pa.array([endpoint])),
-        "model_version": per_row_text([e.model_version for e in group]),
-        "role": per_row_text([e.role for e in group]),
-        "time": pa.array(((at if single else np.repeat(at, counts)) * 1e6).astype("int64"), pa.timestamp("us", "UTC")),
-        "latency_ms": per_row([e.latency_ms for e in group]),
-    }
-    first = group[0]
-    if first.columns is not None:  # float matrices in signature order
-        # Column-major from the start: each request's small block is transposed while in cache, and every
-        # column is then one contiguous run that Arrow takes without copying.
-        by_column = np.ascontiguousarray(np.concatenate([np.asarray(e.rows, dtype="float64") for e in group]).T)
-        for index, name in enumerate(first.columns):
-            columns[f"input:{name}"] = pa.array(by_column[index])
-    else:  # records, as the caller sent them
-        names = list(dict.fromkeys(key for e in group for record in e.rows[:1] for key in record))
-        for name in names:
-            columns[f"input:{name}"] = _arrow_column([record.get(name) for e in group for record in e.rows])
-    for name in first.outputs:
-        stacked = np.concatenate([np.asarray(e.outputs[name]) for e in group])
-        if stacked.ndim == 2:
-            labels = first.classes if len(first.classes) == stacked.shape[1] else range(stacked.shape[1])
-            stacked = np.ascontiguousarray(stacked.T)
-            for index, label in enumerate(labels):
-                columns[f"output:{name}:{label}"] = pa.array(stacked[index])
-        else:
-            columns[f"output:{name}"] = _arrow_column(stacked)
-    return pa.table(columns)
+        texts = pa.array(values, pa.string())
+        if self.single:
+            return texts.dictionary_encode()
+        owner = pa.array(np.repeat(np.arange(len(values), dtype="int32"), self.counts))
+        return pa.DictionaryArray.from_arrays(owner, texts)
+
+    def constant(self, value: str) -> Any:
+        import pyarrow as pa
+
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(self.total, "int32")), pa.array([value]))
+
+    def columns(
+        self, endpoint: str, request_ids: list[str], version: str, role: str, at: Sequence[float],
+        latency_ms: Sequence[float],
+    ) -> dict[str, Any]:  # fmt: skip
+        import pyarrow as pa
+
+        if self.single:
+            rows = np.zeros(self.total, "int64")
+        else:  # each row's place in its request
+            starts = np.repeat(np.cumsum(self.counts) - self.counts, self.counts)
+            rows = np.arange(self.total, dtype="int64") - starts
+        micros = (self.per_row(at, "float64").to_numpy() * 1e6).astype("int64")
+        return {
+            "request_id": self.text(request_ids),
+            "row": pa.array(rows),
+            "endpoint": self.constant(endpoint),
+            "model_version": self.constant(version),
+            "role": self.constant(role),
+            "time": pa.array(micros, pa.timestamp("us", "UTC")),
+            "latency_ms": self.per_row(latency_ms, "float64"),
+        }
+
+
+def _add_output(columns: dict[str, Any], name: str, values: Any, classes: tuple[Any, ...]) -> None:
+    """An output's log columns: `output:<name>`, or one per class (`output:<name>:<class>`) for a matrix."""
+    import pyarrow as pa
+
+    if isinstance(values, np.ndarray) and values.ndim == 2:
+        labels = classes if len(classes) == values.shape[1] else range(values.shape[1])
+        by_column = np.ascontiguousarray(values.T)
+        for index, label in enumerate(labels):
+            columns[f"output:{name}:{label}"] = pa.array(by_column[index])
+    else:
+        columns[f"output:{name}"] = _arrow_column(values)
 
 
 def _arrow_column(values: Any) -> Any:
@@ -263,10 +394,6 @@ def write_log_file(folder: LogFolder, table: Any) -> int:
         os.fsync(handle.fileno())
     os.replace(temporary, partition / name)
     return (partition / name).stat().st_size
-
-
-def _row_count(entry: LoggedRequest) -> int:
-    return len(entry.rows)
 
 
 _PROCESS_ID = uuid.uuid4().hex[:20]

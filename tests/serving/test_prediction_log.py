@@ -1,0 +1,95 @@
+"""The prediction log's writer on its own: the rows it writes, value by value, for requests of several
+shapes at once (a classifier's default and canary versions, multi-row and single-row requests, records
+with text), and what it does with what it cannot log: rows that do not fit their columns, a full queue."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prometheus_client import REGISTRY
+
+from serving.prediction_log import LoggedRequest, PredictionLog, log_files, to_table
+
+COLUMNS = ("spend", "sessions")
+CLASSES = ("cheater", "fair", "unsure")
+
+
+def classified(request_id: str, version: str, role: str, rows: list[list[float]]) -> LoggedRequest:
+    probabilities = np.array([[0.7, 0.2, 0.1] if row[0] > 5 else [0.1, 0.8, 0.1] for row in rows])
+    labels = np.array([CLASSES[i] for i in probabilities.argmax(axis=1)])
+    outputs = {"predictions": labels, "probabilities": probabilities}
+    return LoggedRequest(request_id, version, role, 1_700_000_000.5, np.array(rows), COLUMNS, outputs, CLASSES, 2.5)
+
+
+def test_each_scored_row_is_one_log_row_with_its_request_version_role_inputs_and_class_probabilities() -> None:
+    entries = [
+        classified("a", "3", "default", [[9.0, 1.0], [1.0, 4.0], [7.0, 2.0]]),
+        classified("b", "4", "canary", [[2.0, 2.0]]),
+        classified("c", "3", "default", [[1.5, 0.0]]),
+        LoggedRequest(  # a raw-columns endpoint: records as sent, a number where text was expected
+            "d", "3", "default", 1_700_000_001.0, [{"country": "BR", "level": 3}, {"country": 7, "level": None}],
+            None, {"predictions": np.array(["fair", "cheater"])},
+        ),
+    ]  # fmt: skip
+    logged = to_table("cheater-api", entries).to_pandas()
+    logged = logged.assign(request_id=logged["request_id"].astype(str)).sort_values(["request_id", "row"])
+
+    assert logged["request_id"].tolist() == ["a", "a", "a", "b", "c", "d", "d"]
+    assert logged["row"].tolist() == [0, 1, 2, 0, 0, 0, 1]
+    assert logged["model_version"].astype(str).tolist() == ["3", "3", "3", "4", "3", "3", "3"]
+    assert logged["role"].astype(str).tolist() == ["default"] * 3 + ["canary"] + ["default"] * 3
+    assert set(logged["endpoint"].astype(str)) == {"cheater-api"}
+    assert logged["time"].iloc[0] == pd.Timestamp(1_700_000_000.5, unit="s", tz="UTC")
+    assert logged["input:spend"].tolist()[:5] == [9.0, 1.0, 7.0, 2.0, 1.5]
+    assert logged["input:sessions"].tolist()[:5] == [1.0, 4.0, 2.0, 2.0, 0.0]
+    assert logged["output:predictions"].tolist()[:5] == ["cheater", "fair", "cheater", "fair", "fair"]
+    assert logged["output:probabilities:cheater"].tolist()[:5] == [0.7, 0.1, 0.7, 0.1, 0.1]
+    assert logged["output:probabilities:unsure"].tolist()[:5] == [0.1] * 5
+    assert logged["input:country"].tolist()[5:] == ["BR", "7"]  # mixed kinds become text, never an error
+    assert logged["input:level"].tolist()[5] == 3 and pd.isna(logged["input:level"].tolist()[6])
+    assert logged["output:predictions"].tolist()[5:] == ["fair", "cheater"]
+    assert logged["latency_ms"].tolist()[0] == 2.5 and pd.isna(logged["latency_ms"].tolist()[5])
+
+
+def dropped(endpoint: str) -> float:
+    return REGISTRY.get_sample_value("tessera_prediction_log_dropped_rows_total", {"endpoint": endpoint}) or 0.0
+
+
+def test_rows_that_do_not_fit_their_columns_are_counted_dropped_and_the_rest_is_written(tmp_path: Path) -> None:
+    writer = PredictionLog(tmp_path, "odd-rows", flush_seconds=60)
+    writer.record(classified("good", "3", "default", [[9.0, 1.0], [1.0, 2.0]]), 2)
+    bad = classified("bad", "5", "default", [[1.0, 2.0]])._replace(rows=np.array([[1.0, 2.0, 3.0]]))
+    writer.record(bad, 1)
+    writer.close()
+    written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path))
+    assert written["request_id"].astype(str).tolist() == ["good", "good"]
+    assert dropped("odd-rows") == 1
+    assert not writer.disabled  # one bad request never turns logging off
+
+
+def test_a_full_queue_drops_and_counts_instead_of_growing_or_blocking(tmp_path: Path) -> None:
+    writer = PredictionLog(tmp_path, "busy", max_queue=3, flush_seconds=60)
+    started = time.perf_counter()
+    for index in range(5):
+        writer.record(classified(f"r{index}", "3", "default", [[1.0, 2.0], [3.0, 4.0]]), 2)
+    assert time.perf_counter() - started < 1.0
+    writer.close()
+    written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path))
+    assert sorted(set(written["request_id"].astype(str))) == ["r0", "r1", "r2"]
+    assert dropped("busy") == 4  # two requests of two rows
+
+
+def test_a_canary_whose_outputs_differ_in_type_is_written_beside_the_default_not_lost(tmp_path: Path) -> None:
+    writer = PredictionLog(tmp_path, "mixed", flush_seconds=60)
+    writer.record(classified("label", "3", "default", [[9.0, 1.0]]), 1)
+    score = LoggedRequest("score", "4", "canary", time.time(), np.array([[1.0, 2.0]]), COLUMNS,
+                          {"predictions": np.array([0.25])})  # fmt: skip
+    writer.record(score, 1)
+    writer.close()
+    files = log_files(tmp_path)
+    assert len(files) == 2 and not writer.disabled
+    by_id = {str(row.request_id): row for path in files for row in pd.read_parquet(path).itertuples()}
+    assert by_id["label"].model_version == "3" and by_id["score"].model_version == "4"
