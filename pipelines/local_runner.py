@@ -10,10 +10,12 @@ up from the cache.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -79,6 +81,25 @@ class LocalRunner:
         self._start_driver(record.id)
         return self.runs.get(record.id)
 
+    def submit_in_process(
+        self, spec: WorkflowSpec, params: dict[str, Any], options: RunOptions = RunOptions()
+    ) -> RunRecord:
+        """Record the run and drive it on a thread of this process; returns at once.
+
+        The nodes fork from this process's fork server, which stays warm from one run to the next
+        (pandas, pyarrow, scikit-learn loaded): a studio preview of a changed step costs that step, not a
+        new driver process and a new fork server (docs/benchmarks.md, studio previews). The run ends with
+        this process, so this is for quick runs a person waits for; `submit` for the rest."""
+        record = self.create_run(spec, params, options)
+        threading.Thread(target=self._drive_quietly, args=(record.id,), name=f"run-{record.id}", daemon=True).start()
+        return record
+
+    def _drive_quietly(self, run_id: str) -> None:
+        try:
+            self.execute(run_id)
+        except Exception:  # the run is recorded failed with the reason; nobody is there to catch it
+            logging.getLogger("tessera.runner").exception("run %s stopped", run_id)
+
     def status(self, run_id: str) -> RunRecord:
         return self.runs.get(run_id)
 
@@ -88,7 +109,7 @@ class LocalRunner:
             record = self.runs.get(run_id)
             if record.status in FINAL_RUN_STATES or time.monotonic() > deadline:
                 return record
-            time.sleep(0.1)
+            time.sleep(0.05)
 
     def logs(self, run_id: str, node_id: str) -> str:
         node = self.runs.get(run_id).node(node_id)

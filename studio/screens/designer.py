@@ -52,6 +52,7 @@ for warning in review_warnings(spec, store):  # versions in review or deprecated
     st.warning(str(warning), icon=":material/rate_review:")
 problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
 runner = ui.runner()
+PREVIEW_WAIT_SECONDS = 2.0  # a preview that takes longer shows its progress and is polled
 last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
 statuses = rolled_up({n.node_id: n.status for n in last_run.nodes}) if last_run else {}  # a loop's iterations: one card
 seconds: dict[str, float] = {}
@@ -359,7 +360,10 @@ with preview_column:
         if st.button(f"Preview {target}", key="preview"):
             with ui.user_errors(f"preview {target}"):
                 partial = edits.upstream_workflow(spec, target)
-                record = runner.submit(partial, run_values, RunOptions(sample=int(rows)))
+                # On this process's warm fork server: a changed step is back in a fraction of a second, so
+                # wait for it here and show its data in this rerun rather than on the next poll.
+                record = runner.submit_in_process(partial, run_values, RunOptions(sample=int(rows)))
+                runner.wait(record.id, timeout=PREVIEW_WAIT_SECONDS)
                 st.session_state["preview-run"] = (record.id, target)
         if "preview-run" in st.session_state:
             run_id, node_shown = st.session_state["preview-run"]
@@ -368,7 +372,7 @@ with preview_column:
                 show_node_outputs(preview_record, node_shown)
             else:
 
-                @st.fragment(run_every=1.0)
+                @st.fragment(run_every=0.5)
                 def wait_for_preview() -> None:
                     if runner.status(run_id).status in FINAL_RUN_STATES:
                         st.rerun()

@@ -219,3 +219,35 @@ def test_monitoring_shows_the_demo_endpoints_traffic_and_the_shifted_columns(pag
     assert [s.label for s in app.selectbox if s.label == "Metric"] == ["Metric"]
     charts = app.get("plotly_chart")
     assert len(charts) >= 5, "traffic, latency, reference vs current, predictions, performance"
+
+
+def test_a_preview_runs_in_the_studios_process_and_a_changed_step_reruns_alone(
+    page, studio_workspace: Workspace
+) -> None:
+    """The designer's previews are driven on the studio's own warm runner (no driver process, the fork
+    server kept between previews: docs/benchmarks.md), and a changed step's preview reruns only that step."""
+    import os
+
+    from component_store.store import ComponentStore
+    from pipelines.local_runner import LocalRunner
+
+    runs = LocalRunner(studio_workspace, ComponentStore()).runs
+
+    def preview_fill(app: AppTest) -> dict[str, str]:
+        before = {r.id for r in runs.recent(limit=100)}
+        next(b for b in app.button if b.label == "Preview fill").click().run()
+        assert not errors(app)
+        (started,) = [r for r in runs.recent(limit=100) if r.id not in before]
+        assert started.driver_pid == os.getpid(), "driven in the studio's process, not a new driver"
+        finished = LocalRunner(studio_workspace, ComponentStore()).wait(started.id, timeout=300)
+        assert finished.status == "succeeded", finished.message
+        app.run()
+        assert any(c.value.startswith("500 rows × ") for c in app.caption), "the step's data sample is shown"
+        return {n.node_id: n.status for n in finished.nodes}
+
+    app = page("designer", workflow="risk/player_features")
+    next(s for s in app.selectbox if s.label == "Step").select("fill").run()
+    preview_fill(app)
+    next(s for s in app.selectbox if s.label == "strategy").select("mean")
+    next(b for b in app.button if b.label == "Apply parameters").click().run()
+    assert preview_fill(app) == {"players": "cached", "validate": "cached", "fill": "succeeded"}
