@@ -20,6 +20,46 @@ def latest_workflow_run(records: list[RunRecord], node_ids: list[str]) -> RunRec
     return None
 
 
+def timeline_rows(record: RunRecord, now: float) -> list[dict[str, Any]]:
+    """One bar per node that started: when it ran, from the run's start (seconds), and how it ended. A
+    cache hit takes no time and is drawn as a sliver, so that it still shows where it was decided."""
+    origin = record.started_at or record.created_at
+    rows = []
+    for node in record.nodes:
+        if node.started_at is None:
+            continue
+        start = node.started_at - origin
+        end = (node.ended_at or now) - origin
+        rows.append({"node": node.node_id, "status": node.status, "start": start, "seconds": max(end - start, 0.02)})
+    return rows
+
+
+def timeline_figure(record: RunRecord, now: float) -> Any:
+    """The run's steps on a time axis (plotly), coloured by state; None before any step started."""
+    import plotly.graph_objects as go
+
+    from studio.ui import STATUS_COLOURS
+
+    rows = timeline_rows(record, now)
+    if not rows:
+        return None
+    figure = go.Figure()
+    for status in dict.fromkeys(row["status"] for row in rows):
+        mine = [row for row in rows if row["status"] == status]
+        figure.add_bar(
+            y=[row["node"] for row in mine], x=[row["seconds"] for row in mine], base=[row["start"] for row in mine],
+            orientation="h", name=status, marker_color=STATUS_COLOURS.get(status, "#9e9e9e"),
+            hovertemplate="%{y}: %{x:.2f} s from %{base:.2f} s<extra>" + status + "</extra>",
+        )  # fmt: skip
+    order = [row["node"] for row in rows]
+    figure.update_layout(
+        height=120 + 22 * len(rows), barmode="overlay", margin={"l": 10, "r": 10, "t": 30, "b": 30},
+        xaxis_title="seconds from the run's start", yaxis={"categoryorder": "array", "categoryarray": order[::-1]},
+        title="Timeline",
+    )  # fmt: skip
+    return figure
+
+
 def numeric_metrics(record: RunRecord) -> dict[str, float]:
     """`node.metric` -> value for every number a node's Metrics output carries (to compare runs)."""
     return run_metrics(record)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from studio import ui
-from studio.run_views import numeric_metrics, show_node_outputs
+from studio.run_views import numeric_metrics, show_node_outputs, timeline_figure
 from tessera.sdk.runs import Run
 
 st.title("Runs")
@@ -81,6 +83,9 @@ st.dataframe(
       "cache hit": n.status == "cached", "attempts": n.attempts, "message": n.message} for n in record.nodes],
     width="stretch", hide_index=True,
 )  # fmt: skip
+timeline = timeline_figure(record, time.time())
+if timeline is not None:
+    st.plotly_chart(timeline, width="stretch")
 with st.expander("Parameters"):
     st.json(record.params)
 node_id = st.selectbox("Node", [n.node_id for n in record.nodes])

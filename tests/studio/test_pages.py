@@ -251,3 +251,11 @@ def test_a_preview_runs_in_the_studios_process_and_a_changed_step_reruns_alone(
     next(s for s in app.selectbox if s.label == "strategy").select("mean")
     next(b for b in app.button if b.label == "Apply parameters").click().run()
     assert preview_fill(app) == {"players": "cached", "validate": "cached", "fill": "succeeded"}
+
+
+def test_the_runs_page_draws_the_selected_runs_timeline(page) -> None:
+    app = page("runs")
+    assert not errors(app) and not app.exception
+    charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
+    timelines = [c for c in charts if c["layout"].get("title", {}).get("text") == "Timeline"]
+    assert timelines and {bar["orientation"] for bar in timelines[0]["data"]} == {"h"}

@@ -1,0 +1,33 @@
+"""A run as pictures: the timeline of its steps, from a hand-made record (values in, figure out)."""
+
+from __future__ import annotations
+
+from pipelines.runs import NodeRecord, RunRecord
+from studio.run_views import timeline_figure, timeline_rows
+
+
+def record(*nodes: NodeRecord) -> RunRecord:
+    return RunRecord(
+        id="r1", workflow="risk/x", workflow_digest="", workflow_yaml="", params={}, backend="local", options={},
+        status="running", created_at=990.0, started_at=1000.0, ended_at=None, driver_pid=None, driver_host=None,
+        cancel_requested=False, message="", nodes=nodes,
+    )  # fmt: skip
+
+
+def test_the_timeline_places_each_started_step_from_the_runs_start_and_a_running_one_until_now() -> None:
+    run = record(
+        NodeRecord("players", "cached", started_at=1000.5, ended_at=1000.5),
+        NodeRecord("train", "succeeded", started_at=1001.0, ended_at=1013.0),
+        NodeRecord("evaluate", "running", started_at=1013.0),
+        NodeRecord("deploy", "pending"),
+    )
+    rows = timeline_rows(run, now=1020.0)
+    assert [(r["node"], r["status"], r["start"], round(r["seconds"], 2)) for r in rows] == [
+        ("players", "cached", 0.5, 0.02),  # a cache hit: a sliver where it was decided
+        ("train", "succeeded", 1.0, 12.0),
+        ("evaluate", "running", 13.0, 7.0),
+    ]
+    figure = timeline_figure(run, now=1020.0)
+    assert [trace.name for trace in figure.data] == ["cached", "succeeded", "running"]
+    assert figure.layout.yaxis.categoryarray == ("evaluate", "train", "players")  # the first step on top
+    assert timeline_figure(record(NodeRecord("deploy", "pending")), now=1020.0) is None
