@@ -7,8 +7,12 @@ from typing import Any
 
 import streamlit as st
 
+from pipelines import edits
 from pipelines.loops import node_of_instance
 from pipelines.runs import RunRecord, run_metrics
+from pipelines.spec import Node, WorkflowSpec, param_reference
+from pipelines.workflow_io import parse_workflow
+from tessera.errors import TesseraError
 
 
 def latest_workflow_run(records: list[RunRecord], node_ids: list[str]) -> RunRecord | None:
@@ -58,6 +62,44 @@ def timeline_figure(record: RunRecord, now: float) -> Any:
         title="Timeline",
     )  # fmt: skip
     return figure
+
+
+def run_with_current_outputs(records: list[RunRecord], spec: WorkflowSpec, node_id: str) -> RunRecord | None:
+    """The newest run (a whole run or a preview) whose outputs of `node_id` are what the step as it is now
+    makes: the step and every step above it unchanged (component, parameters, bindings, conditions). The
+    run parameters it read may differ from the current defaults: `params_differing` says which."""
+    wanted = _made_by(spec, node_id)
+    for record in records:
+        if not any(n.node_id == node_id and n.status in ("succeeded", "cached") for n in record.nodes):
+            continue
+        try:
+            ran = parse_workflow(record.workflow_yaml, f"run {record.id}")
+        except TesseraError:
+            continue
+        if node_id in ran.node_ids() and _made_by(ran, node_id) == wanted:
+            return record
+    return None
+
+
+def params_differing(record: RunRecord, spec: WorkflowSpec, node_id: str) -> dict[str, Any]:
+    """The run parameters `node_id` and the steps above it read that `record` ran with other values than
+    the workflow's defaults: name -> the run's value."""
+    read = {name for n in edits.upstream_workflow(spec, node_id).nodes for name in _params_read(n)}
+    return {
+        name: record.params.get(name)
+        for name in sorted(read)
+        if name in spec.params and record.params.get(name) != spec.params[name].default
+    }
+
+
+def _made_by(spec: WorkflowSpec, node_id: str) -> list[dict[str, Any]]:
+    """What a step's outputs depend on: it and its ancestors, without what does not change data."""
+    part = edits.upstream_workflow(spec, node_id)
+    return sorted((n.model_dump(exclude={"resources", "retries", "cache"}) for n in part.nodes), key=lambda d: d["id"])
+
+
+def _params_read(node: Node) -> set[str]:
+    return {name for value in node.params.values() if (name := param_reference(value))}
 
 
 def numeric_metrics(record: RunRecord) -> dict[str, float]:

@@ -17,7 +17,7 @@ from pipelines.validation import review_warnings, validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
 from studio import forms, ui
 from studio.canvas import CanvasPicture, apply_canvas, flow_elements
-from studio.run_views import latest_workflow_run, show_node_outputs
+from studio.run_views import latest_workflow_run, params_differing, run_with_current_outputs, show_node_outputs
 from tessera.errors import TesseraError
 
 st.title("Designer")
@@ -207,6 +207,62 @@ with canvas_column:
         for problem in problems:
             st.markdown(f"- **{forms.for_analysts(problem.where)}**: {forms.for_analysts(problem.message)}")
 
+
+def step_data(node_id: str) -> None:
+    """A sample of each of the step's outputs at once, from the newest run or preview that made them as the
+    step and everything above it are now; otherwise one Preview button (a quick run of its part, on the
+    studio's warm runner)."""
+    shown = run_with_current_outputs(runner.runs.recent(limit=30, workflow=choice), spec, node_id)
+    running = st.session_state.get("preview-run")
+    if running and running[1] == node_id and runner.status(running[0]).status not in FINAL_RUN_STATES:
+
+        @st.fragment(run_every=0.5)
+        def wait_for_preview() -> None:
+            if runner.status(running[0]).status in FINAL_RUN_STATES:
+                st.rerun()
+            st.info(f"running up to {node_id} on a sample (run {running[0]})…")
+
+        wait_for_preview()
+        return
+    if shown is not None:
+        rows = shown.options.get("sample")
+        differing = ", ".join(f"{k}={v}" for k, v in params_differing(shown, spec, node_id).items())
+        st.caption(
+            f"from run `{shown.id}` ({f'a preview on {rows} rows' if rows else 'a whole run'})"
+            + (f", run with {differing}" if differing else "")
+        )
+        show_node_outputs(shown, node_id)
+    else:
+        st.caption("No run has made this step's outputs as it is now.")
+    rows = st.number_input("Sample rows for the preview run", min_value=10, max_value=100_000, value=500, step=100)
+    if st.button(f"Preview {node_id}", key="preview", disabled=bool(problems)):
+        with ui.user_errors(f"preview {node_id}"):
+            partial = edits.upstream_workflow(spec, node_id)
+            # On this process's warm fork server: a changed step is back in a fraction of a second, so
+            # wait for it here and show its data in this rerun rather than on the next poll.
+            record = runner.submit_in_process(partial, run_values, RunOptions(sample=int(rows)))
+            runner.wait(record.id, timeout=PREVIEW_WAIT_SECONDS)
+            st.session_state["preview-run"] = (record.id, node_id)
+            st.rerun()
+
+
+def step_log(node_id: str) -> None:
+    """The step's log in the newest run or preview that ran it; follows it while it runs."""
+    ran = [r for r in runner.runs.recent(limit=30, workflow=choice) if node_id in {n.node_id for n in r.nodes}]
+    record = next((r for r in ran if r.node(node_id).status not in ("pending", "skipped", "not_run")), None)
+    if record is None:
+        st.caption("The step has not run yet.")
+        return
+
+    @st.fragment(run_every=1.0 if record.status not in FINAL_RUN_STATES else None)
+    def follow() -> None:
+        node = runner.status(record.id).node(node_id)
+        st.caption(f"run `{record.id}` · {node.status}")
+        st.code(runner.logs(record.id, node_id)[-6000:] or "(empty)")
+
+    follow()
+
+
 with panel:
     node_ids = spec.node_ids()
     if not node_ids:
@@ -219,102 +275,114 @@ with panel:
         node = spec.node(node_id)
         component = store.resolve(node.component)
         st.caption(f"{component.ref}: {component.summary}")
-        links = st.toggle("Link parameters to run parameters", key=f"links-{node_id}", disabled=not spec.params)
-        with st.form(f"params-{choice}-{node_id}"):
-            raw = forms.param_form(component.params, node.params, spec, key=f"{choice}-{node_id}", links=links)
-            if st.form_submit_button("Apply parameters"):
-                values, bad = forms.read_form(component.params, raw)
-                for message in bad:
-                    st.error(f"{node_id} › {message}")
-                if not bad:
-                    save(edits.set_node_params(spec, node_id, values), f"{node_id}: parameters saved")
-                    st.rerun()
-        for problem in (p for p in problems if p.where.startswith(f"node '{node_id}'")):
-            st.error(f"{forms.for_analysts(problem.where)}: {forms.for_analysts(problem.message)}")
+        params_tab, inputs_tab, data_tab, logs_tab, control_tab, resources_tab = st.tabs(
+            ["Parameters", "Inputs", "Data", "Logs", "Control", "Resources"]
+        )
+        with params_tab:
+            links = st.toggle("Link parameters to run parameters", key=f"links-{node_id}", disabled=not spec.params)
+            with st.form(f"params-{choice}-{node_id}"):
+                raw = forms.param_form(component.params, node.params, spec, key=f"{choice}-{node_id}", links=links)
+                if st.form_submit_button("Apply parameters"):
+                    values, bad = forms.read_form(component.params, raw)
+                    for message in bad:
+                        st.error(f"{node_id} › {message}")
+                    if not bad:
+                        save(edits.set_node_params(spec, node_id, values), f"{node_id}: parameters saved")
+                        st.rerun()
+            for problem in (p for p in problems if p.where.startswith(f"node '{node_id}'")):
+                st.error(f"{forms.for_analysts(problem.where)}: {forms.for_analysts(problem.message)}")
 
-        st.markdown("**Inputs**")
-        for wanted in component.inputs:
-            sources = [
-                f"{other.id}.{out.name}"
-                for other in spec.nodes if other.id != node_id
-                for out in store.resolve(other.component).outputs if edits.artifacts_match(out.type, wanted.type)
-            ]  # fmt: skip
-            current = node.inputs.get(wanted.name, "")
-            options = ["(not bound)", *sources]
-            # keyed by what is bound now: a widget left over from before a canvas edit must not undo that edit
-            picked = st.selectbox(
-                f"{wanted.name} ({wanted.type})", options, index=options.index(current) if current in options else 0,
-                key=f"bind-{choice}-{node_id}-{wanted.name}-{current}-{hashlib.sha256(repr(options).encode()).hexdigest()[:8]}",
-            )  # fmt: skip
-            if picked != (current or "(not bound)"):
-                with ui.user_errors(f"bind {node_id}.{wanted.name}"):
-                    edited = (
-                        edits.unbind(spec, node_id, wanted.name) if picked == "(not bound)"
-                        else edits.bind(spec, store, node_id, wanted.name, picked)
-                    )  # fmt: skip
-                    save(edited, f"{node_id}.{wanted.name} ← {picked}")
-                    st.rerun()
+        with inputs_tab:
+            for wanted in component.inputs:
+                sources = [
+                    f"{other.id}.{out.name}"
+                    for other in spec.nodes if other.id != node_id
+                    for out in store.resolve(other.component).outputs if edits.artifacts_match(out.type, wanted.type)
+                ]  # fmt: skip
+                current = node.inputs.get(wanted.name, "")
+                options = ["(not bound)", *sources]
+                # keyed by what is bound now: a widget left over from before a canvas edit must not undo that edit
+                picked = st.selectbox(
+                    f"{wanted.name} ({wanted.type})", options, index=options.index(current) if current in options else 0,
+                    key=f"bind-{choice}-{node_id}-{wanted.name}-{current}-{hashlib.sha256(repr(options).encode()).hexdigest()[:8]}",
+                )  # fmt: skip
+                if picked != (current or "(not bound)"):
+                    with ui.user_errors(f"bind {node_id}.{wanted.name}"):
+                        edited = (
+                            edits.unbind(spec, node_id, wanted.name) if picked == "(not bound)"
+                            else edits.bind(spec, store, node_id, wanted.name, picked)
+                        )  # fmt: skip
+                        save(edited, f"{node_id}.{wanted.name} ← {picked}")
+                        st.rerun()
 
-        with st.expander("Runs when / after"), st.form(f"control-{choice}-{node_id}"):
-            when = st.text_input(
-                "Run only when", value=node.when or "", placeholder="gate.decision == 'accept'",
-                help="Comparisons of run parameters (params.NAME) and upstream parameter outputs (NODE.OUTPUT), "
-                "joined by and / or; empty: always runs.",
-            )  # fmt: skip
-            after = st.multiselect("Wait for", [i for i in node_ids if i != node_id], default=list(node.after))
-            exit_step = st.checkbox(
-                "Run last, whatever happened (the exit step)", value=spec.on_exit == node_id,
-                help="e.g. a notification: it runs after every other step, also when one failed or the run was "
-                "cancelled, and is told how the run ended (dsl.ExitHandler on Kubeflow).",
-            )  # fmt: skip
-            if st.form_submit_button("Apply"):
-                with ui.user_errors(f"set when/after of {node_id}"):
-                    controlled = edits.set_node_control(spec, node_id, when, after)
-                    save(edits.set_exit_node(controlled, node_id, exit_step), f"{node_id}: when/after saved")
-                    st.rerun()
+        with data_tab:
+            step_data(node_id)
+        with logs_tab:
+            step_log(node_id)
+        with control_tab:
+            st.markdown("**Runs when / after**")
+            with st.form(f"control-{choice}-{node_id}"):
+                when = st.text_input(
+                    "Run only when", value=node.when or "", placeholder="gate.decision == 'accept'",
+                    help="Comparisons of run parameters (params.NAME) and upstream parameter outputs (NODE.OUTPUT), "
+                    "joined by and / or; empty: always runs.",
+                )  # fmt: skip
+                after = st.multiselect("Wait for", [i for i in node_ids if i != node_id], default=list(node.after))
+                exit_step = st.checkbox(
+                    "Run last, whatever happened (the exit step)", value=spec.on_exit == node_id,
+                    help="e.g. a notification: it runs after every other step, also when one failed or the run was "
+                    "cancelled, and is told how the run ended (dsl.ExitHandler on Kubeflow).",
+                )  # fmt: skip
+                if st.form_submit_button("Apply"):
+                    with ui.user_errors(f"set when/after of {node_id}"):
+                        controlled = edits.set_node_control(spec, node_id, when, after)
+                        save(edits.set_exit_node(controlled, node_id, exit_step), f"{node_id}: when/after saved")
+                        st.rerun()
 
-        lists = [name for name, param in spec.params.items() if param.type == "array"]
-        with st.expander("Repeat"), st.form(f"loop-{choice}-{node_id}"):
-            current_loop = next((loop for loop in spec.loops.values() if node_id in loop.nodes), None)
-            options = ["(once)", *lists]
-            looped_over = param_reference(current_loop.for_each) if current_loop else None
-            over = st.selectbox(
-                "Run once per item of", options, index=options.index(looped_over) if looped_over in options else 0,
-                help="A list run parameter; the step reads its item as ${loop.item}. Steps repeated over the same "
-                "list run as one loop (dsl.ParallelFor on Kubeflow).",
-            )  # fmt: skip
-            at_once = st.number_input(
-                "Iterations at once (0: no limit)", min_value=0, max_value=1000, step=1,
-                value=current_loop.parallelism if current_loop else 0,
-            )  # fmt: skip
-            if st.form_submit_button("Apply repeat"):
-                with ui.user_errors(f"set the loop of {node_id}"):
-                    looped = edits.set_node_loop(spec, node_id, None if over == "(once)" else over, int(at_once))
-                    save(
-                        looped, f"{node_id}: " + ("runs once" if over == "(once)" else f"runs once per item of {over}")
-                    )
-                    st.rerun()
+            lists = [name for name, param in spec.params.items() if param.type == "array"]
+            st.markdown("**Repeat**")
+            with st.form(f"loop-{choice}-{node_id}"):
+                current_loop = next((loop for loop in spec.loops.values() if node_id in loop.nodes), None)
+                options = ["(once)", *lists]
+                looped_over = param_reference(current_loop.for_each) if current_loop else None
+                over = st.selectbox(
+                    "Run once per item of", options, index=options.index(looped_over) if looped_over in options else 0,
+                    help="A list run parameter; the step reads its item as ${loop.item}. Steps repeated over the same "
+                    "list run as one loop (dsl.ParallelFor on Kubeflow).",
+                )  # fmt: skip
+                at_once = st.number_input(
+                    "Iterations at once (0: no limit)", min_value=0, max_value=1000, step=1,
+                    value=current_loop.parallelism if current_loop else 0,
+                )  # fmt: skip
+                if st.form_submit_button("Apply repeat"):
+                    with ui.user_errors(f"set the loop of {node_id}"):
+                        looped = edits.set_node_loop(spec, node_id, None if over == "(once)" else over, int(at_once))
+                        save(
+                            looped,
+                            f"{node_id}: " + ("runs once" if over == "(once)" else f"runs once per item of {over}"),
+                        )
+                        st.rerun()
 
-        with st.expander("Resources"), st.form(f"resources-{choice}-{node_id}"):
-            have = node.resources
-            cpu = st.text_input("CPU (e.g. 2 or 500m)", value=(have.cpu or "") if have else "")
-            memory = st.text_input("Memory (e.g. 4Gi)", value=(have.memory or "") if have else "")
-            gpu = st.number_input("GPUs", min_value=0, max_value=16, value=have.gpu if have else 0, step=1)
-            if st.form_submit_button("Apply resources"):
-                with ui.user_errors(f"set resources of {node_id}"):
-                    save(
-                        edits.set_node_resources(spec, node_id, cpu.strip(), memory.strip(), int(gpu)),
-                        "resources saved",
-                    )
-                    st.rerun()
+        with resources_tab:
+            with st.form(f"resources-{choice}-{node_id}"):
+                have = node.resources
+                cpu = st.text_input("CPU (e.g. 2 or 500m)", value=(have.cpu or "") if have else "")
+                memory = st.text_input("Memory (e.g. 4Gi)", value=(have.memory or "") if have else "")
+                gpu = st.number_input("GPUs", min_value=0, max_value=16, value=have.gpu if have else 0, step=1)
+                if st.form_submit_button("Apply resources"):
+                    with ui.user_errors(f"set resources of {node_id}"):
+                        save(
+                            edits.set_node_resources(spec, node_id, cpu.strip(), memory.strip(), int(gpu)),
+                            "resources saved",
+                        )
+                        st.rerun()
         if st.button(f"Delete step {node_id}", key=f"delete-{node_id}"):
             save(edits.remove_node(spec, node_id), f"deleted {node_id}")
             st.session_state.pop("selected-node", None)
             st.rerun()
 
 st.divider()
-run_column, preview_column = st.columns([1, 2])
-with run_column:
+with st.container():
     st.subheader("Latest run")
     if problems:
         st.caption("Fix the problems listed under the canvas to run.")
@@ -351,31 +419,3 @@ with run_column:
             st.rerun()
 
     run_status()
-
-with preview_column:
-    st.subheader("Data preview")
-    if spec.nodes:
-        target = st.session_state.get("selected-node") or spec.nodes[0].id
-        rows = st.number_input("Sample rows for the preview run", min_value=10, max_value=100_000, value=500, step=100)
-        if st.button(f"Preview {target}", key="preview"):
-            with ui.user_errors(f"preview {target}"):
-                partial = edits.upstream_workflow(spec, target)
-                # On this process's warm fork server: a changed step is back in a fraction of a second, so
-                # wait for it here and show its data in this rerun rather than on the next poll.
-                record = runner.submit_in_process(partial, run_values, RunOptions(sample=int(rows)))
-                runner.wait(record.id, timeout=PREVIEW_WAIT_SECONDS)
-                st.session_state["preview-run"] = (record.id, target)
-        if "preview-run" in st.session_state:
-            run_id, node_shown = st.session_state["preview-run"]
-            preview_record = runner.status(run_id)
-            if preview_record.status in FINAL_RUN_STATES:
-                show_node_outputs(preview_record, node_shown)
-            else:
-
-                @st.fragment(run_every=0.5)
-                def wait_for_preview() -> None:
-                    if runner.status(run_id).status in FINAL_RUN_STATES:
-                        st.rerun()
-                    st.info(f"running up to {node_shown} on a sample (run {run_id})…")
-
-                wait_for_preview()

@@ -156,6 +156,7 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     assert players["params"]["seed"] == 11, "the form's value reached the workflow file"
 
     settle(page)
+    page.get_by_role("tab", name="Data").click()  # the step panel's tabs
     page.get_by_role("button", name="Preview players").click()
     page.get_by_text(re.compile(r"^500 rows × \d+ columns$")).wait_for(timeout=180_000)
     page.screenshot(path=SHOTS / "02-preview.png", full_page=True)

@@ -250,7 +250,36 @@ def test_a_preview_runs_in_the_studios_process_and_a_changed_step_reruns_alone(
     preview_fill(app)
     next(s for s in app.selectbox if s.label == "strategy").select("mean")
     next(b for b in app.button if b.label == "Apply parameters").click().run()
+    assert "No run has made this step's outputs as it is now." in [c.value for c in app.caption], "stale data hidden"
     assert preview_fill(app) == {"players": "cached", "validate": "cached", "fill": "succeeded"}
+
+
+def test_the_step_panel_shows_a_steps_data_and_log_from_the_last_run_without_a_click(
+    page, studio_workspace: Workspace
+) -> None:
+    from component_store.store import ComponentStore
+    from pipelines.local_runner import LocalRunner
+    from pipelines.runner import RunOptions
+    from pipelines.workflow_io import parse_workflow
+
+    source = studio_workspace.find_workflow("player_features")  # a copy: other tests edit the demo's workflows
+    copy = source.with_name("panel_check.yaml")
+    copy.write_text(source.read_text().replace("name: player_features", "name: panel_check", 1))
+    runner = LocalRunner(studio_workspace, ComponentStore())
+    assert runner.run(parse_workflow(copy.read_text()), {"players": 300}, RunOptions()).status == "succeeded"
+
+    app = page("designer", workflow="risk/panel_check")
+    assert [t.label for t in app.tabs] == ["Parameters", "Inputs", "Data", "Logs", "Control", "Resources"]
+    next(s for s in app.selectbox if s.label == "Step").select("split").run()
+    captions = [c.value for c in app.caption]
+    # run with fewer players than the default: the data says so
+    assert any(c.startswith("from run `") and "(a whole run), run with players=300" in c for c in captions), captions
+    assert any(" rows × " in c for c in captions), "a sample of its outputs, without a click"
+    (ran,) = [c.split("`")[1] for c in captions if c.startswith("run `") and c.endswith("· succeeded")]
+    log = runner.logs(ran, "split")
+    assert "=== split (train_test_split@" in log and log[-6000:].strip() in [c.value.strip() for c in app.code], (
+        "its log"
+    )
 
 
 def test_the_runs_page_draws_the_selected_runs_timeline(page) -> None:
