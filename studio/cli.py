@@ -122,6 +122,8 @@ def up(
     if mlflow_port:
         processes.append(subprocess.Popen(mlflow_ui_command(workspace, mlflow_port), env=environment,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+    if mlflow_port:  # the studio links runs and model versions to MLflow's UI
+        environment["TESSERA_MLFLOW_UI"] = f"http://127.0.0.1:{mlflow_port}"
     studio = subprocess.Popen(studio_command(port, address), env=environment)
     processes.append(studio)
     supervising = _supervise_endpoints(workspace)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from serving.serving_tags import ENDPOINTS_TAG
 from studio import ui
+from tessera.errors import TesseraError
 
 st.title("Models")
 registry = ui.models()
@@ -22,6 +25,37 @@ st.dataframe(
       "data": v.lineage.get("tessera.data_fingerprint", "")[:12]} for v in versions],
     width="stretch", hide_index=True,
 )  # fmt: skip
+
+
+def show_lineage() -> None:
+    """How the chosen version came to be, as a picture (studio/lineage.py)."""
+    import os
+
+    from studio.lineage import model_lineage
+
+    st.subheader("Lineage")
+    chosen = st.selectbox("Version", [v.version for v in versions], key="lineage-version")
+    version = next(v for v in versions if v.version == chosen)
+    run = None
+    if run_id := version.lineage.get("tessera.run_id"):
+        try:
+            run = ui.runner().runs.get(run_id)
+        except TesseraError:
+            st.caption(f"run {run_id} is no longer in this workspace's run records")
+    mlflow_ui = os.environ.get("TESSERA_MLFLOW_UI", "")
+    experiment_id = None
+    if mlflow_ui and version.run_id:
+        with contextlib.suppress(Exception):  # a run deleted from MLflow: no link to it, the rest stands
+            experiment_id = registry.registry.client.get_run(version.run_id).info.experiment_id
+    with ui.user_errors("list the endpoints"):
+        endpoints = ui.endpoints().list()
+    picture = model_lineage(version, run, endpoints, mlflow_ui, experiment_id)
+    st.graphviz_chart(picture.to_dot(), width="stretch")
+    links = [f"[{box.label.splitlines()[0]}]({box.link})" for box in picture.boxes if box.link]
+    st.caption(" · ".join(links))
+
+
+show_lineage()
 
 promote_column, rollback_column = st.columns(2)
 with promote_column, st.form("promote"):

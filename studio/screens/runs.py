@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import streamlit as st
 
 from studio import ui
 from studio.run_views import numeric_metrics, show_node_outputs, timeline_figure
+from tessera.errors import TesseraError
 from tessera.sdk.runs import Run
 
 st.title("Runs")
@@ -62,7 +64,13 @@ st.dataframe(
     width="stretch", hide_index=True,
 )  # fmt: skip
 
-run_id = st.selectbox("Run", [r.id for r in runs])
+linked = st.query_params.get("run")  # a link from elsewhere (a model's lineage) names the run
+ids = [r.id for r in runs]
+if linked and linked not in ids:
+    with contextlib.suppress(TesseraError):
+        runs.insert(0, runner.runs.get(linked))
+        ids.insert(0, linked)
+run_id = st.selectbox("Run", ids, index=ids.index(linked) if linked in ids else 0)
 run = Run(ui.runner_of(run_id), runner.runs.get(run_id), progress=False)  # the SDK's run: one implementation
 record = run.record
 st.markdown(f"### {record.workflow} · `{record.id}` {ui.status_badge(record.status)}")

@@ -288,3 +288,15 @@ def test_the_runs_page_draws_the_selected_runs_timeline(page) -> None:
     charts = [json.loads(chart.proto.spec) for chart in app.get("plotly_chart")]
     timelines = [c for c in charts if c["layout"].get("title", {}).get("text") == "Timeline"]
     assert timelines and {bar["orientation"] for bar in timelines[0]["data"]} == {"h"}
+
+
+def test_the_models_page_draws_a_versions_lineage_linked_to_the_run_page(page) -> None:
+    app = page("models")
+    assert not errors(app) and not app.exception
+    (chart,) = app.get("graphviz_chart")
+    dot = chart.proto.spec
+    for box in ("model cheater-detector v1", "MLflow run ", "step ", "run ", "players · sample_dataset@"):
+        assert box in dot, box
+    run_id = dot.split('"run:')[1].split('"')[0]
+    runs = page("runs", run=run_id)
+    assert next(s for s in runs.selectbox if s.label == "Run").value == run_id, "the link opens that run"
