@@ -208,6 +208,17 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     page.get_by_text("Reference vs current").wait_for()
     page.screenshot(path=SHOTS / "06-monitoring.png", full_page=True)
 
+    # how the served version came to be, as a picture, with the endpoint just deployed on it
+    page.goto(f"{studio_url}/models")
+    page.get_by_role("heading", name="Lineage").wait_for()
+    lineage = page.locator("svg").filter(has_text="endpoint browser-api")
+    lineage.wait_for(timeout=60_000)
+    lineage.scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / "07-lineage.png", full_page=True)
+    drawn = lineage.text_content() or ""
+    for box in ("players · sample_dataset@", "step tune", "MLflow run", "model cheater-detector v"):
+        assert box in drawn, drawn
+
 
 SEVEN_STEPS = [
     "sample_dataset", "validate_schema", "fill_missing", "encode_categorical", "train_test_split", "train_classifier",
