@@ -102,6 +102,32 @@ def _params_read(node: Node) -> set[str]:
     return {name for value in node.params.values() if (name := param_reference(value))}
 
 
+def step_seconds(record: RunRecord) -> dict[str, float]:
+    """Seconds each step ran in `record` (a loop's iterations added up)."""
+    seconds: dict[str, float] = {}
+    for ran in record.nodes:
+        if ran.seconds is not None:
+            step = node_of_instance(ran.node_id)
+            seconds[step] = seconds.get(step, 0.0) + ran.seconds
+    return seconds
+
+
+def run_picture_elements(record: RunRecord, store: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The run's workflow as the designer draws it, with this run's states and times on the cards, and
+    nothing to drag, connect or delete: a record of what ran, not a place to edit."""
+    from pipelines.loops import rolled_up
+    from studio.canvas import flow_elements
+
+    spec = parse_workflow(record.workflow_yaml, f"run {record.id}")
+    statuses = rolled_up({n.node_id: n.status for n in record.nodes})
+    nodes, edges = flow_elements(spec, store, statuses, seconds=step_seconds(record))
+    for card in nodes:
+        card.update(draggable=False, connectable=False, deletable=False, selectable=False)
+    for edge in edges:
+        edge.update(deletable=False)
+    return nodes, edges
+
+
 def numeric_metrics(record: RunRecord) -> dict[str, float]:
     """`node.metric` -> value for every number a node's Metrics output carries (to compare runs)."""
     return run_metrics(record)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from pipelines import edits
 from pipelines.layout import tidy
-from pipelines.loops import node_of_instance, rolled_up
+from pipelines.loops import rolled_up
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES
 from pipelines.spec import param_reference
@@ -17,7 +17,13 @@ from pipelines.validation import review_warnings, validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
 from studio import forms, ui
 from studio.canvas import CanvasPicture, apply_canvas, flow_elements
-from studio.run_views import latest_workflow_run, params_differing, run_with_current_outputs, show_node_outputs
+from studio.run_views import (
+    latest_workflow_run,
+    params_differing,
+    run_with_current_outputs,
+    show_node_outputs,
+    step_seconds,
+)
 from tessera.errors import TesseraError
 
 st.title("Designer")
@@ -55,11 +61,7 @@ runner = ui.runner()
 PREVIEW_WAIT_SECONDS = 2.0  # a preview that takes longer shows its progress and is polled
 last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
 statuses = rolled_up({n.node_id: n.status for n in last_run.nodes}) if last_run else {}  # a loop's iterations: one card
-seconds: dict[str, float] = {}
-for node_record in last_run.nodes if last_run else ():
-    if node_record.seconds is not None:
-        step = node_of_instance(node_record.node_id)
-        seconds[step] = seconds.get(step, 0.0) + node_record.seconds
+seconds = step_seconds(last_run) if last_run else {}
 
 with bar_status:
     st.markdown(

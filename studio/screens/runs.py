@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from studio import ui
-from studio.run_views import numeric_metrics, show_node_outputs, timeline_figure
+from studio.run_views import numeric_metrics, run_picture_elements, show_node_outputs, timeline_figure
 from tessera.errors import TesseraError
 from tessera.sdk.runs import Run
 
@@ -86,14 +86,35 @@ if actions[1].button("Cancel", disabled=record.status not in ("running", "queued
     with ui.user_errors(f"cancel {record.id}"):
         run.cancel()
         st.rerun()
+
+
+def run_picture() -> None:
+    """The run's DAG with its states, read-only (the designer's canvas look)."""
+    from streamlit_flow import streamlit_flow
+    from streamlit_flow.elements import StreamlitFlowEdge, StreamlitFlowNode
+    from streamlit_flow.state import StreamlitFlowState
+
+    try:
+        nodes, edges = run_picture_elements(record, ui.store())
+    except TesseraError as exc:  # a component version this workspace no longer has
+        st.caption(f"no picture of this run: {exc}")
+        return
+    state = StreamlitFlowState(
+        [StreamlitFlowNode.from_dict(n) for n in nodes], [StreamlitFlowEdge.from_dict(e) for e in edges]
+    )
+    streamlit_flow(f"run-picture-{record.id}-{record.status}", state, height=360, fit_view=True, min_zoom=0.2,
+                   hide_watermark=True)  # fmt: skip
+
+
+run_picture()
+timeline = timeline_figure(record, time.time())
+if timeline is not None:
+    st.plotly_chart(timeline, width="stretch")
 st.dataframe(
     [{"node": n.node_id, "status": n.status, "seconds": round(n.seconds, 2) if n.seconds is not None else None,
       "cache hit": n.status == "cached", "attempts": n.attempts, "message": n.message} for n in record.nodes],
     width="stretch", hide_index=True,
 )  # fmt: skip
-timeline = timeline_figure(record, time.time())
-if timeline is not None:
-    st.plotly_chart(timeline, width="stretch")
 with st.expander("Parameters"):
     st.json(record.params)
 node_id = st.selectbox("Node", [n.node_id for n in record.nodes])

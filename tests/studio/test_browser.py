@@ -176,6 +176,13 @@ def analyst_path(page, studio_url: str, studio_workspace: Workspace) -> None:
     assert {n.status for n in runs.get(started[0].id).nodes} == {"succeeded"}
     page.screenshot(path=SHOTS / "03-run-succeeded.png", full_page=True)
 
+    page.goto(f"{studio_url}/runs?run={started[0].id}")  # the run as pictures: its DAG and its timeline
+    page.get_by_text("seconds from the run's start").wait_for(timeout=60_000)
+    picture = page.frame_locator("iframe[title*='streamlit_flow']").first.get_by_text("tune", exact=True)
+    picture.wait_for(timeout=60_000)
+    page.locator("iframe[title*='streamlit_flow']").first.scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / "03-run-pictures.png", full_page=True)
+
     page.goto(f"{studio_url}/endpoints")
     page.get_by_text("Deploy a model version").click()
     settle(page)

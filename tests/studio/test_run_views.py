@@ -31,3 +31,26 @@ def test_the_timeline_places_each_started_step_from_the_runs_start_and_a_running
     assert [trace.name for trace in figure.data] == ["cached", "succeeded", "running"]
     assert figure.layout.yaxis.categoryarray == ("evaluate", "train", "players")  # the first step on top
     assert timeline_figure(record(NodeRecord("deploy", "pending")), now=1020.0) is None
+
+
+def test_a_runs_picture_is_its_workflow_with_its_states_and_nothing_to_edit() -> None:
+    from component_store.store import ComponentStore
+    from studio.run_views import run_picture_elements
+
+    workflow = """name: x
+project: risk
+nodes:
+- {id: players, component: sample_dataset@1.0.0}
+- {id: fill, component: fill_missing@1.0.0, inputs: {table: players.table}}
+"""
+    run = record(
+        NodeRecord("players", "cached", started_at=1000.0, ended_at=1000.0),
+        NodeRecord("fill", "failed", started_at=1000.5, ended_at=1003.0),
+    )
+    run = run.__class__(**{**run.__dict__, "workflow_yaml": workflow})
+    nodes, edges = run_picture_elements(run, ComponentStore())
+    cards = {n["id"]: n for n in nodes}
+    assert set(cards) == {"players", "fill"} and len(edges) == 1
+    assert all(not n["draggable"] and not n["connectable"] and not n["deletable"] for n in nodes)
+    assert "`failed · 2.5 s`" in str(cards["fill"]["data"]) and "`cached`" in str(cards["players"]["data"])
+    assert edges[0]["deletable"] is False
