@@ -172,6 +172,10 @@ def show_node_outputs(record: RunRecord, node_id: str) -> None:
             columns = st.columns(min(4, max(1, len(numbers))))
             for index, (key, value) in enumerate(numbers.items()):
                 columns[index % len(columns)].metric(key, f"{value:.4g}")
+            plots, mlflow_run = metadata.get("plots"), metadata.get("mlflow_run_id")
+            if plots and mlflow_run:
+                with st.expander(f"plots ({', '.join(p.split('/')[-1].removesuffix('.png') for p in plots)})"):
+                    show_mlflow_plots(str(mlflow_run), list(plots))
         elif kind == "ClassificationMetrics":
             import plotly.graph_objects as go
 
@@ -182,6 +186,42 @@ def show_node_outputs(record: RunRecord, node_id: str) -> None:
                 figure.update_layout(title="ROC curve", xaxis_title="false positive rate",
                                      yaxis_title="true positive rate", height=320, margin={"t": 40, "b": 10})  # fmt: skip
                 st.plotly_chart(figure, width="stretch")
+            matrix = confusion_matrix(metadata)
+            if matrix is not None:
+                labels, counts = matrix
+                heat = go.Figure(go.Heatmap(z=counts, x=labels, y=labels, colorscale="Blues", texttemplate="%{z}"))
+                heat.update_layout(title="Confusion matrix", xaxis_title="predicted", yaxis_title="actual",
+                                   yaxis={"autorange": "reversed"}, height=320, margin={"t": 40, "b": 10})  # fmt: skip
+                st.plotly_chart(heat, width="stretch")
         else:
             shown = {k: v for k, v in metadata.items() if not isinstance(v, dict | list) or len(str(v)) < 400}
             st.json(shown, expanded=False)
+
+
+def confusion_matrix(metadata: dict[str, Any]) -> tuple[list[str], list[list[int]]] | None:
+    """(class labels, counts: a row per actual class) from KFP ClassificationMetrics' confusionMatrix."""
+    found = metadata.get("confusionMatrix") or {}
+    labels = [str(spec.get("displayName", "")) for spec in found.get("annotationSpecs") or []]
+    rows = [list(row.get("row") or []) for row in found.get("rows") or []]
+    if not labels or len(rows) != len(labels) or any(len(row) != len(labels) for row in rows):
+        return None
+    return labels, rows
+
+
+def show_mlflow_plots(run_id: str, paths: list[str]) -> None:
+    """The evaluation PNGs a component logged to the model's MLflow run (precision-recall, calibration…)."""
+    import tempfile
+
+    from mlflow import MlflowClient
+
+    from studio.ui import workspace
+
+    client = MlflowClient(tracking_uri=workspace().tracking_uri())
+    with tempfile.TemporaryDirectory() as folder:
+        for path in paths:
+            try:
+                local = client.download_artifacts(run_id, path, folder)
+            except Exception as exc:  # a run deleted from MLflow, a store moved: the numbers above still stand
+                st.caption(f"{path}: not readable from MLflow ({type(exc).__name__})")
+                continue
+            st.image(local, caption=path)

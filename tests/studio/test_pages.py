@@ -300,3 +300,15 @@ def test_the_models_page_draws_a_versions_lineage_linked_to_the_run_page(page) -
     run_id = dot.split('"run:')[1].split('"')[0]
     runs = page("runs", run=run_id)
     assert next(s for s in runs.selectbox if s.label == "Run").value == run_id, "the link opens that run"
+
+
+def test_an_evaluation_steps_outputs_show_its_confusion_matrix_and_its_mlflow_plots(page) -> None:
+    app = page("runs")
+    next(s for s in app.selectbox if s.label == "Node").select("evaluate").run()
+    assert not errors(app) and not app.exception
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in app.get("plotly_chart")]
+    assert "Confusion matrix" in titles and "ROC curve" in titles, titles
+    captions = {str(getattr(image, "caption", "")) or str(image.proto) for image in app.get("image")}
+    assert any("precision_recall.png" in c for c in captions) and any("calibration.png" in c for c in captions), (
+        captions
+    )

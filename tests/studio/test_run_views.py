@@ -54,3 +54,15 @@ nodes:
     assert all(not n["draggable"] and not n["connectable"] and not n["deletable"] for n in nodes)
     assert "`failed · 2.5 s`" in str(cards["fill"]["data"]) and "`cached`" in str(cards["players"]["data"])
     assert edges[0]["deletable"] is False
+
+
+def test_the_confusion_matrix_is_read_as_kfp_writes_it_and_a_broken_one_is_not_drawn() -> None:
+    from kfp.dsl import ClassificationMetrics
+
+    from studio.run_views import confusion_matrix
+
+    written = ClassificationMetrics(name="curves")
+    written.log_confusion_matrix(["fair", "cheater", "bot"], [[50, 2, 0], [3, 9, 1], [0, 0, 4]])
+    assert confusion_matrix(written.metadata) == (["fair", "cheater", "bot"], [[50, 2, 0], [3, 9, 1], [0, 0, 4]])
+    assert confusion_matrix({}) is None
+    assert confusion_matrix({"confusionMatrix": {"annotationSpecs": [{"displayName": "a"}], "rows": []}}) is None
