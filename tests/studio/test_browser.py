@@ -381,3 +381,27 @@ def test_the_designer_puts_the_canvas_first(browser_page, studio_url: str, size:
         assert clipped == [], f"node labels clipped: {clipped}"
     finally:
         page.set_viewport_size({"width": 1600, "height": 1200})
+
+
+PAGE_PATHS = ["", "store", "designer", "runs", "models", "endpoints", "monitoring", "tuning"]
+
+
+@pytest.mark.parametrize("size", [(1500, 1000), (1280, 800)])
+def test_every_page_draws_without_an_error_at_both_screen_sizes(
+    browser_page, studio_url: str, size: tuple[int, int]
+) -> None:
+    """A screenshot of every page at each size goes to test-output/studio/ for review."""
+    page = browser_page
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    try:
+        for path in PAGE_PATHS:
+            page.goto(f"{studio_url}/{path}")
+            heading = page.locator("h1").first
+            heading.wait_for(timeout=60_000)
+            settle(page)
+            assert heading.bounding_box()["y"] < height, f"/{path}: its title is in the first viewport"
+            assert page.locator("[data-testid='stException']").count() == 0, f"/{path} shows an exception"
+            page.screenshot(path=SHOTS / f"30-page-{path or 'home'}-{width}x{height}.png")
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 1200})
