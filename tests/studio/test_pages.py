@@ -302,8 +302,15 @@ def test_the_models_page_draws_a_versions_lineage_linked_to_the_run_page(page) -
     assert next(s for s in runs.selectbox if s.label == "Run").value == run_id, "the link opens that run"
 
 
-def test_an_evaluation_steps_outputs_show_its_confusion_matrix_and_its_mlflow_plots(page) -> None:
-    app = page("runs")
+def test_an_evaluation_steps_outputs_show_its_confusion_matrix_and_its_mlflow_plots(
+    page, studio_workspace: Workspace
+) -> None:
+    from component_store.store import ComponentStore
+    from pipelines.local_runner import LocalRunner
+
+    runs = LocalRunner(studio_workspace, ComponentStore()).runs.recent(limit=100, workflow="risk/cheater_detection")
+    demo = next(r for r in runs if any(n.node_id == "evaluate" and n.status == "succeeded" for n in r.nodes))
+    app = page("runs", run=demo.id)
     next(s for s in app.selectbox if s.label == "Node").select("evaluate").run()
     assert not errors(app) and not app.exception
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in app.get("plotly_chart")]
