@@ -8,7 +8,7 @@ import time
 import streamlit as st
 
 from pipelines import edits
-from pipelines.layout import tidy
+from pipelines.layout import CANVAS_HEIGHT, tidy
 from pipelines.loops import rolled_up
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES
@@ -118,27 +118,28 @@ with bar_progress:
     run_progress()
 
 canvas_column, panel = st.columns([3.4, 1])  # the canvas first: about 70 % of a 1500-pixel page
-with panel:
-    st.markdown("**Add a step**")
-    offered = store.palette(include_review=st.toggle("Include versions in review", key="palette-review"))
-    wanted = st.text_input("Search steps", key="palette-search", placeholder="split, lightgbm, webhook…").lower()
-    offered = [c for c in offered if wanted in " ".join([c.name, c.summary, *c.tags]).lower()]
-    categories = sorted({c.category for c in offered})
-    category = st.selectbox("Category", ["all", *categories])
-    refs = [c.ref for c in offered if category in ("all", c.category)]
-    ref = st.selectbox("Component", refs, key="palette-ref")
-    if st.button("Add to workflow", key="add-node", width="stretch"):
-        with ui.user_errors(f"add {ref}"):
-            selected = st.session_state.get("selected-node")  # steps added in a row form a chain
-            after = selected if selected in spec.node_ids() else None
-            added = edits.add_node(spec, store.resolve(ref), after=after)
-            made = ""
-            if after:  # one output that fits one free input: connected at once
-                added, made = edits.auto_connect(added, store, after, added.nodes[-1].id)
-            save(added, f"added {added.nodes[-1].id}" + (f", connected {after}: {made}" if made else ""))
-            st.session_state["selected-node"] = added.nodes[-1].id
-            st.rerun()
-    if st.button("Tidy the canvas", key="tidy", width="stretch", help="Lay the steps out left to right, in layers"):
+with panel:  # the palette opens over the panel, so the selected step's tabs stay in the first viewport
+    add_column, tidy_column = st.columns([3, 2])
+    with add_column.popover("Add a step", icon=":material/add:", width="stretch"):
+        offered = store.palette(include_review=st.toggle("Include versions in review", key="palette-review"))
+        wanted = st.text_input("Search steps", key="palette-search", placeholder="split, lightgbm, webhook…").lower()
+        offered = [c for c in offered if wanted in " ".join([c.name, c.summary, *c.tags]).lower()]
+        categories = sorted({c.category for c in offered})
+        category = st.selectbox("Category", ["all", *categories])
+        refs = [c.ref for c in offered if category in ("all", c.category)]
+        ref = st.selectbox("Component", refs, key="palette-ref")
+        if st.button("Add to workflow", key="add-node", width="stretch"):
+            with ui.user_errors(f"add {ref}"):
+                selected = st.session_state.get("selected-node")  # steps added in a row form a chain
+                after = selected if selected in spec.node_ids() else None
+                added = edits.add_node(spec, store.resolve(ref), after=after)
+                made = ""
+                if after:  # one output that fits one free input: connected at once
+                    added, made = edits.auto_connect(added, store, after, added.nodes[-1].id)
+                save(added, f"added {added.nodes[-1].id}" + (f", connected {after}: {made}" if made else ""))
+                st.session_state["selected-node"] = added.nodes[-1].id
+                st.rerun()
+    if tidy_column.button("Tidy", key="tidy", width="stretch", help="Lay the steps out left to right, in layers"):
         save(tidy(spec), "tidied the canvas")
         st.rerun()
 
@@ -176,7 +177,7 @@ def canvas() -> None:
         memo["look"] = look
     state = memo["state"]
     returned = streamlit_flow(
-        f"canvas-{choice}", state, height=560, fit_view=True, allow_new_edges=True, get_node_on_click=True,
+        f"canvas-{choice}", state, height=int(CANVAS_HEIGHT), fit_view=True, allow_new_edges=True, get_node_on_click=True,
         enable_node_menu=True, enable_edge_menu=True, hide_watermark=True, min_zoom=0.2,
     )  # fmt: skip
     if returned is None or returned.timestamp in (state.timestamp, memo["handled"]):
@@ -268,7 +269,7 @@ def step_log(node_id: str) -> None:
 with panel:
     node_ids = spec.node_ids()
     if not node_ids:
-        st.info("Add a first step from the left.")
+        st.info("Add a first step: press Add a step, above.")
     else:
         selected = st.session_state.get("selected-node")
         index = node_ids.index(selected) if selected in node_ids else 0

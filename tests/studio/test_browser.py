@@ -295,6 +295,8 @@ class WorkflowFileWatch:
 
 def add_from_palette(page, component: str) -> None:
     box = page.get_by_label("Component", exact=True)
+    if not box.is_visible():  # the palette opens over the step panel; it stays open while steps are added
+        page.get_by_role("button", name=re.compile("Add a step")).click()
     box.click()
     box.fill(component)
     box.press("Enter")
@@ -324,7 +326,7 @@ def test_a_seven_step_workflow_built_on_the_canvas_keeps_every_step_and_binding(
     pause = 800 if pace == "a slow hand" else 0
     try:
         page.goto(f"{studio_url}/designer?workflow=risk/{name}")
-        page.get_by_text("Add a first step from the left.").wait_for()
+        page.get_by_text("Add a first step: press Add a step, above.").wait_for()
         settle(page)
         for count, component in enumerate(SEVEN_STEPS, start=1):
             add_from_palette(page, component)
@@ -374,6 +376,16 @@ def test_the_designer_puts_the_canvas_first(browser_page, studio_url: str, size:
         assert frame["y"] < height, "the canvas starts in the first viewport"
         run = page.get_by_role("button", name="▶ Run workflow").bounding_box()
         assert run["y"] + run["height"] <= height, "Run is in the first viewport"
+        zoom = canvas.locator(".react-flow__viewport").evaluate("v => new DOMMatrix(getComputedStyle(v).transform).a")
+        if width >= 1500:
+            assert 13 * zoom >= 8.5, f"step names drawn {13 * zoom:.1f} pixels high at the default zoom"
+        page.get_by_role("tab", name="Data").click()  # the selected step's data, one click away
+        shown = page.locator("[data-testid='stTabPanel']:visible").first.bounding_box()
+        scrolled = page.evaluate("[...document.querySelectorAll('*')].some(e => e.scrollTop > 0) || window.scrollY > 0")
+        assert not scrolled and shown["y"] + 200 <= height, (
+            f"the Data tab's sample starts in the first viewport (scrolled: {scrolled}, at {shown})"
+        )
+        page.screenshot(path=SHOTS / f"21-designer-data-tab-{width}x{height}.png")
         clipped = canvas.locator(".react-flow__node").evaluate_all(
             """nodes => nodes.filter(n => [...n.querySelectorAll('p')].some(p => p.scrollWidth > p.clientWidth + 1
                 || p.getBoundingClientRect().right > n.getBoundingClientRect().right + 1)).map(n => n.dataset.id)"""

@@ -26,7 +26,7 @@ def test_flow_elements_draw_every_node_and_binding_coloured_by_status(demo_spec,
     assert by_id["split"]["style"]["background"] == STATUS_FILL["failed"]
     assert by_id["players"]["style"]["background"] == STATUS_FILL["succeeded"]
     assert "c62828" in by_id["tune"]["style"]["border"], "an invalid node is outlined in red"
-    assert by_id["serve"]["position"] == {"x": 2080.0, "y": 200.0}
+    assert by_id["serve"]["position"] == demo_spec.layout["serve"].model_dump()
     assert {"source": "split", "target": "tune", "label": "train → train"}.items() <= next(
         e for e in edges if e["target"] == "tune"
     ).items()
