@@ -70,7 +70,7 @@ def run_with_current_outputs(records: list[RunRecord], spec: WorkflowSpec, node_
     run parameters it read may differ from the current defaults: `params_differing` says which."""
     wanted = _made_by(spec, node_id)
     for record in records:
-        if not any(n.node_id == node_id and n.status in ("succeeded", "cached") for n in record.nodes):
+        if not any(record.node(i).status in ("succeeded", "cached") for i in instances_of(record, node_id)):
             continue
         try:
             ran = parse_workflow(record.workflow_yaml, f"run {record.id}")
@@ -79,6 +79,20 @@ def run_with_current_outputs(records: list[RunRecord], spec: WorkflowSpec, node_
         if node_id in ran.node_ids() and _made_by(ran, node_id) == wanted:
             return record
     return None
+
+
+def instances_of(record: RunRecord, node_id: str) -> list[str]:
+    """The node records of a step in a run: the step itself, or each iteration of a step in a loop
+    (`fill[eu]`, `fill[us]`…); an iteration's own id names just that one."""
+    return [n.node_id for n in record.nodes if node_id in (n.node_id, node_of_instance(n.node_id))]
+
+
+def pick_instance(record: RunRecord, node_id: str, key: str) -> str | None:
+    """The step's node in `record`; for a step in a loop, the iteration the user picks (the first by default)."""
+    found = instances_of(record, node_id)
+    if len(found) <= 1:
+        return found[0] if found else None
+    return st.selectbox("Iteration", found, key=f"{key}-{record.id}-{node_id}")
 
 
 def params_differing(record: RunRecord, spec: WorkflowSpec, node_id: str) -> dict[str, Any]:
@@ -142,13 +156,28 @@ def roc_points(metadata: dict[str, Any]) -> tuple[list[float], list[float]]:
     return [x for x, _ in points], [y for _, y in points]
 
 
-def show_node_outputs(record: RunRecord, node_id: str) -> None:
-    node = record.node(node_id)
+METRIC_KINDS = frozenset({"Metrics", "ClassificationMetrics", "SlicedClassificationMetrics"})
+
+
+def output_kind(output: dict[str, Any]) -> str:
+    return str(output.get("type", "")).removeprefix("system.")
+
+
+def show_node_outputs(record: RunRecord, node_id: str, only: str = "all") -> None:
+    """A node's outputs: `only="data"` all but its metrics, `"metrics"` its metrics alone (the designer's
+    Data and Metrics tabs), `"all"` everything (the Runs page)."""
+    instance = pick_instance(record, node_id, key=f"outputs-{only}")
+    if instance is None:
+        st.info(f"run {record.id} did not run {node_id}")
+        return
+    node, node_id = record.node(instance), instance
     if node.status not in ("succeeded", "cached"):
         st.warning(f"{node_id} is {node.status}: {node.message or 'no outputs'}")
         return
     for name, output in node.outputs.items():
-        kind = str(output.get("type", "")).removeprefix("system.")
+        kind = output_kind(output)
+        if (only == "data" and kind in METRIC_KINDS) or (only == "metrics" and kind not in METRIC_KINDS):
+            continue
         metadata = output.get("metadata") or {}
         st.markdown(f"**{node_id}.{name}** ({kind})")
         if kind == "Dataset":
@@ -172,6 +201,10 @@ def show_node_outputs(record: RunRecord, node_id: str) -> None:
             columns = st.columns(min(4, max(1, len(numbers))))
             for index, (key, value) in enumerate(numbers.items()):
                 columns[index % len(columns)].metric(key, f"{value:.4g}")
+            if metadata.get("feature_importance"):
+                st.plotly_chart(importance_figure(metadata["feature_importance"]), width="stretch")
+            if "optuna_study" in metadata:
+                show_study_history(record, node_id)
             plots, mlflow_run = metadata.get("plots"), metadata.get("mlflow_run_id")
             if plots and mlflow_run:
                 with st.expander(f"plots ({', '.join(p.split('/')[-1].removesuffix('.png') for p in plots)})"):
@@ -196,6 +229,38 @@ def show_node_outputs(record: RunRecord, node_id: str) -> None:
         else:
             shown = {k: v for k, v in metadata.items() if not isinstance(v, dict | list) or len(str(v)) < 400}
             st.json(shown, expanded=False)
+
+
+def importance_figure(importance: dict[str, float]) -> Any:
+    """Feature importance as horizontal bars, the largest on top."""
+    import plotly.graph_objects as go
+
+    names, values = list(importance), list(importance.values())
+    figure = go.Figure(go.Bar(x=values[::-1], y=names[::-1], orientation="h", marker_color="#5c6bc0"))
+    figure.update_layout(
+        title="Feature importance (fall in the test score when the feature is shuffled)",
+        height=max(240, 22 * len(names) + 80), margin={"t": 40, "b": 10, "l": 10}, yaxis={"automargin": True},
+    )  # fmt: skip
+    return figure
+
+
+def show_study_history(record: RunRecord, node_id: str) -> None:
+    """A tuning step's Optuna history (the Tuning page has its importances and parallel coordinates)."""
+    from studio import ui
+    from studio.tuning_views import tuning_nodes
+
+    found = [t for t in tuning_nodes([record], ui.workspace().optuna_storage) if t.node_id == node_id]
+    if not found:
+        return
+    with ui.user_errors(f"load study {found[0].study_name}"):
+        import optuna
+        from optuna import visualization
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.load_study(study_name=found[0].study_name, storage=found[0].storage)
+        figure = visualization.plot_optimization_history(study)
+        figure.update_layout(height=320, margin={"t": 40, "b": 10})
+        st.plotly_chart(figure, width="stretch")
 
 
 def confusion_matrix(metadata: dict[str, Any]) -> tuple[list[str], list[list[int]]] | None:

@@ -7,7 +7,7 @@ from component_store.decorator import component
 
 @component(
     name="evaluate_classifier",
-    version="1.1.0",
+    version="1.2.0",
     category="evaluate",
     tags=["metrics", "roc", "mlflow"],
     owner="platform",
@@ -19,10 +19,12 @@ def evaluate_classifier(
     curves: Output[ClassificationMetrics],
     threshold: Annotated[float, (0.0, 1.0)] = 0.5,
 ):
-    """Evaluate a classifier on the test set: ROC AUC, PR AUC, F1, precision, recall, calibration.
+    """Evaluate a classifier on the test set: ROC AUC, PR AUC, F1, precision, recall, calibration,
+    and which features matter (permutation importance: the fall in ROC AUC when a feature is shuffled).
 
     The metrics and ROC / precision-recall / calibration plots are also logged to the
-    model's MLflow run, as `test_*` metrics and PNGs under `evaluation/`.
+    model's MLflow run, as `test_*` metrics and PNGs under `evaluation/`; the importances are in
+    the metrics' metadata (`feature_importance`, the 20 largest) and in `evaluation/feature_importance.json`.
 
     Args:
         model: the trained model (from train_classifier, tune_optuna or train_torch_tabular).
@@ -36,14 +38,16 @@ def evaluate_classifier(
     from component_store.runtime.evaluation import (
         classification_curves,
         classification_report,
+        feature_importance,
         log_classification_plots,
     )
-    from component_store.runtime.models import model_inputs, positive_probability
+    from component_store.runtime.models import model_inputs, probability_function, score
     from component_store.runtime.tracking import start_tracking
 
     info = model.metadata
     features, target = model_inputs(model, test)
-    probability = positive_probability(model, features)
+    predict = probability_function(model)
+    probability = predict(features)
     report = classification_report(target, probability, threshold)
     for name, value in report.items():
         metrics.log_metric(name, round(value, 6))
@@ -54,3 +58,6 @@ def evaluate_classifier(
         client.log_metric(info["mlflow_run_id"], f"test_{name}", value)
     metrics.metadata["plots"] = log_classification_plots(info["mlflow_run_id"], target, probability)
     metrics.metadata["mlflow_run_id"] = info["mlflow_run_id"]
+    importance = feature_importance(predict, features, target, lambda y, p: score("classification", "roc_auc", y, p))
+    metrics.metadata["feature_importance"] = importance
+    client.log_dict(info["mlflow_run_id"], importance, "evaluation/feature_importance.json")

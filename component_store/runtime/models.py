@@ -372,13 +372,25 @@ def load_sklearn(model_artifact: Any) -> Any:
 def positive_probability(model_artifact: Any, features: pd.DataFrame) -> Any:
     """Class probabilities for each row (see `class_probabilities`: the positive class's for a binary
     model, one column per class otherwise), from a scikit-learn model or a pyfunc one (train_torch_tabular)."""
+    return probability_function(model_artifact)(features)
+
+
+def probability_function(model_artifact: Any) -> Any:
+    """`positive_probability` with the model loaded once: a function of a feature frame (permutation
+    importance calls it once per feature and shuffle)."""
     if model_artifact.metadata.get("flavor", "sklearn") == "sklearn":
-        return predict_for_metric("classification", load_sklearn(model_artifact), features)
+        estimator = load_sklearn(model_artifact)
+        return lambda features: predict_for_metric("classification", estimator, features)
     import mlflow.pyfunc
 
-    predicted = np.asarray(mlflow.pyfunc.load_model(model_artifact.path).predict(features), dtype="float64")
-    classes = model_artifact.metadata.get("classes") or list(range(predicted.shape[1] if predicted.ndim == 2 else 2))
-    return class_probabilities(predicted, classes)
+    loaded = mlflow.pyfunc.load_model(model_artifact.path)
+
+    def probabilities(features: pd.DataFrame) -> Any:
+        predicted = np.asarray(loaded.predict(features), dtype="float64")
+        width = predicted.shape[1] if predicted.ndim == 2 else 2
+        return class_probabilities(predicted, model_artifact.metadata.get("classes") or list(range(width)))
+
+    return probabilities
 
 
 def train_and_log(

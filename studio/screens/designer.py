@@ -18,8 +18,11 @@ from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yam
 from studio import forms, ui
 from studio.canvas import CanvasPicture, apply_canvas, flow_elements
 from studio.run_views import (
+    METRIC_KINDS,
+    instances_of,
     latest_workflow_run,
     params_differing,
+    pick_instance,
     run_with_current_outputs,
     show_node_outputs,
     step_seconds,
@@ -59,7 +62,8 @@ for warning in review_warnings(spec, store):  # versions in review or deprecated
 problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
 runner = ui.runner()
 PREVIEW_WAIT_SECONDS = 2.0  # a preview that takes longer shows its progress and is polled
-last_run = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
+recent_runs = runner.runs.recent(limit=30, workflow=choice)  # read once a rerun: the panel's tabs share it
+last_run = latest_workflow_run(recent_runs, spec.node_ids())
 statuses = rolled_up({n.node_id: n.status for n in last_run.nodes}) if last_run else {}  # a loop's iterations: one card
 seconds = step_seconds(last_run) if last_run else {}
 
@@ -215,7 +219,7 @@ def step_data(node_id: str) -> None:
     """A sample of each of the step's outputs at once, from the newest run or preview that made them as the
     step and everything above it are now; otherwise one Preview button (a quick run of its part, on the
     studio's warm runner)."""
-    shown = run_with_current_outputs(runner.runs.recent(limit=30, workflow=choice), spec, node_id)
+    shown = run_with_current_outputs(recent_runs, spec, node_id)
     running = st.session_state.get("preview-run")
     if running and running[1] == node_id and runner.status(running[0]).status not in FINAL_RUN_STATES:
 
@@ -234,7 +238,7 @@ def step_data(node_id: str) -> None:
             f"from run `{shown.id}` ({f'a preview on {rows} rows' if rows else 'a whole run'})"
             + (f", run with {differing}" if differing else "")
         )
-        show_node_outputs(shown, node_id)
+        show_node_outputs(shown, node_id, only="data")
     else:
         st.caption("No run has made this step's outputs as it is now.")
     rows = st.number_input("Sample rows for the preview run", min_value=10, max_value=100_000, value=500, step=100)
@@ -249,19 +253,39 @@ def step_data(node_id: str) -> None:
             st.rerun()
 
 
+def step_metrics(node_id: str, component) -> None:
+    """The step's metrics, importances, curves and tuning history, from the run its Data tab shows."""
+    if not any(out.type in METRIC_KINDS for out in component.outputs):
+        st.caption(f"{component.name} writes no metrics; an evaluate or tune step does.")
+        return
+    shown = run_with_current_outputs(recent_runs, spec, node_id)
+    if shown is None:
+        st.caption("No run has made this step's metrics as it is now: run the workflow, or preview the step.")
+        return
+    st.caption(
+        f"from run `{shown.id}`"
+        + (f" (a preview on {shown.options['sample']} rows)" if shown.options.get("sample") else "")
+    )
+    show_node_outputs(shown, node_id, only="metrics")
+
+
 def step_log(node_id: str) -> None:
     """The step's log in the newest run or preview that ran it; follows it while it runs."""
-    ran = [r for r in runner.runs.recent(limit=30, workflow=choice) if node_id in {n.node_id for n in r.nodes}]
-    record = next((r for r in ran if r.node(node_id).status not in ("pending", "skipped", "not_run")), None)
+    record = next(
+        (r for r in recent_runs
+         if any(r.node(i).status not in ("pending", "skipped", "not_run") for i in instances_of(r, node_id))),
+        None,
+    )  # fmt: skip
     if record is None:
         st.caption("The step has not run yet.")
         return
+    instance = pick_instance(record, node_id, key="log")
 
     @st.fragment(run_every=1.0 if record.status not in FINAL_RUN_STATES else None)
     def follow() -> None:
-        node = runner.status(record.id).node(node_id)
-        st.caption(f"run `{record.id}` · {node.status}")
-        st.code(runner.logs(record.id, node_id)[-6000:] or "(empty)")
+        node = runner.status(record.id).node(instance)
+        st.caption(f"run `{record.id}` · {instance} · {node.status}")
+        st.code(runner.logs(record.id, instance)[-6000:] or "(empty)")
 
     follow()
 
@@ -278,8 +302,8 @@ with panel:
         node = spec.node(node_id)
         component = store.resolve(node.component)
         st.caption(f"{component.ref}: {component.summary}")
-        params_tab, inputs_tab, data_tab, logs_tab, control_tab, resources_tab = st.tabs(
-            ["Parameters", "Inputs", "Data", "Logs", "Control", "Resources"]
+        params_tab, inputs_tab, data_tab, metrics_tab, logs_tab, control_tab, resources_tab = st.tabs(
+            ["Parameters", "Inputs", "Data", "Metrics", "Logs", "Control", "Resources"]
         )
         with params_tab:
             links = st.toggle("Link parameters to run parameters", key=f"links-{node_id}", disabled=not spec.params)
@@ -320,6 +344,8 @@ with panel:
 
         with data_tab:
             step_data(node_id)
+        with metrics_tab:
+            step_metrics(node_id, component)
         with logs_tab:
             step_log(node_id)
         with control_tab:

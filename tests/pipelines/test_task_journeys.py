@@ -98,7 +98,7 @@ def test_a_three_class_model_is_tuned_evaluated_gated_registered_and_served(fres
     from sklearn.datasets import load_iris
 
     settings = dict(name="iris", dataset="iris", stratify="true", task="classification", metric="roc_auc",
-                    evaluator="evaluate_classifier@1.1.0")  # fmt: skip
+                    evaluator="evaluate_classifier@1.2.0")  # fmt: skip
     runner, record = run_journey(fresh_workspace, store, **settings)
     metrics = runner.runs.get(record.id).node("evaluate").outputs
     assert metrics, "evaluate wrote its metrics"
@@ -109,6 +109,8 @@ def test_a_three_class_model_is_tuned_evaluated_gated_registered_and_served(fres
         assert name in logged, f"{name} is among the multiclass test metrics: {sorted(logged)}"
     assert {f"test_precision_{c}" for c in range(3)} | {f"test_recall_{c}" for c in range(3)} <= set(logged)
     assert logged["test_roc_auc"] > 0.9
+    importance = runner.runs.get(record.id).node("evaluate").outputs["metrics"]["metadata"]["feature_importance"]
+    assert max(importance, key=importance.get).startswith("petal"), "three classes: importance by one-vs-rest AUC"
 
     iris = load_iris(as_frame=True).frame
     rows = iris.drop(columns="target").iloc[[0, 60, 120]].to_dict(orient="records")
@@ -137,7 +139,7 @@ def test_a_regression_model_is_tuned_evaluated_gated_registered_and_served(fresh
     from sklearn.datasets import load_diabetes
 
     settings = dict(name="diabetes", dataset="diabetes", stratify="false", task="regression", metric="rmse",
-                    evaluator="evaluate_regressor@1.0.0")  # fmt: skip
+                    evaluator="evaluate_regressor@1.1.0")  # fmt: skip
     runner, record = run_journey(fresh_workspace, store, **settings)
     scored = scored_table(runner, record, "score")
     assert "prediction" in scored.columns and not [c for c in scored.columns if "probability" in c]

@@ -269,9 +269,10 @@ def test_the_step_panel_shows_a_steps_data_and_log_from_the_last_run_without_a_c
     assert runner.run(parse_workflow(copy.read_text()), {"players": 300}, RunOptions()).status == "succeeded"
 
     app = page("designer", workflow="risk/panel_check")
-    assert [t.label for t in app.tabs] == ["Parameters", "Inputs", "Data", "Logs", "Control", "Resources"]
+    assert [t.label for t in app.tabs] == ["Parameters", "Inputs", "Data", "Metrics", "Logs", "Control", "Resources"]
     next(s for s in app.selectbox if s.label == "Step").select("split").run()
     captions = [c.value for c in app.caption]
+    assert "train_test_split writes no metrics; an evaluate or tune step does." in captions
     # run with fewer players than the default: the data says so
     assert any(c.startswith("from run `") and "(a whole run), run with players=300" in c for c in captions), captions
     assert any(" rows × " in c for c in captions), "a sample of its outputs, without a click"
@@ -315,7 +316,17 @@ def test_an_evaluation_steps_outputs_show_its_confusion_matrix_and_its_mlflow_pl
     assert not errors(app) and not app.exception
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in app.get("plotly_chart")]
     assert "Confusion matrix" in titles and "ROC curve" in titles, titles
+    importance = next(
+        json.loads(c.proto.spec) for c in app.get("plotly_chart")
+        if "Feature importance" in json.loads(c.proto.spec)["layout"]["title"]["text"]
+    )  # fmt: skip
+    names = importance["data"][0]["y"]
+    assert names and "player_id" not in names, "the model's features, identifiers left out by encode"
     captions = {str(getattr(image, "caption", "")) or str(image.proto) for image in app.get("image")}
     assert any("precision_recall.png" in c for c in captions) and any("calibration.png" in c for c in captions), (
         captions
     )
+    next(s for s in app.selectbox if s.label == "Node").select("tune").run()
+    assert not errors(app) and not app.exception
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in app.get("plotly_chart")]
+    assert "Optimization History Plot" in titles, "a tuning step's Optuna history"

@@ -66,3 +66,35 @@ def test_the_confusion_matrix_is_read_as_kfp_writes_it_and_a_broken_one_is_not_d
     assert confusion_matrix(written.metadata) == (["fair", "cheater", "bot"], [[50, 2, 0], [3, 9, 1], [0, 0, 4]])
     assert confusion_matrix({}) is None
     assert confusion_matrix({"confusionMatrix": {"annotationSpecs": [{"displayName": "a"}], "rows": []}}) is None
+
+
+def test_a_looped_steps_data_comes_from_its_iterations() -> None:
+    """A step in a loop runs as `fill[eu]`, `fill[us]`: its data and log are found by the step's name."""
+    from pipelines.workflow_io import parse_workflow
+    from studio.run_views import instances_of, run_with_current_outputs
+
+    workflow = """name: x
+project: risk
+params:
+  regions: {type: array, default: [eu, us]}
+nodes:
+- {id: players, component: sample_dataset@1.0.0}
+- {id: fill, component: fill_missing@1.0.0, inputs: {table: players.table}}
+loops:
+  per_region: {for_each: '${params.regions}', nodes: [fill]}
+"""
+    run = record(
+        NodeRecord("players", "succeeded", started_at=1000.0, ended_at=1001.0),
+        NodeRecord("fill[eu]", "succeeded", started_at=1001.0, ended_at=1002.0),
+        NodeRecord("fill[us]", "failed", started_at=1001.0, ended_at=1002.0),
+    )
+    run = run.__class__(**{**run.__dict__, "workflow_yaml": workflow, "status": "failed"})
+    assert instances_of(run, "fill") == ["fill[eu]", "fill[us]"]
+    assert instances_of(run, "fill[us]") == ["fill[us]"], "the Runs page names an iteration itself"
+    assert instances_of(run, "players") == ["players"] and instances_of(run, "nothing") == []
+    spec = parse_workflow(workflow)
+    assert run_with_current_outputs([run], spec, "fill") is run, "one iteration made data: it is shown"
+    changed = parse_workflow(
+        workflow.replace("inputs: {table: players.table}", "params: {strategy: mean}, inputs: {table: players.table}")
+    )
+    assert run_with_current_outputs([run], changed, "fill") is None, "a changed step's old data is not"

@@ -44,7 +44,32 @@ def test_evaluate_classifier_metrics_curves_and_plots(mlflow_env, cancer_split, 
     run = MlflowClient().get_run(model.metadata["mlflow_run_id"])
     assert run.data.metrics["test_roc_auc"] == pytest.approx(metrics.metadata["roc_auc"], abs=1e-6)
     plots = {a.path for a in MlflowClient().list_artifacts(run.info.run_id, "evaluation")}
-    assert plots == {"evaluation/roc_curve.png", "evaluation/precision_recall.png", "evaluation/calibration.png"}
+    assert plots == {"evaluation/roc_curve.png", "evaluation/precision_recall.png", "evaluation/calibration.png",
+                     "evaluation/feature_importance.json"}  # fmt: skip
+    importance = metrics.metadata["feature_importance"]
+    assert len(importance) == 20 and list(importance.values()) == sorted(importance.values(), reverse=True)
+    assert set(importance) <= set(model.metadata["features"])
+    logged = MlflowClient().download_artifacts(run.info.run_id, "evaluation/feature_importance.json")
+    assert json.loads(open(logged).read()) == importance
+
+
+def test_feature_importance_is_scikit_learns_permutation_importance() -> None:
+    """The same numbers as scikit-learn's own call with an estimator and a named scorer."""
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.inspection import permutation_importance
+    from sklearn.metrics import roc_auc_score
+
+    from component_store.runtime.evaluation import feature_importance
+
+    rng = np.random.default_rng(1)
+    features = pd.DataFrame(rng.normal(size=(500, 4)), columns=["signal", "weak", "noise", "more noise"])
+    label = (features.signal + 0.3 * features.weak + rng.normal(scale=0.5, size=500) > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=30, random_state=0).fit(features, label)
+    ours = feature_importance(lambda f: model.predict_proba(f)[:, 1], features, label, roc_auc_score)
+    theirs = permutation_importance(model, features, label, scoring="roc_auc", n_repeats=3, random_state=0)
+    assert ours == {c: round(float(v), 6) for c, v in zip(features.columns, theirs.importances_mean, strict=True)}
+    assert list(ours)[:2] == ["signal", "weak"]
 
 
 def test_evaluate_regressor(mlflow_env, dataset, output):
@@ -62,6 +87,8 @@ def test_evaluate_regressor(mlflow_env, dataset, output):
     metrics = output("metrics", Metrics)
     evaluate_regressor(model=model, test=dataset(frame.iloc[300:], "test"), metrics=metrics)
     assert 30 < metrics.metadata["rmse"] < 80 and metrics.metadata["r2"] > 0.3
+    importance = metrics.metadata["feature_importance"]
+    assert set(importance) == set(frame.columns) - {"target"} and max(importance, key=importance.get) in {"bmi", "s5"}
 
 
 def test_champion_gate_register_model_batch_predict_with_lineage(mlflow_env, cancer_split, output):

@@ -38,6 +38,7 @@ def test_train_torch_tabular_on_breast_cancer_serves_through_pyfunc(mlflow_env, 
     scores = output("scores", Metrics)
     evaluate_classifier(model=model, test=test, metrics=scores, curves=output("curves", ClassificationMetrics))
     assert scores.metadata["roc_auc"] > 0.97
+    assert max(scores.metadata["feature_importance"].values()) > 0, "the torch model's features ranked too"
 
 
 def test_train_torch_tabular_is_deterministic_for_a_seed(mlflow_env, cancer_split, output):
