@@ -154,3 +154,30 @@ def for_analysts(text: str) -> str:
     for yaml_words, studio_words in _FOR_ANALYSTS:
         text = text.replace(yaml_words, studio_words)
     return text
+
+
+TRY_IT_GROUPS = ("key", "choices", "numbers", "whole numbers", "yes / no", "text")
+TRY_IT_OPEN_AT_MOST = 12  # a form with more fields opens its first group only; the rest are collapsed
+
+
+def try_it_groups(inputs: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """An endpoint's input columns (its metadata's `inputs`) grouped for the try-it form, in signature
+    order within a group: the entity key a feature lookup scores by, columns with known categories,
+    decimals, whole numbers, flags and free text. Empty groups are left out."""
+
+    def group(column: dict[str, Any]) -> str:
+        described, datatype = column.get("parameters") or {}, str(column.get("datatype", ""))
+        if described.get("entity"):
+            return "key"
+        if "categories" in described:
+            return "choices"
+        if datatype == "BOOL":
+            return "yes / no"
+        if datatype == "BYTES":
+            return "text"
+        return "whole numbers" if datatype.startswith(("INT", "UINT")) else "numbers"
+
+    grouped: dict[str, list[dict[str, Any]]] = {name: [] for name in TRY_IT_GROUPS}
+    for column in inputs:
+        grouped[group(column)].append(column)
+    return [(name, columns) for name, columns in grouped.items() if columns]

@@ -10,7 +10,7 @@ from serving.endpoint_client import EndpointClient, endpoint_traffic
 from serving.endpoints import EndpointRequest, FeatureLookup
 from serving.online_features import feature_repos
 from serving.targets import kserve_target, save_token
-from studio import ui
+from studio import forms, ui
 
 st.title("Endpoints")
 workspace, target, registry = ui.workspace(), ui.endpoints(), ui.models()
@@ -123,10 +123,14 @@ with try_tab:
                     if lookup
                     else f"inputs from the model's MLflow signature ({len(metadata['inputs'])} columns)"
                 )
-                columns = st.columns(4)
-                values = {
-                    column["name"]: input_widget(columns[i % 4], column) for i, column in enumerate(metadata["inputs"])
-                }
+                values = {}
+                collapse = len(metadata["inputs"]) > forms.TRY_IT_OPEN_AT_MOST  # many fields: one group open
+                for index, (group, members) in enumerate(forms.try_it_groups(metadata["inputs"])):
+                    with st.expander(f"{group} ({len(members)})", expanded=not collapse or index == 0):
+                        columns = st.columns(4)
+                        for i, column in enumerate(members):
+                            values[column["name"]] = input_widget(columns[i % 4], column)
+                values = {column["name"]: values[column["name"]] for column in metadata["inputs"]}  # signature order
                 if st.form_submit_button("Send request", type="primary"):
                     with ui.user_errors(f"call {chosen}"):
                         answer = client.predict([values])

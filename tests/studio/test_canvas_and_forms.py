@@ -141,3 +141,27 @@ def test_validation_reads_in_the_designers_words(demo_spec, store) -> None:
         "step 'split' › input table: required Dataset input is not bound; connect a step's output to it: "
         "draw an edge on the canvas, or pick one under Inputs"
     )
+
+
+def test_the_try_it_form_groups_an_endpoints_inputs_by_kind_in_signature_order() -> None:
+    from studio.forms import try_it_groups
+
+    inputs = [
+        {"name": "player_id", "datatype": "BYTES", "parameters": {"entity": True, "nullable": False}},
+        {"name": "age", "datatype": "INT64"},
+        {"name": "country", "datatype": "BYTES", "parameters": {"categories": ["DE", "VN"]}},
+        {"name": "spend", "datatype": "FP64", "parameters": {"nullable": True}},
+        {"name": "vip", "datatype": "BOOL"},
+        {"name": "note", "datatype": "BYTES"},
+        {"name": "device", "datatype": "BYTES", "parameters": {"categories": ["pc"]}},
+        {"name": "logins", "datatype": "UINT8"},
+    ]
+    assert [(group, [c["name"] for c in columns]) for group, columns in try_it_groups(inputs)] == [
+        ("key", ["player_id"]),
+        ("choices", ["country", "device"]),
+        ("numbers", ["spend"]),
+        ("whole numbers", ["age", "logins"]),
+        ("yes / no", ["vip"]),
+        ("text", ["note"]),
+    ]
+    assert try_it_groups([]) == []

@@ -157,6 +157,8 @@ def test_endpoints_deploy_then_try_it_and_refuse_a_bad_name(page, studio_workspa
     app = page("endpoints")
     next(s for s in app.selectbox if s.label == "Endpoint").select("studio-api").run()
     # The endpoint takes raw player rows: a text column with known values is a choice of them.
+    groups = [e.label for e in app.expander if e.label.split(" (")[0] in ("choices", "numbers", "whole numbers")]
+    assert groups and groups[0].startswith("choices ("), f"the form's fields grouped by kind: {groups}"
     country = next(s for s in app.selectbox if s.key == "try-country")
     assert "DE" in country.options and "other" not in country.options
     country.select("DE")
