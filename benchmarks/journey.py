@@ -5,7 +5,8 @@ change a parameter → see the step's data → run the workflow → see the mode
 
 Each round starts `tessera up` on a fresh workspace with the demo (Chromium headless, 1500×1000), then
 walks the journey: an interaction is a click or a typed value; a stage's seconds run from its first
-interaction until its result shows (waits for the app to settle between stages are not counted).
+interaction until its result shows (waits for the app to settle between stages are not counted); a
+scroll is an interaction whose target was outside the 1500×1000 window (the browser scrolled to it).
 `--before PATH` walks the same journey on another checkout of the studio (e.g. a `git worktree` of an
 older commit), alternating with this one, so both see the same machine; the median of the rounds is
 printed per stage.
@@ -40,13 +41,14 @@ class Journey:
         self.page = page
         self.seconds: dict[str, float] = {}
         self.interactions: dict[str, int] = {}
+        self.scrolls: dict[str, int] = {}
         self._stage = ""
         self._started = 0.0
 
     def stage(self, name: str) -> None:
         self._settle()
         self._stage, self._started = name, time.perf_counter()
-        self.interactions[name] = 0
+        self.interactions[name] = self.scrolls[name] = 0
 
     def shown(self, locator: Any, timeout: float = 60_000) -> None:
         locator.wait_for(timeout=timeout)
@@ -58,12 +60,19 @@ class Journey:
         self.page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=120_000)
 
     def click(self, locator: Any) -> None:
-        self.interactions[self._stage] += 1
+        self._count(locator)
         locator.click()
 
     def fill(self, locator: Any, text: str) -> None:
-        self.interactions[self._stage] += 1
+        self._count(locator)
         locator.fill(text)
+
+    def _count(self, locator: Any) -> None:
+        self.interactions[self._stage] += 1
+        locator.wait_for()
+        box, window = locator.bounding_box(), self.page.viewport_size
+        if box is None or box["y"] < 0 or box["y"] + box["height"] > window["height"]:
+            self.scrolls[self._stage] += 1
 
     def _settle(self) -> None:
         """Between stages (not counted): the app finished its rerun, so a click is not dropped."""
@@ -76,7 +85,7 @@ def walk(page: Any, url: str) -> Journey:
     journey = Journey(page)
     journey.stage("open the demo")
     page.goto(f"{url}/designer?workflow=risk/cheater_detection")
-    journey.shown(page.frame_locator("iframe[title*='streamlit_flow']").get_by_text("deploy_endpoint@1.1.0"))
+    journey.shown(page.frame_locator("iframe[title*='streamlit_flow']").get_by_text(re.compile(r"^deploy_endpoint@")))
 
     journey.stage("change a parameter")
     journey.fill(page.get_by_label("seed", exact=True), "11")
@@ -90,8 +99,9 @@ def walk(page: Any, url: str) -> Journey:
     journey.shown(page.get_by_text(re.compile(r"^500 rows × \d+ columns$")))
 
     journey.stage("run")
-    journey.click(page.get_by_role("button", name="▶ Run workflow"))
-    journey.ready()
+    if page.get_by_role("button", name="▶ Run workflow").count():  # the top bar's run form (2026-12-04 on)
+        journey.click(page.get_by_role("button", name="▶ Run workflow"))
+        journey.ready()
     journey.fill(page.get_by_label("players", exact=True), "1500")
     journey.fill(page.get_by_label("n_trials", exact=True), "3")
     journey.click(page.get_by_role("button", name="Run", exact=True))
@@ -168,7 +178,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for label, root in studios.items():
             walked[label].append(one_round(root))
-    print(f"Analyst journey, Chromium 1500×1000, median of {args.rounds} rounds (interactions · seconds)\n")
+    print(f"Analyst journey, Chromium 1500×1000, median of {args.rounds} rounds (interactions · scrolls · seconds)\n")
     print("| stage | " + " | ".join(studios) + " |")
     print("|---|" + "---:|" * len(studios))
     for stage in [*STAGES, "total"]:
@@ -176,11 +186,13 @@ def main() -> None:
         for journeys in walked.values():
             if stage == "total":
                 clicks = statistics.median(sum(j.interactions.values()) for j in journeys)
+                scrolls = statistics.median(sum(j.scrolls.values()) for j in journeys)
                 seconds = statistics.median(sum(j.seconds.values()) for j in journeys)
             else:
                 clicks = statistics.median(j.interactions[stage] for j in journeys)
+                scrolls = statistics.median(j.scrolls[stage] for j in journeys)
                 seconds = statistics.median(j.seconds[stage] for j in journeys)
-            cells.append(f"{clicks:.0f} · {seconds:.1f} s")
+            cells.append(f"{clicks:.0f} · {scrolls:.0f} · {seconds:.1f} s")
         print(f"| {stage} | " + " | ".join(cells) + " |")
 
 

@@ -167,6 +167,20 @@ def _fork_context() -> Any:
     return _context
 
 
+def warm_up() -> None:
+    """Start the node fork server now, in the background (it imports PRELOAD on its own), so the first
+    node forked later, e.g. the studio's first preview, does not wait for those imports."""
+    from multiprocessing import forkserver
+
+    _fork_context()
+    caller_main = sys.modules["__main__"]  # as in start_node: the server must not re-run the caller's script
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        forkserver.ensure_running()
+    finally:
+        sys.modules["__main__"] = caller_main
+
+
 def start_node(
     call: ExecutorCall,
     payload: dict[str, Any],

@@ -60,6 +60,16 @@ def runner() -> Any:
 
 
 @st.cache_resource(show_spinner=False)
+def warm_previews() -> bool:
+    """Once per studio process: start the fork server previews run their steps from, so the first preview
+    does not wait for it to import pandas, pyarrow and scikit-learn (it then stays up with the studio)."""
+    from pipelines.executor import warm_up
+
+    warm_up()
+    return True
+
+
+@st.cache_resource(show_spinner=False)
 def _kubeflow_runner(root: str) -> Any:
     # One kfp.Client per workspace, not one per rerun: the designer's status fragment reruns every second.
     from pipelines.kubeflow_runner import KubeflowRunner

@@ -61,6 +61,7 @@ for warning in review_warnings(spec, store):  # versions in review or deprecated
     st.warning(str(warning), icon=":material/rate_review:")
 problem_nodes = {p.where.split("'")[1] for p in problems if p.where.startswith("node '")}
 runner = ui.runner()
+ui.warm_previews()
 PREVIEW_WAIT_SECONDS = 2.0  # a preview that takes longer shows its progress and is polled
 recent_runs = runner.runs.recent(limit=30, workflow=choice)  # read once a rerun: the panel's tabs share it
 last_run = latest_workflow_run(recent_runs, spec.node_ids())
