@@ -9,8 +9,9 @@ column's other steps below them, clear of the loop's frame.
 
 A long chain of columns drawn in one line would be shrunk by the canvas's fit-to-view until no name can
 be read (the 9-column demo at a third of its size), so the columns are cut into bands stacked top to
-bottom, as many columns a band as gives the largest zoom on a canvas of the designer's shape; a loop's
-columns stay in one band, so its frame does not cover another band. Within a band every edge points
+bottom, and a layer taller than the rest is drawn in sub-columns side by side, in whichever combination
+gives the largest zoom on a canvas of the designer's shape (the demo 0.44 → 0.75; 30 random steps
+0.28–0.53 → 0.62); a loop's columns stay in one band and its layer whole, so its frame covers only it. Within a band every edge points
 right; an edge into a later band points down. A pure function of the spec: the designer's "Tidy" writes
 it, and a step added from the palette takes the first free place of its column.
 """
@@ -57,7 +58,7 @@ def layered_layout(spec: WorkflowSpec) -> dict[str, Position]:
             row[node_id] = float(index)
         for index, node_id in enumerate(others):
             row[node_id] = len(looped) + gap + index
-    return _wrapped(ids, column, row, _loop_spans(spec, column))
+    return _best_fit(ids, column, row, in_loop, spec)
 
 
 def fit_zoom(places: dict[str, Position]) -> float:
@@ -89,30 +90,57 @@ def _bands(columns: int, per_band: int, loop_spans: list[tuple[int, int]]) -> li
     return band_of
 
 
-def _wrapped(
-    ids: list[str], column: dict[str, int], row: dict[str, float], loop_spans: list[tuple[int, int]]
+def _best_fit(
+    ids: list[str], column: dict[str, int], row: dict[str, float], in_loop: set[str], spec: WorkflowSpec
 ) -> dict[str, Position]:
-    """The layered places cut into bands, the cut that shows them at the largest zoom (fewest bands on ties)."""
-    columns = max(column.values(), default=-1) + 1
+    """Of the ways to draw the layers, the one shown at the largest zoom (the simplest on ties): a layer
+    taller than `most_rows` side by side in sub-columns (its steps do not feed each other, so every edge
+    still points right; a layer with loop steps stays whole, inside its frame), then the columns cut into
+    bands of `per_band`."""
+    layers = max(column.values(), default=-1) + 1
+    tallest = max((sum(column[n] == c for n in ids) for c in range(layers)), default=1)
     best: dict[str, Position] = {}
-    for per_band in range(columns, 0, -1):
-        band_of = _bands(columns, per_band, loop_spans)
-        first_column = {band_of[c]: c for c in reversed(range(columns))}
-        rows_of_band = [0.0] * (max(band_of, default=0) + 1)
-        for node_id in ids:
-            band = band_of[column[node_id]]
-            rows_of_band[band] = max(rows_of_band[band], row[node_id] + 1)
-        top = [sum(rows_of_band[:b]) + b * BAND_GAP_ROWS for b in range(len(rows_of_band))]
-        places = {
-            n: Position(
-                x=(column[n] - first_column[band_of[column[n]]]) * COLUMN_WIDTH,
-                y=(top[band_of[column[n]]] + row[n]) * ROW_HEIGHT,
-            )
-            for n in ids
-        }
-        if not best or fit_zoom(places) > fit_zoom(best) + 1e-9:
-            best = places
+    for most_rows in range(tallest, 1, -1) if tallest > 2 else [tallest]:
+        split_column, split_row = _split_tall_layers(ids, column, row, in_loop, most_rows)
+        spans = _loop_spans(spec, split_column)
+        columns = max(split_column.values(), default=-1) + 1
+        for per_band in range(columns, 0, -1):
+            places = _wrapped(ids, split_column, split_row, _bands(columns, per_band, spans))
+            if not best or fit_zoom(places) > fit_zoom(best) + 1e-9:
+                best = places
     return best
+
+
+def _split_tall_layers(
+    ids: list[str], column: dict[str, int], row: dict[str, float], in_loop: set[str], most_rows: int
+) -> tuple[dict[str, int], dict[str, float]]:
+    new_column, new_row, shift = {}, {}, 0
+    for layer in range(max(column.values(), default=-1) + 1):
+        members = sorted((n for n in ids if column[n] == layer), key=lambda n: row[n])
+        split = len(members) > most_rows and not any(n in in_loop for n in members)
+        for index, node_id in enumerate(members):
+            new_column[node_id] = layer + shift + (index // most_rows if split else 0)
+            new_row[node_id] = float(index % most_rows) if split else row[node_id]
+        shift += (len(members) - 1) // most_rows if split else 0
+    return new_column, new_row
+
+
+def _wrapped(ids: list[str], column: dict[str, int], row: dict[str, float], band_of: list[int]) -> dict[str, Position]:
+    """Places with the columns cut into bands (`band_of` each column), stacked top to bottom."""
+    columns = len(band_of)
+    first_column = {band_of[c]: c for c in reversed(range(columns))}
+    rows_of_band = [0.0] * (max(band_of, default=0) + 1)
+    for node_id in ids:
+        band = band_of[column[node_id]]
+        rows_of_band[band] = max(rows_of_band[band], row[node_id] + 1)
+    top = [sum(rows_of_band[:b]) + b * BAND_GAP_ROWS for b in range(len(rows_of_band))]
+    return {
+        n: Position(
+            x=(column[n] - first_column[band_of[column[n]]]) * COLUMN_WIDTH,
+            y=(top[band_of[column[n]]] + row[n]) * ROW_HEIGHT,
+        )
+        for n in ids
+    }
 
 
 def tidy(spec: WorkflowSpec) -> WorkflowSpec:

@@ -77,20 +77,21 @@ def _kubeflow_runner(root: str) -> Any:
     return KubeflowRunner(workspace(), store())
 
 
-def _runner_for(backend: str) -> Any:
+def runner_for(backend: str) -> Any:
+    """The runner of a backend: `local`, or `kubeflow` (one client per workspace)."""
     return _kubeflow_runner(str(workspace().root)) if backend == "kubeflow" else runner()
 
 
-def run_runner() -> Any:
-    """The runner the Run button uses: Kubeflow when the workspace has a Kubeflow endpoint, else local."""
+def kubeflow_configured() -> bool:
+    """Whether the workspace has a Kubeflow endpoint: the designer then offers Run on Kubeflow."""
     from pipelines.backends import default_backend
 
-    return _runner_for(default_backend(workspace()))
+    return default_backend(workspace()) == "kubeflow"
 
 
 def runner_of(run_id: str) -> Any:
     """The runner of the backend that ran `run_id`."""
-    return _runner_for(runner().runs.get(run_id).backend)
+    return runner_for(runner().runs.get(run_id).backend)
 
 
 def models() -> Any:

@@ -11,7 +11,7 @@ from pipelines import edits
 from pipelines.layout import CANVAS_HEIGHT, tidy
 from pipelines.loops import rolled_up
 from pipelines.runner import RunOptions
-from pipelines.runs import FINAL_RUN_STATES
+from pipelines.runs import FINAL_RUN_STATES, RunRecord
 from pipelines.spec import param_reference
 from pipelines.validation import review_warnings, validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
@@ -65,6 +65,10 @@ ui.warm_previews()
 PREVIEW_WAIT_SECONDS = 2.0  # a preview that takes longer shows its progress and is polled
 recent_runs = runner.runs.recent(limit=30, workflow=choice)  # read once a rerun: the panel's tabs share it
 last_run = latest_workflow_run(recent_runs, spec.node_ids())
+# Every second while a run goes on; otherwise every 10 s, for a run started elsewhere (the CLI). Each tick
+# redraws in the browser too: polling every second with nothing running doubled what the studio and Chromium
+# took from the run on a 2-core machine (docs/benchmarks.md, the analyst's journey).
+POLL_SECONDS = 1.0 if last_run is not None and last_run.status not in FINAL_RUN_STATES else 10.0
 statuses = rolled_up({n.node_id: n.status for n in last_run.nodes}) if last_run else {}  # a loop's iterations: one card
 seconds = step_seconds(last_run) if last_run else {}
 
@@ -78,25 +82,37 @@ with bar_run, st.popover("▶ Run workflow", width="stretch"):
     with st.form(f"run-{choice}"):
         values = forms.param_form(run_params, {}, spec, key=f"run-{choice}")
         sample = st.number_input("Quick mode: rows per data source (0 = all)", min_value=0, value=0, step=100)
-        start = st.form_submit_button("Run", type="primary", disabled=bool(problems))
+        on_kubeflow = False
+        if ui.kubeflow_configured():  # the cluster is the usual place then; this machine stays one click away
+            on_kubeflow = st.form_submit_button("Run on Kubeflow", type="primary", disabled=bool(problems))
+            here = st.form_submit_button("Run here", disabled=bool(problems), help="On this machine's local runner")
+        else:
+            here = st.form_submit_button("Run", type="primary", disabled=bool(problems))
     run_values, bad = forms.read_form(run_params, values)
-    if start:
+    if on_kubeflow or here:
         for message in bad:
             st.error(f"run parameter {message}")
         if not bad:
             with ui.user_errors(f"start {choice}"):
-                record = ui.run_runner().submit(spec, run_values, RunOptions(sample=int(sample)))
+                backend = "kubeflow" if on_kubeflow else "local"
+                record = ui.runner_for(backend).submit(spec, run_values, RunOptions(sample=int(sample)))
                 st.session_state["watch-run"] = record.id
                 st.rerun()
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=POLL_SECONDS)
 def run_progress() -> None:
-    """The latest run where the work is: steps done of all, time, and Cancel or Resume."""
+    """The latest run where the work is: steps done of all, time, and Cancel or Resume. The page's one
+    poll: when a step's state changes, the whole page is drawn again (canvas colours, the run's steps)."""
     latest = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
     if latest is None:
         st.caption("not run yet")
         return
+    if latest.backend != "local" and latest.status not in FINAL_RUN_STATES:
+        with ui.user_errors(f"read run {latest.id}"):
+            latest = ui.runner_of(latest.id).status(latest.id)  # brings the Kubeflow run's states home
+    if rolled_up({n.node_id: n.status for n in latest.nodes}) != statuses:
+        st.rerun()
     done = sum(n.status in ("succeeded", "cached", "not_run") for n in latest.nodes)
     ended = latest.ended_at or time.time()
     elapsed = int(ended - latest.started_at) if latest.started_at else 0
@@ -282,7 +298,8 @@ def step_log(node_id: str) -> None:
         return
     instance = pick_instance(record, node_id, key="log")
 
-    @st.fragment(run_every=1.0 if record.status not in FINAL_RUN_STATES else None)
+    # followed while the step runs; a full rerun (a state changed) stops following it
+    @st.fragment(run_every=1.0 if record.node(instance).status in ("pending", "running") else None)
     def follow() -> None:
         node = runner.status(record.id).node(instance)
         st.caption(f"run `{record.id}` · {instance} · {node.status}")
@@ -425,16 +442,11 @@ with st.container():
                 file_name=f"{spec.name}.kfp.yaml", mime="application/x-yaml",
             )  # fmt: skip
 
-    @st.fragment(run_every=1.0)
-    def run_status() -> None:
-        """Per-node states of the latest run; redraws the canvas colours when a state changes."""
-        latest = latest_workflow_run(runner.runs.recent(limit=20, workflow=choice), spec.node_ids())
+    def run_status(latest: RunRecord | None) -> None:
+        """Per-node states of the latest run, drawn with the page (the top bar's poll redraws it on a change)."""
         if latest is None:
             st.caption("No run yet.")
             return
-        if latest.backend != "local" and latest.status not in FINAL_RUN_STATES:
-            with ui.user_errors(f"read run {latest.id}"):
-                latest = ui.runner_of(latest.id).status(latest.id)
         if latest.options.get("kubeflow_url"):
             st.markdown(f"[Open in Kubeflow]({latest.options['kubeflow_url']})")
         st.markdown(f"Run `{latest.id}` {ui.status_badge(latest.status)} {latest.message}")
@@ -444,8 +456,5 @@ with st.container():
             if node_record.status == "failed":
                 with st.expander(f"log of {node_record.node_id}"):
                     st.code(runner.logs(latest.id, node_record.node_id)[-4000:])
-        now = rolled_up({n.node_id: n.status for n in latest.nodes})
-        if now != statuses:
-            st.rerun()
 
-    run_status()
+    run_status(last_run)

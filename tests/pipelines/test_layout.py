@@ -72,6 +72,7 @@ def test_thirty_random_steps_written_without_a_layout_are_tidied_without_overlap
     for node in tidied.nodes:
         assert all(reads_forward(tidied.layout, p, node.id) for p in node.upstream())
     assert tidy(tidied) == tidied, "tidying twice changes nothing"
+    assert fit_zoom(tidied.layout) >= 0.6, "a wide layer drawn in sub-columns, the columns in bands"
 
 
 def test_a_step_from_the_palette_takes_a_free_place_and_nothing_placed_moves(demo_spec, store) -> None:

@@ -1,5 +1,6 @@
-"""The studio with a Kubeflow endpoint configured: the designer's Run button submits to Kubeflow (the real
-kfp.Client against the API double), and the Runs page links the run. Also: the Spark + Feast demo opens."""
+"""The studio with a Kubeflow endpoint configured: the designer's Run on Kubeflow submits there (the real
+kfp.Client against the API double), Run here runs locally, and the Runs page links the Kubeflow run. Also:
+the Spark + Feast demo opens."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_run_button_submits_to_kubeflow_and_runs_page_links_it(demo_workspace, m
     )
     monkeypatch.setenv("TESSERA_HOME", str(demo_workspace.root))
     app = open_page("designer", workflow="risk/player_features")
-    next(b for b in app.button if b.label == "Run").click().run()
+    assert "Run" not in [b.label for b in app.button], "two buttons say where the run goes"
+    next(b for b in app.button if b.label == "Run on Kubeflow").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     (sent,) = fake.sent("POST", "/runs")
     (record,) = RunStore(demo_workspace.state_dir / "runs.db").recent()
@@ -38,6 +40,16 @@ def test_run_button_submits_to_kubeflow_and_runs_page_links_it(demo_workspace, m
     assert not runs.exception and not runs.error
     links = [m.value for m in runs.markdown if "open the run" in m.value]
     assert links and record.options["kubeflow_url"] in links[0]
+
+    app = open_page("designer", workflow="risk/player_features")
+    next(b for b in app.button if b.label == "Run here").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    newest = RunStore(demo_workspace.state_dir / "runs.db").recent()[0]
+    assert newest.backend == "local" and newest.id != record.id and len(fake.sent("POST", "/runs")) == 1
+    from component_store.store import ComponentStore
+    from pipelines.local_runner import LocalRunner
+
+    assert LocalRunner(demo_workspace, ComponentStore()).wait(newest.id, timeout=300).status == "succeeded"
 
 
 @pytest.mark.parametrize("workflow", ["risk/cheater_detection_feast"])
