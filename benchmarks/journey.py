@@ -7,6 +7,8 @@ Each round starts `tessera up` on a fresh workspace with the demo (Chromium head
 walks the journey: an interaction is a click or a typed value; a stage's seconds run from its first
 interaction until its result shows (waits for the app to settle between stages are not counted); a
 scroll is an interaction whose target was outside the 1500×1000 window (the browser scrolled to it).
+During the run stage the CPU seconds the studio's server and Chromium take are measured too: on a
+small machine, what they take while the designer follows a run is taken from the run.
 `--before PATH` walks the same journey on another checkout of the studio (e.g. a `git worktree` of an
 older commit), alternating with this one, so both see the same machine; the median of the rounds is
 printed per stage.
@@ -42,6 +44,7 @@ class Journey:
         self.seconds: dict[str, float] = {}
         self.interactions: dict[str, int] = {}
         self.scrolls: dict[str, int] = {}
+        self.watching_cpu = 0.0  # CPU seconds of the studio's server and Chromium during the run stage
         self._stage = ""
         self._started = 0.0
 
@@ -99,6 +102,7 @@ def walk(page: Any, url: str) -> Journey:
     journey.shown(page.get_by_text(re.compile(r"^500 rows × \d+ columns$")))
 
     journey.stage("run")
+    cpu_before = studio_and_browser_cpu()
     if page.get_by_role("button", name="▶ Run workflow").count():  # the top bar's run form (2026-12-04 on)
         journey.click(page.get_by_role("button", name="▶ Run workflow"))
         journey.ready()
@@ -106,6 +110,7 @@ def walk(page: Any, url: str) -> Journey:
     journey.fill(page.get_by_label("n_trials", exact=True), "3")
     journey.click(page.get_by_role("button", name="Run", exact=True))
     journey.shown(page.get_by_text(re.compile(r"^Run \S+ succeeded")).first, timeout=300_000)
+    journey.watching_cpu = studio_and_browser_cpu() - cpu_before
 
     journey.stage("see the model")
     journey.click(page.get_by_role("link", name="Models"))
@@ -125,6 +130,21 @@ def walk(page: Any, url: str) -> Journey:
     journey.click(page.get_by_role("button", name="Send request"))
     journey.shown(page.get_by_text(re.compile(r"^answered by version \d+")), timeout=60_000)
     return journey
+
+
+def studio_and_browser_cpu() -> float:
+    """User and system CPU seconds so far of the Streamlit server and Chromium's processes."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name", "cmdline"]):
+        try:
+            if "chrom" in (process.info["name"] or "") or "streamlit" in " ".join(process.info["cmdline"] or []):
+                times = process.cpu_times()
+                total += times.user + times.system
+        except psutil.Error:  # gone since it was listed
+            continue
+    return total
 
 
 def one_round(studio_root: Path) -> Journey:
@@ -163,9 +183,21 @@ def one_round(studio_root: Path) -> Journey:
     finally:
         server.terminate()
         server.wait(30)
-        subprocess.run([sys.executable, "-m", "studio.cli", "endpoints", "delete", "journey-api"], cwd=folder / "ws",
-                       env=env, capture_output=True, check=False, timeout=60)  # fmt: skip
+        stop_processes_under(folder)  # the endpoints the round deployed (the demo's and the journey's)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def stop_processes_under(folder: Path) -> None:
+    """Kill every process whose command line names `folder` (model servers outlive the studio that
+    deployed them; left running, a few rounds' servers fill this machine's memory)."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if str(folder) in " ".join(process.info["cmdline"] or []):
+                process.kill()
+        except psutil.Error:
+            continue
 
 
 def main() -> None:
@@ -194,6 +226,8 @@ def main() -> None:
                 seconds = statistics.median(j.seconds[stage] for j in journeys)
             cells.append(f"{clicks:.0f} · {scrolls:.0f} · {seconds:.1f} s")
         print(f"| {stage} | " + " | ".join(cells) + " |")
+    cpu = [f"{statistics.median(j.watching_cpu for j in journeys):.1f} s" for journeys in walked.values()]
+    print("| CPU of the studio and Chromium during the run | " + " | ".join(cpu) + " |")
 
 
 if __name__ == "__main__":

@@ -114,11 +114,13 @@ class LogShape:
         self.values: list[list[np.ndarray]] = [[] for _ in self.outputs]
 
     def add(self, request_id: str, at: float, latency_ms: float, rows: Any, outputs: dict[str, np.ndarray]) -> None:
+        """Raises KeyError, having kept nothing, when an output of this shape is missing."""
+        answered = [outputs[name] for name in self.outputs]  # by name: a model may answer in another order
         self.request_ids.append(request_id)
         self.at.append(at)
         self.latency_ms.append(latency_ms)
         self.rows.append(rows)
-        for kept, values in zip(self.values, outputs.values(), strict=True):
+        for kept, values in zip(self.values, answered, strict=True):
             kept.append(values)
 
     def take(self) -> LogShape | None:
@@ -205,8 +207,12 @@ class PredictionLog:
             self._dropped.inc(len(rows))
             return
         with self._lock:
+            try:
+                shape.add(request_id, at, latency_ms, rows, outputs)
+            except KeyError:  # outputs named otherwise than the shape's
+                self._dropped.inc(len(rows))
+                return
             self._queued += 1
-            shape.add(request_id, at, latency_ms, rows, outputs)
 
     def record(self, entry: LoggedRequest, rows: int) -> None:
         """`add` for a request handed over whole."""
@@ -233,6 +239,10 @@ class PredictionLog:
                 table = shape.table(self.endpoint)
             except (ValueError, TypeError):  # rows that do not fit their columns: not worth losing the rest
                 log.warning("prediction log of %s: requests of an unexpected shape not logged", self.endpoint)
+                self._dropped.inc(sum(len(rows) for rows in shape.rows))
+                continue
+            except Exception:  # anything else: counted and told, and the writer lives on for the next batch
+                log.exception("prediction log of %s: a batch could not be converted", self.endpoint)
                 self._dropped.inc(sum(len(rows) for rows in shape.rows))
                 continue
             if file and sum(t.num_rows for t in file) + table.num_rows > FILE_ROWS:

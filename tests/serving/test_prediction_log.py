@@ -93,3 +93,45 @@ def test_a_canary_whose_outputs_differ_in_type_is_written_beside_the_default_not
     assert len(files) == 2 and not writer.disabled
     by_id = {str(row.request_id): row for path in files for row in pd.read_parquet(path).itertuples()}
     assert by_id["label"].model_version == "3" and by_id["score"].model_version == "4"
+
+
+def test_a_batch_that_fails_to_convert_for_any_reason_is_counted_and_the_writer_goes_on(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from serving.prediction_log import LogShape
+
+    real_table, failures = LogShape.table, []
+
+    def fails_once(shape: LogShape, endpoint: str):
+        if not failures:
+            failures.append(endpoint)
+            raise MemoryError("no room for this batch")
+        return real_table(shape, endpoint)
+
+    monkeypatch.setattr(LogShape, "table", fails_once)
+    writer = PredictionLog(tmp_path, "unlucky", flush_seconds=0.05)
+    writer.record(classified("lost", "3", "default", [[9.0, 1.0]]), 1)
+    deadline = time.monotonic() + 10
+    while not failures and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.record(classified("kept", "3", "default", [[1.0, 2.0]]), 1)
+    writer.close()
+    written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path))
+    assert written["request_id"].astype(str).tolist() == ["kept"], "the writer thread outlived the failure"
+    assert dropped("unlucky") == 1 and not writer.disabled
+
+
+def test_outputs_are_logged_by_name_whatever_order_the_model_answers_them_in(tmp_path: Path) -> None:
+    writer = PredictionLog(tmp_path, "reordered", flush_seconds=60)
+    first = classified("first", "3", "default", [[9.0, 1.0]])
+    shape = writer.shape("3", "default", COLUMNS, CLASSES, ("predictions", "probabilities"))
+    writer.add(shape, "first", first.at, 1.0, first.rows, first.outputs)
+    swapped = classified("swapped", "3", "default", [[1.0, 2.0]])
+    writer.add(shape, "swapped", swapped.at, 1.0, swapped.rows, dict(reversed(list(swapped.outputs.items()))))
+    renamed = {"label": swapped.outputs["predictions"], "probabilities": swapped.outputs["probabilities"]}
+    writer.add(shape, "renamed", swapped.at, 1.0, swapped.rows, renamed)
+    writer.close()
+    written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path)).set_index("request_id")
+    assert written.loc["swapped", "output:predictions"] == "fair"
+    assert written.loc["swapped", "output:probabilities:fair"] == 0.8
+    assert "renamed" not in written.index and dropped("reordered") == 1, "a missing output: counted, nothing half-kept"
