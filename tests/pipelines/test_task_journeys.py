@@ -92,6 +92,24 @@ def call_endpoint(workspace: Workspace, name: str, rows: list[dict]) -> dict:
     return answer.json()
 
 
+def lineage_dot(workspace: Workspace, runner, model: str) -> str:
+    """The Models page's lineage picture of a model's newest version, as Graphviz text."""
+    from serving.local_target import LocalProcessTarget
+    from studio.lineage import model_lineage
+    from tessera.sdk.models import Models
+
+    version = Models(workspace).version(f"{model}/1")
+    run = runner.runs.get(version.lineage["tessera.run_id"])
+    return model_lineage(version, run, LocalProcessTarget(workspace).list()).to_dot()
+
+
+def assert_lineage(dot: str, model: str, endpoint: str, record) -> None:
+    """From the data source step to the endpoint serving the version, whatever the task."""
+    for box in (f"model {model} v1", "step tune", f"run {record.id}", "data · sample_dataset@1.0.0",
+                "component tune_optuna@1.0.0", f"endpoint {endpoint}"):  # fmt: skip
+        assert box in dot, f"{box!r} missing from the lineage: {dot[:600]}"
+
+
 @pytest.mark.slow
 def test_a_three_class_model_is_tuned_evaluated_gated_registered_and_served(fresh_workspace, store) -> None:
     from mlflow import MlflowClient
@@ -116,6 +134,7 @@ def test_a_three_class_model_is_tuned_evaluated_gated_registered_and_served(fres
     rows = iris.drop(columns="target").iloc[[0, 60, 120]].to_dict(orient="records")
     answer = call_endpoint(fresh_workspace, "iris-api", rows)
     assert answer["predictions"] == [0, 1, 2], "labels in the training labels' type"
+    assert_lineage(lineage_dot(fresh_workspace, runner, "iris-model"), "iris-model", "iris-api", record)
     probabilities = np.asarray(answer["probabilities"])
     assert probabilities.shape == (3, 3) and np.allclose(probabilities.sum(axis=1), 1.0)
     scored = scored_table(runner, record, "score")
@@ -150,6 +169,7 @@ def test_a_regression_model_is_tuned_evaluated_gated_registered_and_served(fresh
     features = diabetes.drop(columns="target").iloc[:5]
     answer = call_endpoint(fresh_workspace, "diabetes-api", features.to_dict(orient="records"))
     assert set(answer) == {"predictions"}, "a regressor answers values only"
+    assert_lineage(lineage_dot(fresh_workspace, runner, "diabetes-model"), "diabetes-model", "diabetes-api", record)
     import mlflow
 
     mlflow.set_tracking_uri(fresh_workspace.tracking_uri())
