@@ -74,7 +74,8 @@ class FrontDoor:
         self.v2_path = f"/v2/models/{state.name}/infer"
         self.metadata_path = f"/v2/models/{state.name}"
         self._counters: dict[tuple[str, str, str], Any] = {}
-        self._log_shapes: dict[tuple[str, bool], LogShape] = {}  # per served version and role
+        self._logged_traffic: Any = None  # the traffic table the log shapes below are for
+        self._log_shapes: dict[int, LogShape] = {}  # by id of the served version
         self._latency = {protocol: LATENCY.labels(state.name, protocol) for protocol in ("v1", "v2")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,6 +134,7 @@ class FrontDoor:
         traffic = self.state.traffic  # read once: this request stays on this table through a swap
         model, route = entry or traffic.choose()
         headers = [(b"x-model-name", model.model_name.encode()), (b"x-model-version", model.version.encode())]
+        logged: tuple[Any, ...] | None = None
         try:
             body = await _read_body(scope, receive, self.state.max_body_bytes)
             binary_header = _header(scope, HEADER_LENGTH) if protocol == "v2" else None
@@ -143,7 +145,9 @@ class FrontDoor:
                 payload = parse_json(body)
             outputs, rows, columns = _run(model, payload, protocol, self.state.max_batch_rows)
             if self.state.prediction_log is not None:
-                self._log(model, route, traffic, outputs, rows, columns, headers, time.perf_counter() - started)
+                request_id = new_request_id()
+                headers.append((b"x-request-id", request_id.encode()))
+                logged = (request_id, model, traffic, outputs, rows, columns, time.perf_counter() - started)
             binary: set[str] = set()
             if protocol == "v1":
                 code, answer = 200, _v1_answer(outputs)
@@ -163,26 +167,28 @@ class FrontDoor:
             await _send(send, code, content, binary_headers + headers)
         else:
             await _reply(send, code, answer, headers)
+        if logged is not None and code == 200:  # after the answer left: the caller does not wait for the log
+            self._log(*logged)
         self._count(protocol, model.version, code)
         self._latency[protocol].observe(time.perf_counter() - started)
 
     def _log(
-        self, model: ServedModel, route: Any, traffic: Any, outputs: Outputs, rows: Any, columns: Any,
-        headers: list[tuple[bytes, bytes]], seconds: float,
+        self, request_id: str, model: ServedModel, traffic: Any, outputs: Outputs, rows: Any, columns: Any,
+        seconds: float,
     ) -> None:  # fmt: skip
-        """Hand the answered request to the prediction log and name it in the response."""
-        request_id = new_request_id()
-        headers.append((b"x-request-id", request_id.encode()))
+        """Hand an answered request to the prediction log."""
         prediction_log = self.state.prediction_log
         assert prediction_log is not None
-        primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
-        shape = self._log_shapes.get((model.label, primary))
-        if shape is None:  # once per served version and role
+        if traffic is not self._logged_traffic:  # a swap: the roles may have changed
+            self._logged_traffic, self._log_shapes = traffic, {}
+        shape = self._log_shapes.get(id(model))  # the traffic table keeps its models, and so their ids
+        if shape is None:  # once per served version
+            primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
             contract = model.predictor.contract
             classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
             role = "default" if primary else "canary"
             shape = prediction_log.shape(model.version, role, columns, classes, tuple(outputs))
-            self._log_shapes[model.label, primary] = shape
+            self._log_shapes[id(model)] = shape
         prediction_log.add(shape, request_id, time.time(), seconds * 1000, rows, outputs)
 
     def _count(self, protocol: str, version: str, code: int) -> None:

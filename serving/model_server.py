@@ -133,7 +133,7 @@ def run(
     if predictions is not None and record.request.log_sample_rate > 0:
         from serving.prediction_log import PredictionLog
 
-        state.prediction_log = PredictionLog(predictions, name, record.request.log_sample_rate)
+        state.prediction_log = PredictionLog(predictions, name, record.request.log_sample_rate, own_process=True)
     _quiet_native_libraries()
     app = FrontDoor(kserve_app(state), state)
     # What is loaded now (MLflow, the model, its libraries: hundreds of thousands of objects) lives as long

@@ -295,7 +295,8 @@ def _prediction_drift(
 
 
 def prune_log(workspace: Workspace, days: float, endpoint: str | None = None) -> tuple[int, int]:
-    """Delete logged days older than `days` (and leftovers of writes cut short); (files removed, bytes freed)."""
+    """Delete logged days older than `days` (and leftovers of writes cut short, and of writer processes
+    killed with their endpoint: anything untouched for an hour); (files removed, bytes freed)."""
     root = workspace.state_dir / "predictions"
     horizon = time.strftime("%Y-%m-%d", time.gmtime(time.time() - days * 86400))
     removed = freed = 0
@@ -308,6 +309,13 @@ def prune_log(workspace: Workspace, days: float, endpoint: str | None = None) ->
                 removed += 1
         if old and not any(folder.iterdir()):
             folder.rmdir()
+    for spool in sorted(root.glob(f"{endpoint or '*'}/.spool-*")):  # a writer process killed with its endpoint
+        if time.time() - spool.stat().st_mtime > 3600:
+            for path in spool.iterdir():
+                freed += path.stat().st_size
+                path.unlink()
+                removed += 1
+            spool.rmdir()
     return removed, freed
 
 

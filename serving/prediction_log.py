@@ -3,21 +3,26 @@
     .tessera/predictions/<endpoint>/date=YYYY-MM-DD/part-<unix ms>-<random>.parquet
 
 A log folder is a local path or an fsspec URL (`s3://bucket/predictions/<endpoint>`: where the cluster's
-log receiver, serving/log_receiver.py, writes). One row per scored row, shaped like KServe's logger CloudEvents (a request id shared by the request's
-rows, endpoint, model version, `default` or `canary`, time, the request's latency) with the inputs as `input:<column>` and
-the outputs as `output:<name>` (a class probability as `output:probabilities:<class>`).
+log receiver, serving/log_receiver.py, writes). One row per scored row, shaped like KServe's logger
+CloudEvents (a request id shared by the request's rows, endpoint, model version, `default` or `canary`,
+time, the request's latency) with the inputs as `input:<column>` and the outputs as `output:<name>` (a
+class probability as `output:probabilities:<class>`).
 
-The request path only draws a sample and appends the request's parts to its shape's lists (`LogShape`),
-within a bound on waiting requests; a writer thread wakes every `flush_seconds` and turns what is there
-into one file. A file is written under a dot-name and renamed into place, so a
-reader never sees half a file, even after kill -9. A full queue drops the record, a failed write
-(a full disk) turns logging off; both are counted on `/metrics` and never fail a request.
+The request path only draws a sample and adds the request to its shape's gathering place (`LogShape`:
+numbers copied into byte buffers, nothing kept alive per request), within a bound on waiting requests,
+after its answer was sent. Every `flush_seconds` a writer thread takes what was gathered and hands it to
+`LogFiles`, which converts it to Arrow and writes one file: in a process of its own for an endpoint
+(serving/log_writer.py), so the conversion never holds the serving process's interpreter lock, or in
+the thread itself. A file is written under a dot-name and renamed into place, so a reader never sees
+half a file, even after kill -9. A full queue drops the record, a failed write (a full disk) turns
+logging off; both are counted on `/metrics` and never fail a request.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import operator
 import os
 import random
 import threading
@@ -88,14 +93,75 @@ def open_log_file(path: str) -> Any:
     return fsspec.open(path, "rb").open() if "://" in path else open(path, "rb")  # noqa: SIM115 (caller closes)
 
 
+class Gathered:
+    """One array-valued field of many requests, gathered on the request path.
+
+    Numbers are copied into one growing byte buffer: nothing is kept alive per request, and the writer
+    reads the buffer as one array without a step per request. Keeping each request's small arrays
+    instead, then concatenating thousands of them, was most of what logging cost single-row requests.
+    Anything else (text labels) is kept as the arrays themselves. The first values gathered fix the
+    dtype and the shape of a row; values that differ are refused with ValueError before anything is kept.
+    """
+
+    def __init__(self, row_shape: tuple[int, ...] | None = None):
+        self.row_shape = row_shape  # each value's shape but its first axis (its rows)
+        self.dtype: np.dtype[Any] | None = None
+        self.numeric = False
+        self.numbers = bytearray()
+        self.arrays: list[np.ndarray] = []
+        self.put: Any = None  # numbers.extend or arrays.append, once the first values fixed the dtype
+
+    def checked(self, values: Any) -> np.ndarray:
+        """The values as they will be gathered (C order); raises ValueError where they do not fit."""
+        if not isinstance(values, np.ndarray) or values.ndim == 0:
+            raise ValueError("values must be an array of rows")
+        if self.row_shape is not None and values.shape[1:] != self.row_shape:
+            raise ValueError(f"rows of shape {values.shape[1:]} where {self.row_shape} was gathered")
+        if self.numeric and values.dtype != self.dtype:
+            raise ValueError(f"{values.dtype} values where {self.dtype} was gathered")
+        return values if values.flags.c_contiguous else np.ascontiguousarray(values)
+
+    def append(self, values: np.ndarray) -> None:
+        """Values that fit what was gathered (see `_fits`) or were `checked`."""
+        if self.put is None:
+            self.dtype, self.row_shape = values.dtype, values.shape[1:]
+            self.numeric = values.dtype.kind in NUMBER_KINDS
+            self.put = self.numbers.extend if self.numeric else self.arrays.append  # extend: one copy of a buffer
+        self.put(values)
+
+    def __getstate__(self) -> dict[str, Any]:  # to the writer process: arrays as one, no bound method
+        state = self.__dict__ | {"put": None}
+        if len(self.arrays) > 1:
+            state["arrays"] = [np.concatenate(self.arrays)]
+        return state
+
+    def array(self) -> np.ndarray:
+        """Everything gathered, rows first."""
+        assert self.dtype is not None and self.row_shape is not None
+        if not self.numeric:
+            return np.concatenate(self.arrays)
+        return np.frombuffer(self.numbers, self.dtype).reshape(-1, *self.row_shape)
+
+
+NUMBER_KINDS = "biufc"
+
+
+def _fits(expected: tuple[Any, tuple[int, ...]], values: Any) -> bool:
+    """Whether values can be gathered as they are: an array in C order of the dtype (unless text) and row
+    shape gathered so far. Checked for every request, so kept to attribute reads."""
+    dtype, row_shape = expected
+    return (
+        values.__class__ is np.ndarray
+        and values.shape[1:] == row_shape
+        and (dtype is None or values.dtype is dtype or values.dtype == dtype)
+        and values.flags.c_contiguous
+    )
+
+
 class LogShape:
     """The requests of one shape (model version, role, input columns, classes, output names) gathered for
-    the writer as columns: one list per field, appended to on the request path.
-
-    Lists of strings, numbers and arrays hold nothing the garbage collector tracks, and the writer turns each
-    list into a column in C (np.concatenate, pa.array) without a Python step per request: thousands of live
-    tuples and dicts a second, then a Python loop over them, were most of what logging cost single-row
-    requests."""
+    the writer: their ids, times, latencies and row counts in lists, their input matrices and outputs in
+    `Gathered` buffers (records, for raw-column endpoints, as the caller sent them)."""
 
     def __init__(
         self, model_version: str, role: str, columns: tuple[str, ...] | None, classes: tuple[Any, ...],
@@ -104,32 +170,60 @@ class LogShape:
         self.model_version, self.role, self.columns, self.classes, self.outputs = (
             model_version, role, columns, classes, outputs
         )  # fmt: skip
+        self._pick = operator.itemgetter(*outputs) if len(outputs) > 1 else lambda answered: (answered[outputs[0]],)
         self._start()
 
     def _start(self) -> None:
         self.request_ids: list[str] = []
         self.at: list[float] = []
         self.latency_ms: list[float] = []
-        self.rows: list[Any] = []  # float matrices (when `columns`), or lists of records
-        self.values: list[list[np.ndarray]] = [[] for _ in self.outputs]
+        self.counts: list[int] = []  # rows of each request
+        self.matrix = Gathered((len(self.columns),)) if self.columns is not None else None
+        self.records: list[Any] = []  # each request's records, where there are no columns
+        self.values = [Gathered() for _ in self.outputs]
+        self._fields = [self.matrix, *self.values] if self.matrix is not None else self.values
+        self._puts: list[Any] | None = None  # each field's put, once the first values fixed what they take
+        self._expected: list[tuple[Any, Any]] = []  # each field's (dtype, or None for text; row shape)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts)
+
+    def __getstate__(self) -> dict[str, Any]:  # to the writer process: values only
+        return {k: v for k, v in self.__dict__.items() if k not in ("_pick", "_fields", "_puts")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def add(self, request_id: str, at: float, latency_ms: float, rows: Any, outputs: dict[str, np.ndarray]) -> None:
-        """Raises KeyError, having kept nothing, when an output of this shape is missing."""
-        answered = [outputs[name] for name in self.outputs]  # by name: a model may answer in another order
+        """Raises KeyError (an output of this shape is missing) or ValueError (values that do not fit what
+        was gathered), having kept nothing."""
+        answered = self._pick(outputs)  # by name: a model may answer in another order
+        arrays = (rows, *answered) if self.matrix is not None else answered
+        puts = self._puts
+        if puts is None or not all(map(_fits, self._expected, arrays)):
+            arrays = tuple(kept.checked(values) for kept, values in zip(self._fields, arrays, strict=True))
+            for kept, values in zip(self._fields, arrays, strict=True):
+                kept.append(values)
+            self._puts = [kept.put for kept in self._fields]
+            self._expected = [(kept.dtype if kept.numeric else None, kept.row_shape) for kept in self._fields]
+        else:  # values like those gathered so far (after the first request, nearly always)
+            for put, values in zip(puts, arrays, strict=True):
+                put(values)
         self.request_ids.append(request_id)
         self.at.append(at)
         self.latency_ms.append(latency_ms)
-        self.rows.append(rows)
-        for kept, values in zip(self.values, answered, strict=True):
-            kept.append(values)
+        self.counts.append(len(rows))
+        if self.matrix is None:
+            self.records.append(rows)
 
     def take(self) -> LogShape | None:
         """What was gathered, as a shape of its own (None when nothing was); this one starts afresh."""
         if not self.request_ids:
             return None
         taken = LogShape(self.model_version, self.role, self.columns, self.classes, self.outputs)
-        taken.request_ids, taken.at, taken.latency_ms, taken.rows, taken.values = (
-            self.request_ids, self.at, self.latency_ms, self.rows, self.values
+        taken.request_ids, taken.at, taken.latency_ms, taken.counts, taken.matrix, taken.records, taken.values = (
+            self.request_ids, self.at, self.latency_ms, self.counts, self.matrix, self.records, self.values
         )  # fmt: skip
         self._start()
         return taken
@@ -138,39 +232,97 @@ class LogShape:
         """The gathered requests' log rows (one per scored row) as an Arrow table, built column by column."""
         import pyarrow as pa
 
-        frame = _RequestFrame(np.fromiter(map(len, self.rows), dtype="int64", count=len(self.rows)))
+        frame = _RequestFrame(np.asarray(self.counts, dtype="int64"))
         columns = frame.columns(endpoint, self.request_ids, self.model_version, self.role, self.at, self.latency_ms)
-        if self.columns is not None:  # float matrices in signature order
-            matrix = np.concatenate(self.rows).reshape(frame.total, -1)
-            if matrix.shape[1] != len(self.columns):
-                raise ValueError(f"{matrix.shape[1]} values a row for {len(self.columns)} columns")
+        if self.matrix is not None and self.columns is not None:  # float matrices in signature order
             # Column-major: every column is then one contiguous run that Arrow takes without copying.
-            by_column = np.ascontiguousarray(matrix.T)
+            by_column = np.ascontiguousarray(self.matrix.array().T)
             for index, name in enumerate(self.columns):
                 columns[f"input:{name}"] = pa.array(by_column[index])
         else:  # records, as the caller sent them
-            keys = list(dict.fromkeys(key for request in self.rows for record in request[:1] for key in record))
+            keys = list(dict.fromkeys(key for request in self.records for record in request[:1] for key in record))
             for key in keys:
-                values = [record.get(key) for request in self.rows for record in request]
+                values = [record.get(key) for request in self.records for record in request]
                 columns[f"input:{key}"] = _arrow_column(values)
-        for name, values in zip(self.outputs, self.values, strict=True):
-            _add_output(columns, name, np.concatenate(values), self.classes)
+        for name, gathered in zip(self.outputs, self.values, strict=True):
+            _add_output(columns, name, gathered.array(), self.classes)
         return pa.table(columns)
 
 
+class Written(NamedTuple):
+    """What became of a batch of gathered requests, in scored rows."""
+
+    logged: int
+    dropped: int
+
+
+class LogFiles:
+    """Where batches of gathered requests become Parquet files: the conversion, the size cap, and turning
+    logging off once a write fails. Works in the writer thread, or in a process of its own
+    (serving/log_writer.py), with the same results."""
+
+    def __init__(self, folder: LogFolder, endpoint: str, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.folder, self.endpoint, self.max_bytes = folder, endpoint, max_bytes
+        self.disabled = False
+        self.bytes = 0 if is_url(folder) else sum(p.stat().st_size for p in Path(folder).glob(FILE_GLOB))
+
+    def write(self, shapes: list[LogShape]) -> Written:
+        logged = dropped = 0
+        file: list[Any] = []
+        for shape in shapes:
+            try:
+                table = shape.table(self.endpoint)
+            except (ValueError, TypeError):  # rows that do not fit their columns: not worth losing the rest
+                log.warning("prediction log of %s: requests of an unexpected shape not logged", self.endpoint)
+                dropped += shape.rows
+                continue
+            except Exception:  # anything else: counted and told, and the writer lives on for the next batch
+                log.exception("prediction log of %s: a batch could not be converted", self.endpoint)
+                dropped += shape.rows
+                continue
+            if file and sum(t.num_rows for t in file) + table.num_rows > FILE_ROWS:
+                logged, dropped = _sum((logged, dropped), self._flush(file))
+                file = []
+            file.append(table)
+        return Written(*_sum((logged, dropped), self._flush(file)))
+
+    def close(self) -> None:
+        pass
+
+    def _flush(self, tables: list[Any]) -> tuple[int, int]:
+        rows = sum(table.num_rows for table in tables)
+        if not tables or self.disabled or self.bytes >= self.max_bytes:
+            return 0, rows
+        try:
+            self.bytes += sum(write_log_file(self.folder, table) for table in _joined(tables))
+        except Exception:  # a full disk, a read-only folder: stop logging, keep serving
+            log.exception("prediction log of %s turned off: writing failed", self.endpoint)
+            self.disabled = True
+            return 0, rows
+        return rows, 0
+
+
+def _sum(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    return a[0] + b[0], a[1] + b[1]
+
+
 class PredictionLog:
-    """The writer of one endpoint's prediction log (see the module docstring)."""
+    """The writer of one endpoint's prediction log (see the module docstring).
+
+    With `own_process`, the batches are converted and written by a process of its own: converting in a
+    thread of the serving process holds the interpreter lock, and every request waits for it meanwhile
+    (half of what logging cost single-row requests). Should that process die, the writer thread takes
+    over."""
 
     def __init__(
         self, folder: LogFolder, endpoint: str, sample_rate: float = 1.0, max_queue: int = 50_000,
-        flush_seconds: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES,
+        flush_seconds: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES, own_process: bool = False,
     ):  # fmt: skip
         self.folder = folder
         self.endpoint = endpoint
         self.sample_rate = sample_rate
         self.flush_seconds = flush_seconds
         self.max_bytes = max_bytes
-        self.disabled = False
         self.max_queue = max_queue  # requests waiting for the writer
         # Held to add one request, or for the writer to take everything gathered: never while converting,
         # so a request never waits for a write, and the writer wakes on its own every flush_seconds.
@@ -180,7 +332,14 @@ class PredictionLog:
         self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
         self._disabled_gauge = DISABLED.labels(endpoint)
-        self._bytes = 0 if is_url(folder) else sum(p.stat().st_size for p in Path(folder).glob(FILE_GLOB))
+        self.disabled = False  # once a failed write turned logging off
+        self._files: LogFiles | Any
+        if own_process:
+            from serving.log_writer import WriterProcess
+
+            self._files = WriterProcess(folder, endpoint, max_bytes)
+        else:
+            self._files = LogFiles(folder, endpoint, max_bytes)
         self._thread = threading.Thread(target=self._write_loop, name=f"prediction-log-{endpoint}", daemon=True)
         self._thread.start()
 
@@ -203,13 +362,13 @@ class PredictionLog:
         """Hand an answered request over; never blocks on the writer and never raises."""
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
             return
-        if self.disabled or self._queued >= self.max_queue or len(outputs) != len(shape.outputs):
+        if self.disabled or self._queued >= self.max_queue:
             self._dropped.inc(len(rows))
             return
         with self._lock:
             try:
                 shape.add(request_id, at, latency_ms, rows, outputs)
-            except KeyError:  # outputs named otherwise than the shape's
+            except (KeyError, ValueError):  # outputs named otherwise, values that do not fit the shape's
                 self._dropped.inc(len(rows))
                 return
             self._queued += 1
@@ -223,6 +382,7 @@ class PredictionLog:
         """Write what is queued, then stop the writer."""
         self._stop.set()
         self._thread.join(timeout)
+        self._files.close()
 
     def _write_loop(self) -> None:
         while not self._stop.wait(self.flush_seconds):
@@ -233,41 +393,24 @@ class PredictionLog:
         with self._lock:
             taken = [t for shape in self._shapes.values() if (t := shape.take()) is not None]
             self._queued = 0
-        file: list[Any] = []
-        for shape in taken:
-            try:
-                table = shape.table(self.endpoint)
-            except (ValueError, TypeError):  # rows that do not fit their columns: not worth losing the rest
-                log.warning("prediction log of %s: requests of an unexpected shape not logged", self.endpoint)
-                self._dropped.inc(sum(len(rows) for rows in shape.rows))
-                continue
-            except Exception:  # anything else: counted and told, and the writer lives on for the next batch
-                log.exception("prediction log of %s: a batch could not be converted", self.endpoint)
-                self._dropped.inc(sum(len(rows) for rows in shape.rows))
-                continue
-            if file and sum(t.num_rows for t in file) + table.num_rows > FILE_ROWS:
-                self._flush(file)
-                file = []
-            file.append(table)
-        self._flush(file)
-
-    def _flush(self, tables: list[Any]) -> None:
-        if not tables:
-            return
-        rows = sum(table.num_rows for table in tables)
-        if self.disabled or self._bytes >= self.max_bytes:
-            self._dropped.inc(rows)
+        if not taken:
             return
         try:
-            written = sum(write_log_file(self.folder, table) for table in _joined(tables))
-        except Exception:  # a full disk, a read-only folder: stop logging, keep serving
-            log.exception("prediction log of %s turned off: writing failed", self.endpoint)
+            written = self._files.write(taken)
+        except WriterGone as gone:  # the writer process died: this batch is lost, the thread writes on
+            log.warning("prediction log of %s: %s; writing in the serving process from now on", self.endpoint, gone)
+            self._files.close()
+            self._files = LogFiles(self.folder, self.endpoint, self.max_bytes)
+            written = Written(0, sum(shape.rows for shape in taken))
+        self._logged.inc(written.logged)
+        self._dropped.inc(written.dropped)
+        if self._files.disabled:
             self.disabled = True
             self._disabled_gauge.set(1)
-            self._dropped.inc(rows)
-            return
-        self._bytes += written
-        self._logged.inc(rows)
+
+
+class WriterGone(Exception):
+    """The writer process is no longer there to answer."""
 
 
 FILE_ROWS = 1_000_000  # rows of one log file at most (a table of one shape is never split)

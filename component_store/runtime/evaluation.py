@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from component_store.runtime.models import binary_labels
+
+log = logging.getLogger("tessera.evaluation")
 
 
 def classification_report(y_true: Any, probability: Any, threshold: float) -> dict[str, float]:
@@ -141,7 +144,7 @@ def feature_importance(
         features, y_true = features.iloc[np.sort(chosen)], pd.Series(np.asarray(y_true)[np.sort(chosen)])
 
     class _Predictor:  # all permutation_importance asks of an estimator is what its scorer calls
-        def fit(self, *_: Any) -> _Predictor:
+        def fit(self, *_: Any) -> _Predictor:  # scikit-learn's check_scoring refuses an object without fit
             return self
 
     def scorer(_: Any, shuffled: Any, target: Any) -> float:
@@ -150,3 +153,13 @@ def feature_importance(
     found = permutation_importance(_Predictor(), features, y_true, scoring=scorer, n_repeats=repeats, random_state=0)
     ranked = sorted(zip(features.columns, found.importances_mean, strict=True), key=lambda pair: -pair[1])
     return {str(name): round(float(value), 6) for name, value in ranked[:top]}
+
+
+def importance_if_possible(predict: Any, features: Any, y_true: Any, metric: Any) -> dict[str, float]:
+    """`feature_importance`, or nothing and a warning where it fails (a model that refuses shuffled
+    values, a metric undefined on the sample): importance explains a model, it never fails its evaluation."""
+    try:
+        return feature_importance(predict, features, y_true, metric)
+    except Exception as exc:  # any model, any metric: whatever it is, the evaluation goes on
+        log.warning("feature importance skipped: %s: %s", type(exc).__name__, str(exc)[:200])
+        return {}

@@ -160,7 +160,12 @@ with panel:  # the palette opens over the panel, so the selected step's tabs sta
                 save(added, f"added {added.nodes[-1].id}" + (f", connected {after}: {made}" if made else ""))
                 st.session_state["selected-node"] = added.nodes[-1].id
                 st.rerun()
-    if tidy_column.button("Tidy", key="tidy", width="stretch", help="Lay the steps out left to right, in layers"):
+    if tidy_column.button(
+        "Tidy",
+        key="tidy",
+        width="stretch",
+        help="Lay the steps out in layers, each step right of what feeds it, wrapped into bands to fit the canvas",
+    ):
         save(tidy(spec), "tidied the canvas")
         st.rerun()
 

@@ -135,3 +135,96 @@ def test_outputs_are_logged_by_name_whatever_order_the_model_answers_them_in(tmp
     assert written.loc["swapped", "output:predictions"] == "fair"
     assert written.loc["swapped", "output:probabilities:fair"] == 0.8
     assert "renamed" not in written.index and dropped("reordered") == 1, "a missing output: counted, nothing half-kept"
+
+
+def test_values_unlike_those_gathered_are_counted_dropped_and_any_array_layout_is_logged_as_it_reads(
+    tmp_path: Path,
+) -> None:
+    writer = PredictionLog(tmp_path, "layouts", flush_seconds=60)
+    shape = writer.shape("3", "default", COLUMNS, CLASSES, ("predictions", "probabilities"))
+    first = classified("first", "3", "default", [[9.0, 1.0]])
+    writer.add(shape, "first", first.at, 1.0, first.rows, first.outputs)
+    fortran = classified("fortran", "3", "default", [[1.0, 2.0], [8.0, 3.0]])
+    writer.add(shape, "fortran", fortran.at, 1.0, np.asfortranarray(fortran.rows), fortran.outputs)
+    view = np.array([[6.0, 0.0, 5.0, 0.0]])[:, ::2]  # every other column: a view, not in C order
+    widened = {"predictions": np.array(["cheater"]), "probabilities": np.array([[0.6, 0.3, 0.1]])}
+    writer.add(shape, "view", first.at, 1.0, view, widened)
+    single = {"predictions": np.array(["fair"]), "probabilities": np.array([[0.1, 0.8, 0.1]], dtype="float32")}
+    writer.add(shape, "float32", first.at, 1.0, np.array([[1.0, 1.0]]), single)
+    writer.close()
+    written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path))
+    written = written.assign(request_id=written["request_id"].astype(str)).set_index(["request_id", "row"])
+    assert written["input:spend"].to_dict() == {("first", 0): 9.0, ("fortran", 0): 1.0, ("fortran", 1): 8.0,
+                                                 ("view", 0): 6.0}  # fmt: skip
+    assert written["input:sessions"].tolist() == [1.0, 2.0, 3.0, 5.0]
+    assert written["output:predictions"].tolist() == ["cheater", "fair", "cheater", "cheater"]
+    assert written.loc[("view", 0), "output:probabilities:fair"] == 0.3
+    assert dropped("layouts") == 1, "float32 probabilities where float64 were gathered: dropped, not misread"
+
+
+def test_the_writer_process_writes_what_the_writer_thread_writes(tmp_path: Path) -> None:
+    entries = [
+        classified("a", "3", "default", [[9.0, 1.0], [1.0, 4.0]]),
+        classified("b", "4", "canary", [[2.0, 2.0]]),
+        classified("c", "3", "default", [[1.5, 0.0]]),
+        LoggedRequest("d", "3", "default", 1_700_000_001.0, [{"country": "BR", "level": 3}], None,
+                      {"predictions": np.array(["fair"])}),
+    ]  # fmt: skip
+    written = {}
+    for own_process in (False, True):
+        folder = tmp_path / f"own-process-{own_process}"
+        writer = PredictionLog(folder, "same", flush_seconds=60, own_process=own_process)
+        for entry in entries:
+            writer.record(entry, len(entry.rows))
+        writer.close()
+        logged = pd.concat(pd.read_parquet(path) for path in log_files(folder))
+        logged = logged.astype({c: str for c in ("request_id", "endpoint", "model_version", "role")})
+        written[own_process] = logged.sort_values(["request_id", "row"]).reset_index(drop=True)
+    assert len(written[True]) == 5
+    pd.testing.assert_frame_equal(written[True], written[False])
+
+
+def test_when_the_writer_process_dies_its_batch_is_counted_lost_and_the_thread_writes_on(tmp_path: Path) -> None:
+    writer = PredictionLog(tmp_path, "orphan", flush_seconds=0.05, own_process=True)
+    process, spool = writer._files._process, writer._files._spool
+    process.kill()
+    process.wait()
+    writer.record(classified("lost", "3", "default", [[9.0, 1.0]]), 1)
+    deadline = time.monotonic() + 10
+    while not dropped("orphan") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    writer.record(classified("kept", "3", "default", [[1.0, 2.0]]), 1)
+    writer.close()
+    written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path))
+    assert written["request_id"].astype(str).tolist() == ["kept"]
+    assert dropped("orphan") == 1 and not writer.disabled
+    assert not spool.exists(), "the dead process's spool folder is removed"
+
+
+def test_prune_removes_old_days_and_the_leftovers_of_killed_writers_and_keeps_the_rest(tmp_path: Path) -> None:
+    import os
+
+    from serving.monitoring import prune_log
+    from serving.prediction_log import predictions_folder
+    from tessera.workspace import init_workspace
+
+    workspace = init_workspace(tmp_path / "ws")
+    folder = predictions_folder(workspace.state_dir, "cheater-api")
+    two_hours_ago = time.time() - 7200
+    files = {
+        "old": folder / "date=2020-01-01/part-1-a.parquet",
+        "recent": folder / f"date={time.strftime('%Y-%m-%d', time.gmtime())}/part-2-b.parquet",
+        "cut short": folder / f"date={time.strftime('%Y-%m-%d', time.gmtime())}/.part-3-c.parquet.tmp",
+        "dead spool": folder / ".spool-dead/tmp1.batch",
+        "live spool": folder / ".spool-live/tmp2.batch",
+    }
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 10)
+    for name in ("cut short", "dead spool"):
+        os.utime(files[name], (two_hours_ago, two_hours_ago))
+    os.utime(files["dead spool"].parent, (two_hours_ago, two_hours_ago))
+
+    assert prune_log(workspace, days=30) == (3, 30)
+    assert {name for name, path in files.items() if path.exists()} == {"recent", "live spool"}
+    assert not (folder / "date=2020-01-01").exists() and not (folder / ".spool-dead").exists()

@@ -72,6 +72,29 @@ def test_feature_importance_is_scikit_learns_permutation_importance() -> None:
     assert list(ours)[:2] == ["signal", "weak"]
 
 
+def test_importance_that_cannot_be_computed_is_left_out_with_a_warning_and_never_fails_the_evaluation(caplog) -> None:
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from component_store.runtime.evaluation import importance_if_possible
+
+    features = pd.DataFrame({"spend": np.arange(40.0), "country": ["BR", "KR"] * 20})
+    label = (features.spend > 20).astype(int)
+    seen: list[int] = []
+
+    def refuses_shuffled(frame: pd.DataFrame) -> np.ndarray:  # e.g. a model that checks its input's order
+        seen.append(len(frame))
+        if len(seen) > 1:
+            raise ValueError("input rows changed since the model was validated")
+        return frame.spend.to_numpy() / 40
+
+    with caplog.at_level("WARNING", logger="tessera.evaluation"):
+        assert importance_if_possible(refuses_shuffled, features, label, roc_auc_score) == {}
+    assert "feature importance skipped: ValueError: input rows changed" in caplog.text
+    works = importance_if_possible(lambda f: f.spend.to_numpy() / 40, features, label, roc_auc_score)
+    assert list(works) == ["spend", "country"] and works["spend"] > 0 == works["country"]
+
+
 def test_evaluate_regressor(mlflow_env, dataset, output):
     from sklearn.datasets import load_diabetes
 
