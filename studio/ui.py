@@ -7,7 +7,8 @@ keeps only what the user is looking at.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import streamlit as st
 from pydantic import ValidationError
 
 from tessera.errors import TesseraError
+
+log = logging.getLogger("tessera.studio")
 
 STATUS_COLOURS = {
     "succeeded": "#2e7d32", "cached": "#558b2f", "running": "#f9a825", "queued": "#9e9e9e",
@@ -121,6 +124,21 @@ def user_errors(doing: str) -> Iterator[None]:
         st.error(f"Could not {doing}: {fields}")
     except (ValueError, OSError) as exc:
         st.error(f"Could not {doing}: {exc}")
+
+
+def made_on_click(make: Callable[[], str], doing: str) -> Callable[[], str]:
+    """A download's text made when the button is clicked, not on every rerun (`st.download_button` takes
+    a callable). The click runs it on a thread that cannot draw on the page, so an error comes as the
+    file's only line, naming what failed: `# Could not compile for Kubeflow: ...`."""
+
+    def made() -> str:
+        try:
+            return make()
+        except Exception as exc:  # whatever it is, the user gets a file that says so, not a silent failure
+            log.exception("could not %s", doing)
+            return f"# Could not {doing}: {type(exc).__name__}: {str(exc)[:500]}\n"
+
+    return made
 
 
 BADGES = {"succeeded": "green", "cached": "green", "running": "orange", "failed": "red", "cancelled": "violet"}

@@ -12,7 +12,7 @@ from pipelines.layout import CANVAS_HEIGHT, tidy
 from pipelines.loops import rolled_up
 from pipelines.runner import RunOptions
 from pipelines.runs import FINAL_RUN_STATES, RunRecord
-from pipelines.spec import param_reference
+from pipelines.spec import WorkflowSpec, param_reference
 from pipelines.validation import review_warnings, validate_workflow
 from pipelines.workflow_io import parse_workflow, save_workflow, workflow_to_yaml
 from studio import forms, ui
@@ -438,14 +438,17 @@ with st.container():
     st.subheader("Latest run")
     if problems:
         st.caption("Fix the problems listed under the canvas to run.")
-    from pipelines.compiler import compile_to_yaml
+    if not problems:  # compiled when clicked: compiling on every rerun took half of the page's time
 
-    with ui.user_errors("compile for Kubeflow"):
-        if not problems:
-            st.download_button(
-                "Download KFP pipeline YAML", compile_to_yaml(spec, store, runtime_image=workspace.config.runtime_image),
-                file_name=f"{spec.name}.kfp.yaml", mime="application/x-yaml",
-            )  # fmt: skip
+        def kfp_yaml(spec: WorkflowSpec = spec) -> str:
+            from pipelines.compiler import compile_to_yaml
+
+            return compile_to_yaml(spec, store, runtime_image=workspace.config.runtime_image)
+
+        st.download_button(
+            "Download KFP pipeline YAML", ui.made_on_click(kfp_yaml, "compile for Kubeflow"),
+            file_name=f"{spec.name}.kfp.yaml", mime="application/x-yaml",
+        )  # fmt: skip
 
     def run_status(latest: RunRecord | None) -> None:
         """Per-node states of the latest run, drawn with the page (the top bar's poll redraws it on a change)."""

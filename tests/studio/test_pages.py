@@ -332,3 +332,37 @@ def test_an_evaluation_steps_outputs_show_its_confusion_matrix_and_its_mlflow_pl
     assert not errors(app) and not app.exception
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text") for c in app.get("plotly_chart")]
     assert "Optimization History Plot" in titles, "a tuning step's Optuna history"
+
+
+def test_the_designer_compiles_for_kubeflow_only_when_the_download_is_clicked(
+    page, studio_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    import pipelines.compiler
+    from studio import ui
+
+    compiled = []
+    real = pipelines.compiler.compile_to_yaml
+    monkeypatch.setattr(pipelines.compiler, "compile_to_yaml", lambda *a, **k: compiled.append(a) or real(*a, **k))
+    app = page("designer", workflow="risk/cheater_detection")
+    app.run()
+    assert not app.exception and compiled == [], "drawing the page and rerunning it compile nothing"
+
+    text = ui.made_on_click(lambda: real(*compiled_args(studio_workspace)), "compile for Kubeflow")()
+    assert text.startswith("# PIPELINE DEFINITION") or "pipelineInfo" in text
+
+    def broken() -> str:
+        raise ValueError("component 'train' has no image")
+
+    with caplog.at_level("ERROR", logger="tessera.studio"):
+        said = ui.made_on_click(broken, "compile for Kubeflow")()
+    assert said == "# Could not compile for Kubeflow: ValueError: component 'train' has no image\n"
+    assert "could not compile for Kubeflow" in caplog.text
+
+
+def compiled_args(workspace: Workspace) -> tuple:
+    from component_store.store import workspace_store
+    from pipelines.workflow_io import load_workflow
+
+    store = workspace_store(workspace)
+    path = next(p for p in workspace.workflow_files() if p.stem == "cheater_detection")
+    return load_workflow(path, store), store
