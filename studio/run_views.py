@@ -88,11 +88,21 @@ def instances_of(record: RunRecord, node_id: str) -> list[str]:
 
 
 def pick_instance(record: RunRecord, node_id: str, key: str) -> str | None:
-    """The step's node in `record`; for a step in a loop, the iteration the user picks (the first by default)."""
+    """The step's node in `record`; for a step in a loop, the iteration the user picks (the first by default).
+
+    Each of a step's views (the designer's Data, Metrics and Log tabs) has its own picker, and they all
+    show the same iteration: a pick in one is remembered for the step and the others follow it."""
     found = instances_of(record, node_id)
     if len(found) <= 1:
         return found[0] if found else None
-    return st.selectbox("Iteration", found, key=f"{key}-{record.id}-{node_id}")
+    chosen, widget = f"iteration-{record.id}-{node_id}", f"{key}-{record.id}-{node_id}"
+    if st.session_state.get(chosen) in found and st.session_state.get(widget) != st.session_state[chosen]:
+        st.session_state[widget] = st.session_state[chosen]
+
+    def remember() -> None:  # runs before the rerun draws the other pickers
+        st.session_state[chosen] = st.session_state[widget]
+
+    return str(st.selectbox("Iteration", found, key=widget, on_change=remember))
 
 
 def params_differing(record: RunRecord, spec: WorkflowSpec, node_id: str) -> dict[str, Any]:

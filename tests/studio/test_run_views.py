@@ -98,3 +98,30 @@ loops:
         workflow.replace("inputs: {table: players.table}", "params: {strategy: mean}, inputs: {table: players.table}")
     )
     assert run_with_current_outputs([run], changed, "fill") is None, "a changed step's old data is not"
+
+
+def test_a_looped_steps_views_show_the_iteration_picked_in_any_of_them() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    def views() -> None:
+        import streamlit as st
+
+        from pipelines.runs import NodeRecord, RunRecord
+        from studio.run_views import pick_instance
+
+        run = RunRecord(
+            id="r1", workflow="risk/x", workflow_digest="", workflow_yaml="", params={}, backend="local",
+            options={}, status="succeeded", created_at=990.0, started_at=1000.0, ended_at=1003.0, driver_pid=None,
+            driver_host=None, cancel_requested=False, message="",
+            nodes=(NodeRecord("fill[eu]", "succeeded"), NodeRecord("fill[us]", "succeeded")),
+        )  # fmt: skip
+        for view in ("data", "metrics", "log"):
+            st.write(f"{view}: {pick_instance(run, 'fill', key=view)}")
+
+    app = AppTest.from_function(views).run()
+    assert [m.value for m in app.markdown] == ["data: fill[eu]", "metrics: fill[eu]", "log: fill[eu]"]
+    app.selectbox[1].select("fill[us]").run()  # picked on the Metrics tab
+    assert [m.value for m in app.markdown] == ["data: fill[us]", "metrics: fill[us]", "log: fill[us]"]
+    app.selectbox[2].select("fill[eu]").run()
+    assert [m.value for m in app.markdown] == ["data: fill[eu]", "metrics: fill[eu]", "log: fill[eu]"]
+    assert not app.exception
