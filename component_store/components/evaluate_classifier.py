@@ -38,7 +38,7 @@ def evaluate_classifier(
     from component_store.runtime.evaluation import (
         classification_curves,
         classification_report,
-        importance_if_possible,
+        feature_importance,
         log_classification_plots,
     )
     from component_store.runtime.models import model_inputs, probability_function, score
@@ -58,8 +58,6 @@ def evaluate_classifier(
         client.log_metric(info["mlflow_run_id"], f"test_{name}", value)
     metrics.metadata["plots"] = log_classification_plots(info["mlflow_run_id"], target, probability)
     metrics.metadata["mlflow_run_id"] = info["mlflow_run_id"]
-    importance = importance_if_possible(
-        predict, features, target, lambda y, p: score("classification", "roc_auc", y, p)
-    )
+    importance = feature_importance(predict, features, target, lambda y, p: score("classification", "roc_auc", y, p))
     metrics.metadata["feature_importance"] = importance
     client.log_dict(info["mlflow_run_id"], importance, "evaluation/feature_importance.json")

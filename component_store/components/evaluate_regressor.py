@@ -22,7 +22,7 @@ def evaluate_regressor(
     """
     import mlflow
 
-    from component_store.runtime.evaluation import importance_if_possible, regression_report
+    from component_store.runtime.evaluation import feature_importance, regression_report
     from component_store.runtime.models import load_sklearn, model_inputs, score
     from component_store.runtime.tracking import start_tracking
 
@@ -37,8 +37,6 @@ def evaluate_regressor(
     for name, value in report.items():
         client.log_metric(info["mlflow_run_id"], f"test_{name}", value)
     metrics.metadata["mlflow_run_id"] = info["mlflow_run_id"]
-    importance = importance_if_possible(
-        estimator.predict, features, target, lambda y, p: score("regression", "r2", y, p)
-    )
+    importance = feature_importance(estimator.predict, features, target, lambda y, p: score("regression", "r2", y, p))
     metrics.metadata["feature_importance"] = importance
     client.log_dict(info["mlflow_run_id"], importance, "evaluation/feature_importance.json")

@@ -130,6 +130,18 @@ def log_classification_plots(run_id: str, y_true: Any, probability: Any) -> list
 def feature_importance(
     predict: Any, features: Any, y_true: Any, metric: Any, *, rows: int = 2000, repeats: int = 3, top: int = 20
 ) -> dict[str, float]:
+    """`permutation_importance`, or nothing and a warning where it fails (a model that refuses shuffled
+    values, a metric undefined on the sample): importance explains a model, it never fails its evaluation."""
+    try:
+        return permutation_importance(predict, features, y_true, metric, rows=rows, repeats=repeats, top=top)
+    except Exception as exc:  # any model, any metric: whatever it is, the evaluation goes on
+        log.warning("feature importance skipped: %s: %s", type(exc).__name__, str(exc)[:200])
+        return {}
+
+
+def permutation_importance(
+    predict: Any, features: Any, y_true: Any, metric: Any, *, rows: int = 2000, repeats: int = 3, top: int = 20
+) -> dict[str, float]:
     """Permutation importance of each feature on the test rows: how much `metric(y_true, predict(features))`
     falls when that column's values are shuffled (the mean of `repeats` shuffles), for any kind of model
     (a scikit-learn pipeline, a booster, a torch pyfunc). Scikit-learn's `permutation_importance` does the
@@ -137,7 +149,7 @@ def feature_importance(
     (a seeded sample), so a large test set costs seconds, not minutes.
     """
     import pandas as pd
-    from sklearn.inspection import permutation_importance
+    from sklearn import inspection
 
     if len(features) > rows:
         chosen = np.random.default_rng(0).choice(len(features), size=rows, replace=False)
@@ -150,16 +162,8 @@ def feature_importance(
     def scorer(_: Any, shuffled: Any, target: Any) -> float:
         return float(metric(target, predict(pd.DataFrame(shuffled, columns=features.columns))))
 
-    found = permutation_importance(_Predictor(), features, y_true, scoring=scorer, n_repeats=repeats, random_state=0)
+    found = inspection.permutation_importance(
+        _Predictor(), features, y_true, scoring=scorer, n_repeats=repeats, random_state=0
+    )
     ranked = sorted(zip(features.columns, found.importances_mean, strict=True), key=lambda pair: -pair[1])
     return {str(name): round(float(value), 6) for name, value in ranked[:top]}
-
-
-def importance_if_possible(predict: Any, features: Any, y_true: Any, metric: Any) -> dict[str, float]:
-    """`feature_importance`, or nothing and a warning where it fails (a model that refuses shuffled
-    values, a metric undefined on the sample): importance explains a model, it never fails its evaluation."""
-    try:
-        return feature_importance(predict, features, y_true, metric)
-    except Exception as exc:  # any model, any metric: whatever it is, the evaluation goes on
-        log.warning("feature importance skipped: %s: %s", type(exc).__name__, str(exc)[:200])
-        return {}

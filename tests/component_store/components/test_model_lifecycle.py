@@ -76,7 +76,7 @@ def test_importance_that_cannot_be_computed_is_left_out_with_a_warning_and_never
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    from component_store.runtime.evaluation import importance_if_possible
+    from component_store.runtime.evaluation import feature_importance
 
     features = pd.DataFrame({"spend": np.arange(40.0), "country": ["BR", "KR"] * 20})
     label = (features.spend > 20).astype(int)
@@ -89,9 +89,9 @@ def test_importance_that_cannot_be_computed_is_left_out_with_a_warning_and_never
         return frame.spend.to_numpy() / 40
 
     with caplog.at_level("WARNING", logger="tessera.evaluation"):
-        assert importance_if_possible(refuses_shuffled, features, label, roc_auc_score) == {}
+        assert feature_importance(refuses_shuffled, features, label, roc_auc_score) == {}
     assert "feature importance skipped: ValueError: input rows changed" in caplog.text
-    works = importance_if_possible(lambda f: f.spend.to_numpy() / 40, features, label, roc_auc_score)
+    works = feature_importance(lambda f: f.spend.to_numpy() / 40, features, label, roc_auc_score)
     assert list(works) == ["spend", "country"] and works["spend"] > 0 == works["country"]
 
 
