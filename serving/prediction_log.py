@@ -31,10 +31,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from prometheus_client import Counter, Gauge
+
+if TYPE_CHECKING:
+    from serving.log_writer import WriterProcess
 
 log = logging.getLogger("tessera.prediction_log")
 
@@ -100,7 +103,8 @@ class Gathered:
     reads the buffer as one array without a step per request. Keeping each request's small arrays
     instead, then concatenating thousands of them, was most of what logging cost single-row requests.
     Anything else (text labels) is kept as the arrays themselves. The first values gathered fix the
-    dtype and the shape of a row; values that differ are refused with ValueError before anything is kept.
+    shape of a row and whether the field holds numbers; numbers of another dtype widen the field (ints,
+    then a float), and values that do not fit are refused with ValueError before anything is kept.
     """
 
     def __init__(self, row_shape: tuple[int, ...] | None = None):
@@ -118,8 +122,17 @@ class Gathered:
         if self.row_shape is not None and values.shape[1:] != self.row_shape:
             raise ValueError(f"rows of shape {values.shape[1:]} where {self.row_shape} was gathered")
         if self.numeric and values.dtype != self.dtype:
-            raise ValueError(f"{values.dtype} values where {self.dtype} was gathered")
+            if values.dtype.kind not in NUMBER_KINDS:
+                raise ValueError(f"{values.dtype} values where {self.dtype} numbers were gathered")
+            self._widen(np.result_type(self.dtype, values.dtype))  # as np.concatenate would: ints, then a float
+            values = values.astype(self.dtype)
         return values if values.flags.c_contiguous else np.ascontiguousarray(values)
+
+    def _widen(self, dtype: np.dtype[Any]) -> None:
+        """The numbers gathered so far, as `dtype` (wide enough for them and what comes)."""
+        if dtype != self.dtype:
+            self.numbers = bytearray(np.frombuffer(self.numbers, self.dtype).astype(dtype).tobytes())
+            self.dtype, self.put = dtype, self.numbers.extend
 
     def append(self, values: np.ndarray) -> None:
         """Values that fit what was gathered (see `_fits`) or were `checked`."""
@@ -202,6 +215,7 @@ class LogShape:
         arrays = (rows, *answered) if self.matrix is not None else answered
         puts = self._puts
         if puts is None or not all(map(_fits, self._expected, arrays)):
+            self._puts = None  # until all fit: a field widened by `checked` has a new buffer to put into
             arrays = tuple(kept.checked(values) for kept, values in zip(self._fields, arrays, strict=True))
             for kept, values in zip(self._fields, arrays, strict=True):
                 kept.append(values)
@@ -332,8 +346,8 @@ class PredictionLog:
         self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
         self._disabled_gauge = DISABLED.labels(endpoint)
-        self.disabled = False  # once a failed write turned logging off
-        self._files: LogFiles | Any
+        self.disabled = False  # once a failed write turned logging off (the writer's, copied for the request path)
+        self._files: LogFiles | WriterProcess
         if own_process:
             from serving.log_writer import WriterProcess
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from prometheus_client import REGISTRY
 
 from serving.prediction_log import LoggedRequest, PredictionLog, log_files, to_table
@@ -149,17 +150,31 @@ def test_values_unlike_those_gathered_are_counted_dropped_and_any_array_layout_i
     view = np.array([[6.0, 0.0, 5.0, 0.0]])[:, ::2]  # every other column: a view, not in C order
     widened = {"predictions": np.array(["cheater"]), "probabilities": np.array([[0.6, 0.3, 0.1]])}
     writer.add(shape, "view", first.at, 1.0, view, widened)
-    single = {"predictions": np.array(["fair"]), "probabilities": np.array([[0.1, 0.8, 0.1]], dtype="float32")}
+    single = {"predictions": np.array(["fair"]), "probabilities": np.array([[0.25, 0.5, 0.25]], dtype="float32")}
     writer.add(shape, "float32", first.at, 1.0, np.array([[1.0, 1.0]]), single)
+    text = {"predictions": np.array(["fair"]), "probabilities": np.array([["low", "high", "low"]])}
+    writer.add(shape, "text", first.at, 1.0, np.array([[1.0, 1.0]]), text)
     writer.close()
     written = pd.concat(pd.read_parquet(path) for path in log_files(tmp_path))
     written = written.assign(request_id=written["request_id"].astype(str)).set_index(["request_id", "row"])
     assert written["input:spend"].to_dict() == {("first", 0): 9.0, ("fortran", 0): 1.0, ("fortran", 1): 8.0,
-                                                 ("view", 0): 6.0}  # fmt: skip
-    assert written["input:sessions"].tolist() == [1.0, 2.0, 3.0, 5.0]
-    assert written["output:predictions"].tolist() == ["cheater", "fair", "cheater", "cheater"]
+                                                 ("view", 0): 6.0, ("float32", 0): 1.0}  # fmt: skip
+    assert written["input:sessions"].tolist() == [1.0, 2.0, 3.0, 5.0, 1.0]
+    assert written["output:predictions"].tolist() == ["cheater", "fair", "cheater", "cheater", "fair"]
     assert written.loc[("view", 0), "output:probabilities:fair"] == 0.3
-    assert dropped("layouts") == 1, "float32 probabilities where float64 were gathered: dropped, not misread"
+    assert written.loc[("float32", 0), "output:probabilities:fair"] == 0.5, "float32 read as float64, not misread"
+    assert dropped("layouts") == 1, "text probabilities where numbers were gathered: dropped, not misread"
+
+
+def test_ints_then_floats_widen_what_was_gathered_as_concatenating_them_would() -> None:
+    from serving.prediction_log import Gathered
+
+    gathered = Gathered()
+    parts = [np.array([3, 5]), np.array([2.5]), np.array([7], dtype="int8")]
+    for part in parts:
+        gathered.append(gathered.checked(part))
+    assert gathered.array().dtype == np.concatenate(parts).dtype == np.float64
+    assert gathered.array().tolist() == np.concatenate(parts).tolist() == [3.0, 5.0, 2.5, 7.0]
 
 
 def test_the_writer_process_writes_what_the_writer_thread_writes(tmp_path: Path) -> None:
@@ -228,3 +243,17 @@ def test_prune_removes_old_days_and_the_leftovers_of_killed_writers_and_keeps_th
     assert prune_log(workspace, days=30) == (3, 30)
     assert {name for name, path in files.items() if path.exists()} == {"recent", "live spool"}
     assert not (folder / "date=2020-01-01").exists() and not (folder / ".spool-dead").exists()
+
+
+def test_a_request_refused_after_widening_a_field_leaves_the_next_requests_aligned() -> None:
+    from serving.prediction_log import LogShape
+
+    shape = LogShape("1", "default", ("spend",), (), ("predictions", "scores"))
+    shape.add("a", 1.0, 1.0, np.array([[1.0]]), {"predictions": np.array([3]), "scores": np.array([0.5])})
+    with pytest.raises(ValueError):  # predictions widen to floats, then the scores are text: refused
+        shape.add("b", 1.0, 1.0, np.array([[2.0]]), {"predictions": np.array([2.5]), "scores": np.array(["x"])})
+    shape.add("c", 1.0, 1.0, np.array([[3.0]]), {"predictions": np.array([4]), "scores": np.array([0.25])})
+    logged = shape.table("scores").to_pandas()
+    assert logged["request_id"].astype(str).tolist() == ["a", "c"]
+    assert logged["input:spend"].tolist() == [1.0, 3.0]
+    assert logged["output:predictions"].tolist() == [3.0, 4.0] and logged["output:scores"].tolist() == [0.5, 0.25]
