@@ -139,13 +139,17 @@ def wait_ready(url: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} not ready")
 
 
-def wrk(url: str, body: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS) -> dict[str, float]:
+def wrk(
+    url: str, body: str, headers: dict[str, str], seconds: int, connections: int = CONNECTIONS, cpu: int | None = None
+) -> dict[str, float]:
+    """One wrk run (on CPU `cpu` alone, if given): throughput, p50 and p99 latency, errors."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
     lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
     script.write_text("\n".join(lines) + "\n")
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        [*(["taskset", "-c", str(cpu)] if cpu is not None else []), "wrk", "-t1", f"-c{connections}",
+         f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
 

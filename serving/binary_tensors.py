@@ -86,6 +86,34 @@ def encode_binary_response(answer: dict[str, Any], binary: set[str]) -> tuple[by
     return header + b"".join(chunks), len(header)
 
 
+def read_binary_response(content: bytes, header_length: int) -> dict[str, Any]:
+    """An answer of `encode_binary_response` as its JSON form: each binary output's bytes back in `data`."""
+    answer: dict[str, Any] = orjson.loads(content[:header_length])
+    offset = header_length
+    for output in answer["outputs"]:
+        size = (output.get("parameters") or {}).get("binary_data_size")
+        if size is None:
+            continue
+        raw = content[offset : offset + size]
+        offset += size
+        output["data"] = (
+            _bytes_elements(raw)
+            if output["datatype"] == "BYTES"
+            else np.frombuffer(raw, DTYPES[output["datatype"]]).tolist()
+        )
+    return answer
+
+
+def _bytes_elements(raw: bytes) -> list[str]:
+    """The elements `_bytes_tensor` packed, as text."""
+    elements, offset = [], 0
+    while offset < len(raw):
+        (length,) = struct.unpack_from("<I", raw, offset)
+        elements.append(raw[offset + 4 : offset + 4 + length].decode())
+        offset += 4 + length
+    return elements
+
+
 def _bytes_tensor(values: list[Any]) -> bytes:
     """BYTES elements as the protocol packs them: each one's length (4 bytes, little-endian), then its bytes."""
     parts = []

@@ -28,11 +28,12 @@ import numpy as np
 import orjson
 from prometheus_client import Counter, Histogram
 
+from serving.answered_requests import LogKind
 from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_response, read_binary_request
 from serving.inference_pipeline import InferencePipeline
 from serving.openapi import openapi_document
-from serving.payloads import BadRequest, decode_v1, decode_v2, decode_v2_records, parse_json, quoted
-from serving.prediction_log import LogShape, new_request_id
+from serving.payloads import BadRequest, decoded_rows, parse_json, quoted
+from serving.prediction_log import REQUEST_NUMBERS, request_id
 from serving.served_model import Outputs, ServedModel, tensor_datatype
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
@@ -75,7 +76,7 @@ class FrontDoor:
         self.metadata_path = f"/v2/models/{state.name}"
         self._counters: dict[tuple[str, str, str], Any] = {}
         self._logged_traffic: Any = None  # the traffic table the log shapes below are for
-        self._log_shapes: dict[int, LogShape] = {}  # by id of the served version
+        self._log_kinds: dict[int, int] = {}  # the log's kind number, by id of the served version
         self._latency = {protocol: LATENCY.labels(state.name, protocol) for protocol in ("v1", "v2")}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -134,7 +135,7 @@ class FrontDoor:
         traffic = self.state.traffic  # read once: this request stays on this table through a swap
         model, route = entry or traffic.choose()
         headers = [(b"x-model-name", model.model_name.encode()), (b"x-model-version", model.version.encode())]
-        logged: tuple[Any, ...] | None = None
+        body, binary_header, rows, scored = b"", None, 0, 0.0
         try:
             body = await _read_body(scope, receive, self.state.max_body_bytes)
             binary_header = _header(scope, HEADER_LENGTH) if protocol == "v2" else None
@@ -143,11 +144,8 @@ class FrontDoor:
             else:
                 _check_content_type(scope)
                 payload = parse_json(body)
-            outputs, rows, columns = _run(model, payload, protocol, self.state.max_batch_rows)
-            if self.state.prediction_log is not None:
-                request_id = new_request_id()
-                headers.append((b"x-request-id", request_id.encode()))
-                logged = (request_id, model, traffic, outputs, rows, columns, time.perf_counter() - started)
+            outputs, rows = _run(model, payload, protocol, self.state.max_batch_rows)
+            scored = time.perf_counter() - started
             binary: set[str] = set()
             if protocol == "v1":
                 code, answer = 200, _v1_answer(outputs)
@@ -162,34 +160,39 @@ class FrontDoor:
             code, binary = 500, set()
             answer = {"error": f"the model failed on this request; see the endpoint's log ({model.label})"}
         if binary:
-            content, length = encode_binary_response(answer, binary)
-            binary_headers = [(b"content-type", b"application/octet-stream"), (HEADER_LENGTH, str(length).encode())]
-            await _send(send, code, content, binary_headers + headers)
+            content, answer_header = encode_binary_response(answer, binary)
+            typed = [(b"content-type", b"application/octet-stream"), (HEADER_LENGTH, str(answer_header).encode())]
         else:
-            await _reply(send, code, answer, headers)
-        if logged is not None and code == 200:  # after the answer left: the caller does not wait for the log
-            self._log(*logged)
+            content, answer_header, typed = orjson.dumps(answer), -1, [(b"content-type", b"application/json")]
+        prediction_log = self.state.prediction_log if code == 200 else None
+        if prediction_log is not None:  # the id the log keeps, for joining labels later
+            number = next(REQUEST_NUMBERS)
+            headers.append((b"x-request-id", request_id(number).encode()))
+        await _send(send, code, content, typed + headers)
+        if prediction_log is not None:  # after the answer left: the caller does not wait for the log
+            # Inline, not a method: every call frame on this path costs single-row requests throughput.
+            kinds = self._log_kinds if traffic is self._logged_traffic else self._new_log_kinds(traffic)
+            kind = kinds.get(id(model))  # the traffic table keeps its models, and so their ids
+            if kind is None:
+                kind = kinds[id(model)] = self._log_kind(prediction_log, model, traffic)
+            body_header = int(binary_header) if binary_header is not None else -1
+            prediction_log.answered(kind, number, scored, rows, protocol, body, body_header, content, answer_header)
         self._count(protocol, model.version, code)
         self._latency[protocol].observe(time.perf_counter() - started)
 
-    def _log(
-        self, request_id: str, model: ServedModel, traffic: Any, outputs: Outputs, rows: Any, columns: Any,
-        seconds: float,
-    ) -> None:  # fmt: skip
-        """Hand an answered request to the prediction log."""
-        prediction_log = self.state.prediction_log
-        assert prediction_log is not None
-        if traffic is not self._logged_traffic:  # a swap: the roles may have changed
-            self._logged_traffic, self._log_shapes = traffic, {}
-        shape = self._log_shapes.get(id(model))  # the traffic table keeps its models, and so their ids
-        if shape is None:  # once per served version
-            primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
-            contract = model.predictor.contract
-            classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
-            role = "default" if primary else "canary"
-            shape = prediction_log.shape(model.version, role, columns, classes, tuple(outputs))
-            self._log_shapes[id(model)] = shape
-        prediction_log.add(shape, request_id, time.time(), seconds * 1000, rows, outputs)
+    def _new_log_kinds(self, traffic: Any) -> dict[int, int]:
+        """A swap: the roles may have changed."""
+        self._logged_traffic, self._log_kinds = traffic, {}
+        return self._log_kinds
+
+    @staticmethod
+    def _log_kind(prediction_log: Any, model: ServedModel, traffic: Any) -> int:
+        """The log's number for requests this served version answers (once per version and traffic table)."""
+        primary = traffic.primary.version == model.version and traffic.primary.model_name == model.model_name
+        contract = model.predictor.contract
+        classes = tuple(contract.as_metadata()["classes"]) if contract.task == "classification" else ()
+        role = "default" if primary else "canary"
+        return int(prediction_log.kind(LogKind(model.version, role, classes, model.schema, model.takes_matrix)))
 
     def _count(self, protocol: str, version: str, code: int) -> None:
         key = (protocol, version, str(code))
@@ -226,22 +229,10 @@ class FrontDoor:
         }
 
 
-def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> tuple[Outputs, Any, tuple[str, ...] | None]:
-    """(outputs, the decoded rows, their columns when the rows are a matrix): the rows go to the prediction log."""
-    if model.takes_matrix:
-        # Numeric signatures: decode into a float matrix in signature order, whichever adapter answers.
-        decode = decode_v1 if protocol == "v1" else decode_v2
-        assert model.schema is not None
-        matrix = decode(payload, model.schema, max_rows)
-        return model.predict(matrix), matrix, model.schema.columns
-    if protocol == "v2":  # raw, text or id columns: one tensor per column
-        records = decode_v2_records(payload, max_rows)
-        return model.predict(records), records, None
-    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
-        raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
-    if len(payload["instances"]) > max_rows:
-        raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
-    return model.predict(payload["instances"]), payload["instances"], None
+def _run(model: ServedModel, payload: Any, protocol: str, max_rows: int) -> tuple[Outputs, int]:
+    """(outputs, the number of rows scored)."""
+    rows, _ = decoded_rows(payload, protocol, model.schema, model.takes_matrix, max_rows)
+    return model.predict(rows), len(rows)
 
 
 INPUT_DATATYPES = {"boolean": "BOOL", "string": "BYTES", "double": "FP64", "long": "INT64", "integer": "INT32"}

@@ -19,6 +19,7 @@ ignores SIGINT and SIGTERM, so a Ctrl-C or a stop meant for the endpoint never l
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -31,6 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any
 
+from serving.answered_requests import AnsweredRequests
 from serving.prediction_log import LogFiles, LogFolder, LogShape, WriterGone, Written, is_url
 
 log = logging.getLogger("tessera.prediction_log")
@@ -51,14 +53,14 @@ class WriterProcess:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )  # fmt: skip
 
-    def write(self, shapes: list[LogShape]) -> Written:
+    def write(self, shapes: list[LogShape | AnsweredRequests]) -> Written:
         assert self._process.stdin is not None and self._process.stdout is not None
         path = None
         try:
             self._spool.mkdir(exist_ok=True)  # `tessera monitor prune` may have taken it for a leftover
             handle, path = tempfile.mkstemp(dir=self._spool, suffix=".batch")
             with open(handle, "wb", buffering=0) as spool:
-                write_all(spool, pickle.dumps(shapes, protocol=5))
+                dump_batch(spool, shapes)
         except OSError:  # a full disk, as for a log file: stop logging, keep serving
             log.exception("prediction log of %s turned off: writing failed", self.endpoint)
             if path is not None:
@@ -95,7 +97,36 @@ def spool_folder(folder: LogFolder, endpoint: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=".spool-", dir=folder))
 
 
-def write_all(file: IO[bytes], data: bytes) -> None:
+def dump_batch(spool: IO[bytes], batch: list[Any]) -> None:
+    """A batch as a pickle followed by its byte buffers as they are (out of band): the buffers are never
+    copied while the interpreter lock is held, as pickling them in band would (tens of milliseconds for
+    a batch of large requests, added to the requests waiting meanwhile); each write lets go of it.
+
+    Layout: buffer count, pickle length, each buffer's length (8 bytes each), the pickle, the buffers."""
+    buffers: list[pickle.PickleBuffer] = []
+    header = pickle.dumps(batch, protocol=5, buffer_callback=buffers.append)
+    views = [buffer.raw() for buffer in buffers]
+    lengths = [len(views), len(header), *(view.nbytes for view in views)]
+    write_all(spool, b"".join(LENGTH.pack(length) for length in lengths) + header)
+    for view in views:
+        write_all(spool, view)
+
+
+def load_batch(data: bytes) -> list[Any]:
+    """What `dump_batch` wrote; the buffers are views of `data`, not copies."""
+    view = memoryview(data)
+    count, header_length = LENGTH.unpack_from(view, 0)[0], LENGTH.unpack_from(view, LENGTH.size)[0]
+    lengths = [LENGTH.unpack_from(view, LENGTH.size * (2 + i))[0] for i in range(count)]
+    offset = LENGTH.size * (2 + count)
+    header, offset = view[offset : offset + header_length], offset + header_length
+    buffers = []
+    for length in lengths:
+        buffers.append(view[offset : offset + length])
+        offset += length
+    return pickle.loads(header, buffers=buffers)  # type: ignore[no-any-return]  # noqa: S301 (our own spool)
+
+
+def write_all(file: IO[bytes], data: bytes | memoryview) -> None:
     """All of data, in as few system calls as the kernel allows (one, nearly always)."""
     view = memoryview(data)
     while view:
@@ -125,15 +156,21 @@ def main(argv: list[str]) -> None:
     folder, endpoint, max_bytes, spool = argv[0], argv[1], int(argv[2]), Path(argv[3])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.nice(19)  # serving goes first: the log waits for a free moment, never the requests
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to the endpoint's log, not into the answers
     files = LogFiles(folder, endpoint, max_bytes)
+    gc.freeze()  # what the imports made: never scanned again
     while (message := receive(sys.stdin.buffer)) is not None:
         batch = Path(message.decode())
-        shapes: list[Any] = pickle.loads(batch.read_bytes())  # noqa: S301 (the serving process's own spool)
+        shapes = load_batch(batch.read_bytes())
         batch.unlink()
-        written = files.write(shapes)
+        gc.disable()  # a batch makes many objects and frees them all: scanning for cycles doubled its cost
+        try:
+            written = files.write(shapes)
+        finally:
+            gc.enable()
         send(answers, pickle.dumps((tuple(written), files.disabled)))
     shutil.rmtree(spool, ignore_errors=True)  # the serving process may be gone without a word
 

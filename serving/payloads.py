@@ -156,6 +156,30 @@ def decode_v2_records(payload: Any, max_rows: int) -> list[dict[str, Any]]:
     return [dict(zip(by_name, values, strict=True)) for values in zip(*by_name.values(), strict=True)]
 
 
+def decoded_rows(
+    payload: Any, protocol: str, schema: FeatureSchema | None, takes_matrix: bool, max_rows: int
+) -> tuple[Any, tuple[str, ...] | None]:
+    """(the rows a request's payload decodes to, their columns when the rows are a float matrix): what a
+    model of this schema is asked to score, and what the prediction log keeps of the request.
+
+    Example:
+        >>> s = FeatureSchema(("a", "b"), ("double", "double"))
+        >>> decoded_rows({"instances": [[1, 2]]}, "v1", s, True, 10)[0].tolist()
+        [[1.0, 2.0]]
+    """
+    if takes_matrix:  # numeric signatures: a float matrix in signature order
+        assert schema is not None
+        decode = decode_v1 if protocol == "v1" else decode_v2
+        return decode(payload, schema, max_rows), schema.columns
+    if protocol == "v2":  # raw, text or id columns: one tensor per column
+        return decode_v2_records(payload, max_rows), None
+    if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list) or not payload["instances"]:
+        raise BadRequest("request body must be a JSON object with a non-empty 'instances' list")
+    if len(payload["instances"]) > max_rows:
+        raise BadRequest(f"batch of {len(payload['instances'])} rows is over this endpoint's limit of {max_rows}", 413)
+    return payload["instances"], None
+
+
 def _check_batch(field: str, rows: Any, max_rows: int) -> None:
     if not isinstance(rows, list):
         raise BadRequest(f"'{field}' must be a list of rows")

@@ -8,12 +8,13 @@ CloudEvents (a request id shared by the request's rows, endpoint, model version,
 time, the request's latency) with the inputs as `input:<column>` and the outputs as `output:<name>` (a
 class probability as `output:probabilities:<class>`).
 
-The request path only draws a sample and adds the request to its shape's gathering place (`LogShape`:
-numbers copied into byte buffers, nothing kept alive per request), within a bound on waiting requests,
-after its answer was sent. Every `flush_seconds` a writer thread takes what was gathered and hands it to
-`LogFiles`, which converts it to Arrow and writes one file: in a process of its own for an endpoint
-(serving/log_writer.py), so the conversion never holds the serving process's interpreter lock, or in
-the thread itself. A file is written under a dot-name and renamed into place, so a reader never sees
+An endpoint's request path only draws a sample and appends the bytes it received and sent to a buffer
+(serving/answered_requests.py), within bounds on waiting requests and bytes, after its answer was sent;
+the log receiver and tests hand over decoded requests instead, gathered by shape (`LogShape`). Every
+`flush_seconds` a writer thread takes what was gathered and hands it to `LogFiles`, which decodes the
+answered requests, converts everything to Arrow and writes one file: in a process of its own for an
+endpoint (serving/log_writer.py), so that work never holds the serving process's interpreter lock, or
+in the thread itself. A file is written under a dot-name and renamed into place, so a reader never sees
 half a file, even after kill -9. A full queue drops the record, a failed write (a full disk) turns
 logging off; both are counted on `/metrics` and never fail a request.
 """
@@ -24,6 +25,7 @@ import itertools
 import logging
 import operator
 import os
+import pickle
 import random
 import threading
 import time
@@ -37,6 +39,7 @@ import numpy as np
 from prometheus_client import Counter, Gauge
 
 if TYPE_CHECKING:
+    from serving.answered_requests import AnsweredRequests, LogKind
     from serving.log_writer import WriterProcess
 
 log = logging.getLogger("tessera.prediction_log")
@@ -143,7 +146,7 @@ class Gathered:
         self.put(values)
 
     def __getstate__(self) -> dict[str, Any]:  # to the writer process: arrays as one, no bound method
-        state = self.__dict__ | {"put": None}
+        state = self.__dict__ | {"put": None, "numbers": pickle.PickleBuffer(self.numbers)}  # out of band, if taken
         if len(self.arrays) > 1:
             state["arrays"] = [np.concatenate(self.arrays)]
         return state
@@ -211,6 +214,27 @@ class LogShape:
     def add(self, request_id: str, at: float, latency_ms: float, rows: Any, outputs: dict[str, np.ndarray]) -> None:
         """Raises KeyError (an output of this shape is missing) or ValueError (values that do not fit what
         was gathered), having kept nothing."""
+        self._put(rows, outputs)
+        self.request_ids.append(request_id)
+        self.at.append(at)
+        self.latency_ms.append(latency_ms)
+        self.counts.append(len(rows))
+        if self.matrix is None:
+            self.records.append(rows)
+
+    def add_many(
+        self, request_ids: list[str], at: list[float], latency_ms: list[float], counts: list[int], rows: np.ndarray,
+        outputs: dict[str, np.ndarray],
+    ) -> None:  # fmt: skip
+        """`add` for many requests of a matrix shape at once: their rows and outputs stacked, `counts` rows each."""
+        assert self.matrix is not None and sum(counts) == len(rows)
+        self._put(rows, outputs)
+        self.request_ids += request_ids
+        self.at += at
+        self.latency_ms += latency_ms
+        self.counts += counts
+
+    def _put(self, rows: Any, outputs: dict[str, np.ndarray]) -> None:
         answered = self._pick(outputs)  # by name: a model may answer in another order
         arrays = (rows, *answered) if self.matrix is not None else answered
         puts = self._puts
@@ -224,12 +248,6 @@ class LogShape:
         else:  # values like those gathered so far (after the first request, nearly always)
             for put, values in zip(puts, arrays, strict=True):
                 put(values)
-        self.request_ids.append(request_id)
-        self.at.append(at)
-        self.latency_ms.append(latency_ms)
-        self.counts.append(len(rows))
-        if self.matrix is None:
-            self.records.append(rows)
 
     def take(self) -> LogShape | None:
         """What was gathered, as a shape of its own (None when nothing was); this one starts afresh."""
@@ -280,8 +298,16 @@ class LogFiles:
         self.disabled = False
         self.bytes = 0 if is_url(folder) else sum(p.stat().st_size for p in Path(folder).glob(FILE_GLOB))
 
-    def write(self, shapes: list[LogShape]) -> Written:
+    def write(self, batch: list[LogShape | AnsweredRequests]) -> Written:
         logged = dropped = 0
+        shapes: list[LogShape] = []
+        for piece in batch:
+            if isinstance(piece, LogShape):
+                shapes.append(piece)
+            else:  # answered requests, decoded here: in the writer process, for an endpoint
+                decoded, undecoded = piece.decoded()
+                shapes += decoded
+                dropped += undecoded
         file: list[Any] = []
         for shape in shapes:
             try:
@@ -331,17 +357,23 @@ class PredictionLog:
     def __init__(
         self, folder: LogFolder, endpoint: str, sample_rate: float = 1.0, max_queue: int = 50_000,
         flush_seconds: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES, own_process: bool = False,
+        max_queue_bytes: int = 256 * 1024**2,
     ):  # fmt: skip
+        from serving.answered_requests import AnsweredRequests
+
         self.folder = folder
         self.endpoint = endpoint
         self.sample_rate = sample_rate
         self.flush_seconds = flush_seconds
         self.max_bytes = max_bytes
         self.max_queue = max_queue  # requests waiting for the writer
+        self.max_queue_bytes = max_queue_bytes  # bytes of answered requests waiting for the writer
         # Held to add one request, or for the writer to take everything gathered: never while converting,
         # so a request never waits for a write, and the writer wakes on its own every flush_seconds.
         self._lock = threading.Lock()
         self._shapes: dict[tuple[Any, ...], LogShape] = {}
+        self._kinds: list[LogKind] = []
+        self._answered = AnsweredRequests(self._kinds, REQUEST_PREFIX)
         self._queued = 0
         self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
@@ -387,6 +419,30 @@ class PredictionLog:
                 return
             self._queued += 1
 
+    def kind(self, described: LogKind) -> int:
+        """The number `answered` takes for requests a served version answered (the same one each time)."""
+        with self._lock:
+            if described not in self._kinds:
+                self._kinds.append(described)
+            return self._kinds.index(described)
+
+    def answered(
+        self, kind: int, number: int, seconds: float, rows: int, protocol: str, body: bytes, body_header: int,
+        answer: bytes, answer_header: int,
+    ) -> None:  # fmt: skip
+        """Hand an answered request over as the bytes received and sent (serving/answered_requests.py);
+        never blocks on the writer and never raises. Called for every request: kept to the least Python
+        (each call frame more on this path cost single-row requests about a point of throughput)."""
+        if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
+            return
+        with self._lock:
+            answered = self._answered
+            if self.disabled or answered.requests >= self.max_queue or len(answered.buffer) >= self.max_queue_bytes:
+                self._dropped.inc(rows)
+                return
+            answered.add(kind, number, time.time(), seconds * 1000, rows, protocol, body, body_header, answer,
+                         answer_header)  # fmt: skip
+
     def record(self, entry: LoggedRequest, rows: int) -> None:
         """`add` for a request handed over whole."""
         shape = self.shape(entry.model_version, entry.role, entry.columns, entry.classes, tuple(entry.outputs))
@@ -404,8 +460,15 @@ class PredictionLog:
         self._drain()
 
     def _drain(self) -> None:
+        from serving.answered_requests import AnsweredRequests
+
         with self._lock:
-            taken = [t for shape in self._shapes.values() if (t := shape.take()) is not None]
+            taken: list[LogShape | AnsweredRequests] = [
+                t for shape in self._shapes.values() if (t := shape.take()) is not None
+            ]
+            if self._answered.requests:
+                taken.append(self._answered)
+                self._answered = AnsweredRequests(self._kinds, REQUEST_PREFIX)  # kinds: only ever appended to
             self._queued = 0
         if not taken:
             return
@@ -415,7 +478,7 @@ class PredictionLog:
             log.warning("prediction log of %s: %s; writing in the serving process from now on", self.endpoint, gone)
             self._files.close()
             self._files = LogFiles(self.folder, self.endpoint, self.max_bytes)
-            written = Written(0, sum(shape.rows for shape in taken))
+            written = Written(0, sum(piece.rows for piece in taken))
         self._logged.inc(written.logged)
         self._dropped.inc(written.dropped)
         if self._files.disabled:
@@ -563,10 +626,10 @@ def write_log_file(folder: LogFolder, table: Any) -> int:
     return (partition / name).stat().st_size
 
 
-_PROCESS_ID = uuid.uuid4().hex[:20]
-_REQUESTS = itertools.count()
+REQUEST_PREFIX = uuid.uuid4().hex[:20]  # this process's: request ids are unique across servers
+REQUEST_NUMBERS = itertools.count()  # a request's number: `next(REQUEST_NUMBERS)` (no call frame, no system call)
 
 
-def new_request_id() -> str:
-    """Unique across servers (a random prefix per process) and cheap (a counter, no system call)."""
-    return f"{_PROCESS_ID}{next(_REQUESTS):012x}"
+def request_id(number: int, prefix: str = REQUEST_PREFIX) -> str:
+    """A request's id: its process's random prefix, then its number."""
+    return f"{prefix}{number:012x}"

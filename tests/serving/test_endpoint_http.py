@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 import httpx
 import numpy as np
@@ -190,3 +191,61 @@ def test_fuzzed_payloads_never_get_a_5xx(http: httpx.Client, payload: object, ro
 
     answer = http.post(route, content=json.dumps(payload, allow_nan=True), headers={"content-type": "application/json"})
     assert answer.status_code < 500, answer.text
+
+
+def test_every_answered_request_is_logged_under_the_id_its_answer_carries_and_a_refused_one_is_not(
+    live_endpoint: Endpoint, served_workspace: ServedWorkspace, http: httpx.Client
+) -> None:
+    """Through the front door and the writer process: plain V1 lists, a V1 record, a V2 request naming one
+    output, kserve's client with its defaults (binary tensors), and a refused request."""
+    from serving.prediction_log import predictions_folder
+    from tests.serving.fixtures import wait_for_rows
+
+    import_kserve()
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+    rows = np.array(served_workspace.rows[:4]) * 1.001  # rows no other test sends
+    columns = served_workspace.columns
+    plain = http.post("/v1/models/cancer-api:predict", json={"instances": rows[:2].tolist()})
+    record = http.post("/v1/models/cancer-api:predict", json={"instances": [dict(zip(columns, rows[2], strict=True))]})
+    one_output = http.post("/v2/models/cancer-api/infer", json={
+        "inputs": [{"name": "x", "shape": [1, 30], "datatype": "FP64", "data": rows[3].tolist()}],
+        "outputs": [{"name": "probabilities"}]})  # fmt: skip
+    refused = http.post("/v1/models/cancer-api:predict", json={"instances": [[1.0]]})
+    assert refused.status_code == 400 and "x-request-id" not in refused.headers
+
+    tensor = InferInput(name="features", shape=[1, 30], datatype="FP64")
+    tensor.set_data_from_numpy(rows[:1] * 1.001)  # binary_data, as the client does by default
+
+    async def ask():  # type: ignore[no-untyped-def]
+        client = InferenceRESTClient(RESTConfig(protocol="v2", timeout=10))
+        answer = await client.infer(
+            live_endpoint.url, InferRequest(model_name="cancer-api", infer_inputs=[tensor]), model_name="cancer-api",
+            headers={"Authorization": f"Bearer {live_endpoint.token}"},
+        )  # fmt: skip
+        await client.close()
+        return answer
+
+    by_kserve = asyncio.run(ask())
+    ids = [answer.headers["x-request-id"] for answer in (plain, record, one_output)]
+    folder = predictions_folder(served_workspace.workspace.state_dir, "cancer-api")
+    first = f"input:{columns[0]}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        logged = wait_for_rows(folder, 1)
+        ours = logged[logged["request_id"].astype(str).isin(ids) | np.isclose(logged[first], rows[0, 0] * 1.001)]
+        if len(ours) == 5:
+            break
+        time.sleep(0.2)
+    ours = ours.assign(request_id=ours["request_id"].astype(str)).sort_values(["request_id", "row"])
+    assert len(ours) == 5 and ours["request_id"].nunique() == 4
+    for request, sent in ((ids[0], rows[:2]), (ids[1], rows[2:3]), (ids[2], rows[3:4])):
+        got = ours[ours["request_id"] == request]
+        assert got[[f"input:{c}" for c in columns]].to_numpy().tolist() == sent.tolist()
+    assert ours[ours["request_id"] == ids[0]]["output:predictions"].tolist() == plain.json()["predictions"]
+    assert ours[ours["request_id"] == ids[1]]["output:probabilities:1"].tolist() == [
+        record.json()["probabilities"][0][1]
+    ]
+    assert ours[ours["request_id"] == ids[2]]["output:predictions"].isna().all(), "only what was answered"
+    kserve_row = ours[~ours["request_id"].isin(ids)]
+    assert kserve_row["output:predictions"].tolist() == by_kserve.outputs[0].as_numpy().tolist()

@@ -1,0 +1,209 @@
+"""Answered requests as an endpoint hands them to its prediction log: the bytes it received and sent.
+
+After its answer is sent, a logging endpoint's request path appends one record to a byte buffer: a
+fixed-size header (which served version, request number, time, latency, rows), the request body and
+the response body, as they went over the wire. Everything else happens in the log's writer, away from
+the requests (in the writer process, for an endpoint): decoding the request into rows with the very
+functions the endpoint used (serving/payloads.py), reading the outputs back from the answer, and
+gathering both into `LogShape`s for `LogFiles`.
+
+Why bytes: the request path then runs the least Python it can (one call, three appends), where checking
+and copying each field's numbers took a dozen calls; in a busy single-threaded server every line on
+this path costs throughput (docs/benchmarks.md, issue 18). The decoding runs in the writer process,
+off the serving process's interpreter lock.
+
+What is logged is what the caller was answered: a V2 request that names some of the outputs has those
+logged; outputs come back as the answer carried them (JSON numbers as float64 or int64, V2 tensors in
+their datatype).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import pickle
+import struct
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+
+from serving.binary_tensors import DTYPES, read_binary_request, read_binary_response
+from serving.payloads import FeatureSchema, decoded_rows, parse_json
+from serving.prediction_log import LogShape, request_id
+
+log = logging.getLogger("tessera.prediction_log")
+
+# kind, protocol, request number, time, latency (ms), rows, body length, body's JSON header length (-1:
+# all JSON), answer length, answer's JSON header length (-1: all JSON)
+RECORD = struct.Struct("=HBQddIIiIi")
+PROTOCOLS = {"v1": 1, "v2": 2}
+NO_ROW_LIMIT = 2**62  # the endpoint checked the batch size before answering
+
+
+class LogKind(NamedTuple):
+    """What decoding a served version's requests takes, and the log columns it shares."""
+
+    model_version: str
+    role: str  # default or canary
+    classes: tuple[Any, ...]
+    schema: FeatureSchema | None
+    takes_matrix: bool
+
+
+class AnsweredRequests:
+    """Records of answered requests, gathered by the request path for the writer to decode."""
+
+    def __init__(self, kinds: list[LogKind], request_prefix: str):
+        self.kinds = kinds  # the kinds the records' kind numbers point into
+        self.request_prefix = request_prefix  # a request's id: this prefix, then its number in hex
+        self.buffer = bytearray()  # the records, one after the other (a view of the spool, once unpickled)
+        self.requests = 0
+        self.rows = 0
+
+    def add(
+        self, kind: int, number: int, at: float, latency_ms: float, rows: int, protocol: str, body: bytes,
+        body_header: int, answer: bytes, answer_header: int,
+    ) -> None:  # fmt: skip
+        # Copied into one buffer: keeping each request's bytes alive instead cost twice as much (fresh memory
+        # for every request, where freed memory is reused).
+        buffer = self.buffer
+        buffer += RECORD.pack(
+            kind, PROTOCOLS[protocol], number, at, latency_ms, rows, len(body), body_header, len(answer), answer_header
+        )
+        buffer += body
+        buffer += answer
+        self.requests += 1
+        self.rows += rows
+
+    def __getstate__(self) -> dict[str, Any]:  # the buffer out of band, where the pickler takes it so
+        return self.__dict__ | {"buffer": pickle.PickleBuffer(self.buffer)}
+
+    def records(self) -> list[Record]:
+        """The records, in the order the requests were answered."""
+        records, buffer, offset = [], memoryview(self.buffer), 0
+        while offset < len(buffer):
+            kind, protocol, number, at, latency_ms, rows, body_size, body_header, answer_size, answer_header = (
+                RECORD.unpack_from(buffer, offset)
+            )
+            offset += RECORD.size
+            body = bytes(buffer[offset : offset + body_size])
+            answer = bytes(buffer[offset + body_size : offset + body_size + answer_size])
+            offset += body_size + answer_size
+            records.append(
+                Record(kind, protocol, number, at, latency_ms, rows, body, body_header, answer, answer_header)
+            )
+        return records
+
+    def decoded(self) -> tuple[list[LogShape], int]:
+        """The records as the request path would have gathered them, by kind and outputs answered; and the
+        rows of records that did not decode (counted as dropped; they never should)."""
+        shapes: dict[tuple[int, tuple[str, ...]], LogShape] = {}
+        dropped = 0
+        for (kind, protocol, binary), run in itertools.groupby(self.records(), _encoding):
+            records = list(run)
+            if (
+                protocol == 1
+                and not binary
+                and self.kinds[kind].takes_matrix
+                and self._gather_plain_v1(shapes, records)
+            ):
+                continue
+            for record in records:
+                try:
+                    self._gather(shapes, record)
+                except Exception:  # a record that does not decode loses itself, never the batch
+                    log.exception(
+                        "prediction log: an answered request could not be decoded; %d rows not logged", record.rows
+                    )
+                    dropped += record.rows
+        return [shape for shape in shapes.values() if shape.request_ids], dropped
+
+    def _gather(self, shapes: dict[tuple[int, tuple[str, ...]], LogShape], record: Record) -> None:
+        described = self.kinds[record.kind]
+        body, body_header = record.body, record.body_header
+        request = read_binary_request(body, str(body_header)) if body_header >= 0 else parse_json(body)
+        protocol = "v1" if record.protocol == 1 else "v2"
+        rows, columns = decoded_rows(request, protocol, described.schema, described.takes_matrix, NO_ROW_LIMIT)
+        outputs = answered_outputs(protocol, record.answer, record.answer_header)
+        shape = self._shape(shapes, record.kind, columns, tuple(outputs))
+        shape.add(request_id(record.number, self.request_prefix), record.at, record.latency_ms, rows, outputs)
+
+    def _gather_plain_v1(self, shapes: dict[tuple[int, tuple[str, ...]], LogShape], records: list[Record]) -> bool:
+        """Many V1 requests of a float-matrix kind at once, when every one is `{"instances": [[...], ...]}` and
+        its answer names the same outputs: one JSON parse and one float conversion for all of them, the
+        conversion `decode_v1` makes of each (tests/serving/test_prediction_log.py holds them equal).
+        False, having gathered nothing, for anything else."""
+        try:
+            requests = orjson.loads(b"[" + b",".join(r.body for r in records) + b"]")
+            if not all(len(request) == 1 and type(request["instances"][0]) is list for request in requests):
+                return False  # records, "columns", or another field: each is decoded as the endpoint did
+            answers = orjson.loads(b"[" + b",".join(r.answer for r in records) + b"]")
+            names = tuple(answers[0])
+            if not all(tuple(answer) == names for answer in answers):
+                return False
+            rows = np.array([row for request in requests for row in request["instances"]], dtype=np.float64)
+            outputs = {name: _array([value for answer in answers for value in answer[name]]) for name in names}
+            schema = self.kinds[records[0].kind].schema
+            assert schema is not None and rows.shape == (sum(r.rows for r in records), schema.width)
+            shape = self._shape(shapes, records[0].kind, schema.columns, names)
+            shape.add_many(
+                [request_id(r.number, self.request_prefix) for r in records], [r.at for r in records],
+                [r.latency_ms for r in records], [r.rows for r in records], rows, outputs,
+            )  # fmt: skip
+        except Exception:  # anything unexpected (a record that does not decode): one by one, to lose only it
+            return False
+        return True
+
+    def _shape(
+        self, shapes: dict[tuple[int, tuple[str, ...]], LogShape], kind: int, columns: tuple[str, ...] | None,
+        outputs: tuple[str, ...],
+    ) -> LogShape:  # fmt: skip
+        shape = shapes.get((kind, outputs))
+        if shape is None:
+            described = self.kinds[kind]
+            shape = shapes[(kind, outputs)] = LogShape(
+                described.model_version, described.role, columns, described.classes, outputs
+            )
+        return shape
+
+
+class Record(NamedTuple):
+    """One answered request, read back."""
+
+    kind: int
+    protocol: int  # 1: V1, 2: V2
+    number: int
+    at: float
+    latency_ms: float
+    rows: int
+    body: bytes
+    body_header: int
+    answer: bytes
+    answer_header: int
+
+
+def _encoding(record: Record) -> tuple[int, int, bool]:
+    return record.kind, record.protocol, record.body_header >= 0 or record.answer_header >= 0
+
+
+def answered_outputs(protocol: str, answer: bytes, header_length: int = -1) -> dict[str, np.ndarray]:
+    """The outputs an answer carried, by name: V1 `{name: values}`, V2 `outputs` tensors (JSON or binary)."""
+    if protocol == "v1":
+        return {name: _array(values) for name, values in orjson.loads(answer).items()}
+    answered = read_binary_response(answer, header_length) if header_length >= 0 else orjson.loads(answer)
+    return {
+        tensor["name"]: _array(tensor["data"], DTYPES.get(tensor["datatype"])).reshape(tensor["shape"])
+        for tensor in answered["outputs"]
+    }
+
+
+def _array(values: list[Any], dtype: str | None = None) -> np.ndarray:
+    """Values as an array; JSON's null among numbers (a NaN answered) as NaN."""
+    array = np.asarray(values, dtype=dtype)
+    if array.dtype == object:
+        try:
+            return array.astype("float64")
+        except (TypeError, ValueError):  # text beside the nulls: kept as it is
+            return array
+    return array
