@@ -23,6 +23,7 @@ import itertools
 import logging
 import pickle
 import struct
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,6 +40,7 @@ log = logging.getLogger("tessera.prediction_log")
 RECORD = struct.Struct("=HBQddIIiIi")
 PROTOCOLS = {"v1": 1, "v2": 2}
 NO_ROW_LIMIT = 2**62  # the endpoint checked the batch size before answering
+DECODE_CHUNK_BYTES = 8 * 1024**2  # of request bodies decoded at once (see `_chunks`)
 
 
 class LogKind(NamedTuple):
@@ -79,9 +81,9 @@ class AnsweredRequests:
     def __getstate__(self) -> dict[str, Any]:  # the buffer out of band, where the pickler takes it so
         return self.__dict__ | {"buffer": pickle.PickleBuffer(self.buffer)}
 
-    def records(self) -> list[Record]:
+    def records(self) -> Iterator[Record]:
         """The records, in the order the requests were answered."""
-        records, buffer, offset = [], memoryview(self.buffer), 0
+        buffer, offset = memoryview(self.buffer), 0
         while offset < len(buffer):
             kind, protocol, number, at, latency_ms, rows, body_size, body_header, answer_size, answer_header = (
                 RECORD.unpack_from(buffer, offset)
@@ -90,18 +92,15 @@ class AnsweredRequests:
             body = bytes(buffer[offset : offset + body_size])
             answer = bytes(buffer[offset + body_size : offset + body_size + answer_size])
             offset += body_size + answer_size
-            records.append(
-                Record(kind, protocol, number, at, latency_ms, rows, body, body_header, answer, answer_header)
-            )
-        return records
+            yield Record(kind, protocol, number, at, latency_ms, rows, body, body_header, answer, answer_header)
 
     def decoded(self) -> tuple[list[LogShape], int]:
         """The records as the request path would have gathered them, by kind and outputs answered; and the
         rows of records that did not decode (counted as dropped; they never should)."""
         shapes: dict[tuple[int, tuple[str, ...]], LogShape] = {}
         dropped = 0
-        for (kind, protocol, binary), run in itertools.groupby(self.records(), _encoding):
-            records = list(run)
+        runs = itertools.groupby(self.records(), _encoding)
+        for (kind, protocol, binary), records in ((key, chunk) for key, run in runs for chunk in _chunks(run)):
             if (
                 protocol == 1
                 and not binary
@@ -181,6 +180,21 @@ class Record(NamedTuple):
     body_header: int
     answer: bytes
     answer_header: int
+
+
+def _chunks(records: Iterable[Record]) -> Iterator[list[Record]]:
+    """The records in lists of about DECODE_CHUNK_BYTES of bodies: decoding them at once makes Python
+    objects of every value, so a batch of large requests is decoded a part at a time."""
+    chunk: list[Record] = []
+    size = 0
+    for record in records:
+        chunk.append(record)
+        size += len(record.body)
+        if size >= DECODE_CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
 
 
 def _encoding(record: Record) -> tuple[int, int, bool]:

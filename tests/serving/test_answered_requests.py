@@ -155,6 +155,17 @@ def test_plain_v1_requests_decoded_at_once_equal_each_decoded_as_the_endpoint_do
     assert table.column("output:predictions").to_pylist() == [1.0, 2.0, 3.0, 0.5]
 
 
+def test_a_batch_decoded_a_part_at_a_time_is_the_batch_decoded_at_once(monkeypatch) -> None:
+    import serving.answered_requests
+
+    records = plain_v1_batch() * 3
+    whole, _ = answered([EDGES], records).decoded()
+    monkeypatch.setattr(serving.answered_requests, "DECODE_CHUNK_BYTES", 100)  # one or two requests a part
+    parts, dropped = answered([EDGES], records).decoded()
+    assert dropped == 0 and len(whole) == len(parts) == 1
+    assert parts[0].table("e").equals(whole[0].table("e")) and parts[0].table("e").num_rows == 12
+
+
 def test_a_records_request_among_plain_ones_is_decoded_as_the_endpoint_does() -> None:
     records = [*plain_v1_batch(), (0, "v1", 1, v1([{"x": 2.0, "flag": True, "n": 7}]), -1,
                                    orjson.dumps({"predictions": [1], "scores": ["e"]}), -1)]  # fmt: skip
