@@ -8,9 +8,9 @@ functions the endpoint used (serving/payloads.py), reading the outputs back from
 gathering both into `LogShape`s for `LogFiles`.
 
 Why bytes: the request path then runs the least Python it can (one call, three appends), where checking
-and copying each field's numbers took a dozen calls; in a busy single-threaded server every line on
-this path costs throughput (docs/benchmarks.md, issue 18). The decoding runs in the writer process,
-off the serving process's interpreter lock.
+and copying each field's numbers took a dozen calls; whatever runs per request in the serving process
+costs throughput (docs/benchmarks.md, issue 18). The decoding runs in the writer process, off the
+serving process's interpreter lock.
 
 What is logged is what the caller was answered: a V2 request that names some of the outputs has those
 logged; outputs come back as the answer carried them (JSON numbers as float64 or int64, V2 tensors in

@@ -170,7 +170,6 @@ class FrontDoor:
             headers.append((b"x-request-id", request_id(number).encode()))
         await _send(send, code, content, typed + headers)
         if prediction_log is not None:  # after the answer left: the caller does not wait for the log
-            # Inline, not a method: every call frame on this path costs single-row requests throughput.
             kinds = self._log_kinds if traffic is self._logged_traffic else self._new_log_kinds(traffic)
             kind = kinds.get(id(model))  # the traffic table keeps its models, and so their ids
             if kind is None:

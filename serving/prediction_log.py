@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import operator
 import os
 import pickle
 import random
@@ -100,12 +99,10 @@ def open_log_file(path: str) -> Any:
 
 
 class Gathered:
-    """One array-valued field of many requests, gathered on the request path.
+    """One array-valued field of many requests, gathered for a file (by the writer, or the log receiver).
 
     Numbers are copied into one growing byte buffer: nothing is kept alive per request, and the writer
-    reads the buffer as one array without a step per request. Keeping each request's small arrays
-    instead, then concatenating thousands of them, was most of what logging cost single-row requests.
-    Anything else (text labels) is kept as the arrays themselves. The first values gathered fix the
+    reads the buffer as one array without a step per request. Anything else (text labels) is kept as the arrays themselves. The first values gathered fix the
     shape of a row and whether the field holds numbers; numbers of another dtype widen the field (ints,
     then a float), and values that do not fit are refused with ValueError before anything is kept.
     """
@@ -138,7 +135,7 @@ class Gathered:
             self.dtype, self.put = dtype, self.numbers.extend
 
     def append(self, values: np.ndarray) -> None:
-        """Values that fit what was gathered (see `_fits`) or were `checked`."""
+        """Values that were `checked`."""
         if self.put is None:
             self.dtype, self.row_shape = values.dtype, values.shape[1:]
             self.numeric = values.dtype.kind in NUMBER_KINDS
@@ -162,18 +159,6 @@ class Gathered:
 NUMBER_KINDS = "biufc"
 
 
-def _fits(expected: tuple[Any, tuple[int, ...]], values: Any) -> bool:
-    """Whether values can be gathered as they are: an array in C order of the dtype (unless text) and row
-    shape gathered so far. Checked for every request, so kept to attribute reads."""
-    dtype, row_shape = expected
-    return (
-        values.__class__ is np.ndarray
-        and values.shape[1:] == row_shape
-        and (dtype is None or values.dtype is dtype or values.dtype == dtype)
-        and values.flags.c_contiguous
-    )
-
-
 class LogShape:
     """The requests of one shape (model version, role, input columns, classes, output names) gathered for
     the writer: their ids, times, latencies and row counts in lists, their input matrices and outputs in
@@ -186,7 +171,6 @@ class LogShape:
         self.model_version, self.role, self.columns, self.classes, self.outputs = (
             model_version, role, columns, classes, outputs
         )  # fmt: skip
-        self._pick = operator.itemgetter(*outputs) if len(outputs) > 1 else lambda answered: (answered[outputs[0]],)
         self._start()
 
     def _start(self) -> None:
@@ -198,15 +182,13 @@ class LogShape:
         self.records: list[Any] = []  # each request's records, where there are no columns
         self.values = [Gathered() for _ in self.outputs]
         self._fields = [self.matrix, *self.values] if self.matrix is not None else self.values
-        self._puts: list[Any] | None = None  # each field's put, once the first values fixed what they take
-        self._expected: list[tuple[Any, Any]] = []  # each field's (dtype, or None for text; row shape)
 
     @property
     def rows(self) -> int:
         return sum(self.counts)
 
     def __getstate__(self) -> dict[str, Any]:  # to the writer process: values only
-        return {k: v for k, v in self.__dict__.items() if k not in ("_pick", "_fields", "_puts")}
+        return {k: v for k, v in self.__dict__.items() if k != "_fields"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -235,19 +217,11 @@ class LogShape:
         self.counts += counts
 
     def _put(self, rows: Any, outputs: dict[str, np.ndarray]) -> None:
-        answered = self._pick(outputs)  # by name: a model may answer in another order
-        arrays = (rows, *answered) if self.matrix is not None else answered
-        puts = self._puts
-        if puts is None or not all(map(_fits, self._expected, arrays)):
-            self._puts = None  # until all fit: a field widened by `checked` has a new buffer to put into
-            arrays = tuple(kept.checked(values) for kept, values in zip(self._fields, arrays, strict=True))
-            for kept, values in zip(self._fields, arrays, strict=True):
-                kept.append(values)
-            self._puts = [kept.put for kept in self._fields]
-            self._expected = [(kept.dtype if kept.numeric else None, kept.row_shape) for kept in self._fields]
-        else:  # values like those gathered so far (after the first request, nearly always)
-            for put, values in zip(puts, arrays, strict=True):
-                put(values)
+        answered = [outputs[name] for name in self.outputs]  # by name: a model may answer in another order
+        arrays = [rows, *answered] if self.matrix is not None else answered
+        checked = [kept.checked(values) for kept, values in zip(self._fields, arrays, strict=True)]  # all, first
+        for kept, values in zip(self._fields, checked, strict=True):
+            kept.append(values)
 
     def take(self) -> LogShape | None:
         """What was gathered, as a shape of its own (None when nothing was); this one starts afresh."""
@@ -309,6 +283,7 @@ class LogFiles:
                 shapes += decoded
                 dropped += undecoded
         file: list[Any] = []
+        tabled = 0  # rows of the tables made: each one logged, or dropped by the size cap or a failed write
         for shape in shapes:
             try:
                 table = shape.table(self.endpoint)
@@ -321,29 +296,27 @@ class LogFiles:
                 dropped += shape.rows
                 continue
             if file and sum(t.num_rows for t in file) + table.num_rows > FILE_ROWS:
-                logged, dropped = _sum((logged, dropped), self._flush(file))
+                logged += self._flush(file)
                 file = []
             file.append(table)
-        return Written(*_sum((logged, dropped), self._flush(file)))
+            tabled += table.num_rows
+        logged += self._flush(file)
+        return Written(logged, dropped + tabled - logged)
 
     def close(self) -> None:
         pass
 
-    def _flush(self, tables: list[Any]) -> tuple[int, int]:
-        rows = sum(table.num_rows for table in tables)
+    def _flush(self, tables: list[Any]) -> int:
+        """Rows written (none, under the size cap or once logging is off)."""
         if not tables or self.disabled or self.bytes >= self.max_bytes:
-            return 0, rows
+            return 0
         try:
             self.bytes += sum(write_log_file(self.folder, table) for table in _joined(tables))
         except Exception:  # a full disk, a read-only folder: stop logging, keep serving
             log.exception("prediction log of %s turned off: writing failed", self.endpoint)
             self.disabled = True
-            return 0, rows
-        return rows, 0
-
-
-def _sum(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
-    return a[0] + b[0], a[1] + b[1]
+            return 0
+        return sum(table.num_rows for table in tables)
 
 
 class PredictionLog:
@@ -431,8 +404,7 @@ class PredictionLog:
         answer: bytes, answer_header: int,
     ) -> None:  # fmt: skip
         """Hand an answered request over as the bytes received and sent (serving/answered_requests.py);
-        never blocks on the writer and never raises. Called for every request: kept to the least Python
-        (each call frame more on this path cost single-row requests about a point of throughput)."""
+        never blocks on the writer and never raises. Called for every request, so kept short."""
         if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
             return
         with self._lock:
