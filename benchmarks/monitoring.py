@@ -3,7 +3,7 @@
 1. What logging every prediction costs an endpoint: the demo's champion kind (HistGradientBoosting on
    the demo's player table, 30 columns) served twice from the same registered version, one endpoint
    logging every request (`log_sample_rate` 1.0), one logging none (0.0); wrk, one thread, concurrency 8,
-   single-row and 100-row requests; a warm-up, then nine rounds, each running the two endpoints back to
+   single-row and 100-row requests; a warm-up, then fifteen rounds, each running the two endpoints back to
    back (in turns, which one first); the cost is the median of the rounds' costs. With two CPUs or more,
    wrk runs on the first and the endpoints on the last (`pin_apart`).
 2. A drift report over 1,000,000 logged rows × 40 columns (30 numeric, 10 categorical) read from the
@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,14 +64,14 @@ def pin_apart(server_pids: list[int | None]) -> int | None:
     return cpus[0]
 
 
-def logging_overhead(
-    seconds: int, request_sizes: tuple[int, ...] = (1, 100), rounds: int = 9
-) -> dict[str, dict[str, dict[str, float]]]:
+def champion_workspace(prefix: str) -> tuple[Path, Any, Any]:
+    """A new workspace (in a temporary folder) with the demo's champion kind registered as `bench@champion`:
+    (the folder, the workspace, the demo's features)."""
     import tessera
     from component_store.runtime.models import build_estimator
     from tessera.workspace import init_workspace
 
-    root = Path(tempfile.mkdtemp(prefix="bench-monitoring-"))
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     ws = tessera.open(init_workspace(root / "ws").root)
     features, target = demo_features()
     model = build_estimator(
@@ -78,6 +79,13 @@ def logging_overhead(
     )
     model.fit(features, target)
     ws.models.register(model, "bench", features=features, alias="champion")
+    return root, ws, features
+
+
+def logging_overhead(
+    seconds: int, request_sizes: tuple[int, ...] = (1, 100), rounds: int = 15
+) -> dict[str, dict[str, dict[str, float]]]:
+    root, ws, features = champion_workspace("bench-monitoring-")
     endpoints = {
         "logging on": ws.endpoints.deploy("log-on", "bench@champion", log_sample_rate=1.0),
         "logging off": ws.endpoints.deploy("log-off", "bench@champion", log_sample_rate=0.0),
@@ -181,7 +189,7 @@ def main() -> None:
 
 
 def show_overhead(overhead: dict[str, dict[str, dict[str, float]]]) -> None:
-    print("\nlogging cost (wrk, concurrency 8; a warm-up, then the median of nine rounds, on and off back to back)")
+    print("\nlogging cost (wrk, concurrency 8; a warm-up, then the median of fifteen rounds, on and off back to back)")
     print(f"{'request':<10} {'endpoint':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for request, by_label in overhead.items():
         cost = by_label.pop("cost")

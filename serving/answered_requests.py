@@ -1,16 +1,19 @@
 """Answered requests as an endpoint hands them to its prediction log: the bytes it received and sent.
 
-After its answer is sent, a logging endpoint's request path appends one record to a byte buffer: a
-fixed-size header (which served version, request number, time, latency, rows), the request body and
-the response body, as they went over the wire. Everything else happens in the log's writer, away from
-the requests (in the writer process, for an endpoint): decoding the request into rows with the very
-functions the endpoint used (serving/payloads.py), reading the outputs back from the answer, and
-gathering both into `LogShape`s for `LogFiles`.
+After its answer is sent, a logging endpoint's request path appends one tuple to a deque
+(`PredictionLog.waiting`): which served version answered, the request's number, time, latency and rows,
+the request body and the response body as they went over the wire, in `Record`'s field order. Everything
+else happens in the log's writer, away from the requests: the writer thread takes the tuples as they are
+and pickles them to the writer process (serving/log_writer.py), which decodes each request into rows with
+the very functions the endpoint used (serving/payloads.py), reads the outputs back from the answer, and
+gathers both into `LogShape`s for `LogFiles`.
 
-Why bytes: the request path then runs the least Python it can (one call, three appends), where checking
-and copying each field's numbers took a dozen calls; whatever runs per request in the serving process
-costs throughput (docs/benchmarks.md, issue 18). The decoding runs in the writer process, off the
-serving process's interpreter lock.
+Why a tuple and a deque: the request path then runs no Python function of the log at all (building a
+tuple and one call into C). In a server busy with a model every line of the request path runs with cold
+caches: calling into the log to pack a record header and copy both bodies into one buffer added 9 µs to
+a single-row request and 46 µs to a 100-row one, the tuple 5–6 µs and next to nothing
+(benchmarks/log_request_path.py, docs/benchmarks.md). The writer thread's work per request is a popleft
+and the pickler's, both in C.
 
 What is logged is what the caller was answered: a V2 request that names some of the outputs has those
 logged; outputs come back as the answer carried them (JSON numbers as float64 or int64, V2 tensors in
@@ -21,8 +24,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import pickle
-import struct
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -35,10 +36,6 @@ from serving.prediction_log import LogShape, request_id
 
 log = logging.getLogger("tessera.prediction_log")
 
-# kind, protocol, request number, time, latency (ms), rows, body length, body's JSON header length (-1:
-# all JSON), answer length, answer's JSON header length (-1: all JSON)
-RECORD = struct.Struct("=HBQddIIiIi")
-PROTOCOLS = {"v1": 1, "v2": 2}
 NO_ROW_LIMIT = 2**62  # the endpoint checked the batch size before answering
 DECODE_CHUNK_BYTES = 8 * 1024**2  # of request bodies decoded at once (see `_chunks`)
 
@@ -53,46 +50,41 @@ class LogKind(NamedTuple):
     takes_matrix: bool
 
 
-class AnsweredRequests:
-    """Records of answered requests, gathered by the request path for the writer to decode."""
+class Record(NamedTuple):
+    """One answered request, as the request path appends it (a plain tuple there, in this order)."""
 
-    def __init__(self, kinds: list[LogKind], request_prefix: str):
+    kind: int  # its served version's number in `AnsweredRequests.kinds`
+    protocol: str  # v1 or v2
+    number: int  # of its request id (`request_id`)
+    started: float  # time.perf_counter() when the request came in (`AnsweredRequests.clock` makes it Unix time)
+    seconds: float  # until the model had answered: the log's latency
+    rows: int
+    body: bytes
+    body_header: int  # the length of its JSON header when the body is binary (V2); -1: all JSON
+    answer: bytes
+    answer_header: int  # as body_header, for the answer
+
+
+class AnsweredRequests:
+    """Records of answered requests, as the request path appended them, for the writer to decode."""
+
+    def __init__(self, kinds: list[LogKind], request_prefix: str, records: list[tuple[Any, ...]], clock: float):
         self.kinds = kinds  # the kinds the records' kind numbers point into
         self.request_prefix = request_prefix  # a request's id: this prefix, then its number in hex
-        self.buffer = bytearray()  # the records, one after the other (a view of the spool, once unpickled)
-        self.requests = 0
-        self.rows = 0
+        self.answered = records  # tuples in `Record`'s field order
+        self.clock = clock  # Unix time at perf_counter() 0 in the serving process: time.time() - perf_counter()
 
-    def add(
-        self, kind: int, number: int, at: float, latency_ms: float, rows: int, protocol: str, body: bytes,
-        body_header: int, answer: bytes, answer_header: int,
-    ) -> None:  # fmt: skip
-        # Copied into one buffer: keeping each request's bytes alive instead cost twice as much (fresh memory
-        # for every request, where freed memory is reused).
-        buffer = self.buffer
-        buffer += RECORD.pack(
-            kind, PROTOCOLS[protocol], number, at, latency_ms, rows, len(body), body_header, len(answer), answer_header
-        )
-        buffer += body
-        buffer += answer
-        self.requests += 1
-        self.rows += rows
+    @property
+    def requests(self) -> int:
+        return len(self.answered)
 
-    def __getstate__(self) -> dict[str, Any]:  # the buffer out of band, where the pickler takes it so
-        return self.__dict__ | {"buffer": pickle.PickleBuffer(self.buffer)}
+    @property
+    def rows(self) -> int:
+        return sum(record[5] for record in self.answered)
 
     def records(self) -> Iterator[Record]:
         """The records, in the order the requests were answered."""
-        buffer, offset = memoryview(self.buffer), 0
-        while offset < len(buffer):
-            kind, protocol, number, at, latency_ms, rows, body_size, body_header, answer_size, answer_header = (
-                RECORD.unpack_from(buffer, offset)
-            )
-            offset += RECORD.size
-            body = bytes(buffer[offset : offset + body_size])
-            answer = bytes(buffer[offset + body_size : offset + body_size + answer_size])
-            offset += body_size + answer_size
-            yield Record(kind, protocol, number, at, latency_ms, rows, body, body_header, answer, answer_header)
+        return map(Record._make, self.answered)
 
     def decoded(self) -> tuple[list[LogShape], int]:
         """The records as the request path would have gathered them, by kind and outputs answered; and the
@@ -102,7 +94,7 @@ class AnsweredRequests:
         runs = itertools.groupby(self.records(), _encoding)
         for (kind, protocol, binary), records in ((key, chunk) for key, run in runs for chunk in _chunks(run)):
             if (
-                protocol == 1
+                protocol == "v1"
                 and not binary
                 and self.kinds[kind].takes_matrix
                 and self._gather_plain_v1(shapes, records)
@@ -122,11 +114,12 @@ class AnsweredRequests:
         described = self.kinds[record.kind]
         body, body_header = record.body, record.body_header
         request = read_binary_request(body, str(body_header)) if body_header >= 0 else parse_json(body)
-        protocol = "v1" if record.protocol == 1 else "v2"
+        protocol = record.protocol
         rows, columns = decoded_rows(request, protocol, described.schema, described.takes_matrix, NO_ROW_LIMIT)
         outputs = answered_outputs(protocol, record.answer, record.answer_header)
         shape = self._shape(shapes, record.kind, columns, tuple(outputs))
-        shape.add(request_id(record.number, self.request_prefix), record.at, record.latency_ms, rows, outputs)
+        at, latency_ms = record.started + self.clock, record.seconds * 1000
+        shape.add(request_id(record.number, self.request_prefix), at, latency_ms, rows, outputs)
 
     def _gather_plain_v1(self, shapes: dict[tuple[int, tuple[str, ...]], LogShape], records: list[Record]) -> bool:
         """Many V1 requests of a float-matrix kind at once, when every one is `{"instances": [[...], ...]}` and
@@ -147,8 +140,8 @@ class AnsweredRequests:
             assert schema is not None and rows.shape == (sum(r.rows for r in records), schema.width)
             shape = self._shape(shapes, records[0].kind, schema.columns, names)
             shape.add_many(
-                [request_id(r.number, self.request_prefix) for r in records], [r.at for r in records],
-                [r.latency_ms for r in records], [r.rows for r in records], rows, outputs,
+                [request_id(r.number, self.request_prefix) for r in records], [r.started + self.clock for r in records],
+                [r.seconds * 1000 for r in records], [r.rows for r in records], rows, outputs,
             )  # fmt: skip
         except Exception:  # anything unexpected (a record that does not decode): one by one, to lose only it
             return False
@@ -167,21 +160,6 @@ class AnsweredRequests:
         return shape
 
 
-class Record(NamedTuple):
-    """One answered request, read back."""
-
-    kind: int
-    protocol: int  # 1: V1, 2: V2
-    number: int
-    at: float
-    latency_ms: float
-    rows: int
-    body: bytes
-    body_header: int
-    answer: bytes
-    answer_header: int
-
-
 def _chunks(records: Iterable[Record]) -> Iterator[list[Record]]:
     """The records in lists of about DECODE_CHUNK_BYTES of bodies: decoding them at once makes Python
     objects of every value, so a batch of large requests is decoded a part at a time."""
@@ -197,7 +175,7 @@ def _chunks(records: Iterable[Record]) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _encoding(record: Record) -> tuple[int, int, bool]:
+def _encoding(record: Record) -> tuple[int, str, bool]:
     return record.kind, record.protocol, record.body_header >= 0 or record.answer_header >= 0
 
 

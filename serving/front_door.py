@@ -33,7 +33,7 @@ from serving.binary_tensors import HEADER_LENGTH, binary_outputs, encode_binary_
 from serving.inference_pipeline import InferencePipeline
 from serving.openapi import openapi_document
 from serving.payloads import BadRequest, decoded_rows, parse_json, quoted
-from serving.prediction_log import REQUEST_NUMBERS, request_id
+from serving.prediction_log import REQUEST_ID, REQUEST_NUMBERS
 from serving.served_model import Outputs, ServedModel, tensor_datatype
 from serving.tokens import bearer_matches
 from serving.traffic import EndpointState
@@ -164,10 +164,18 @@ class FrontDoor:
             typed = [(b"content-type", b"application/octet-stream"), (HEADER_LENGTH, str(answer_header).encode())]
         else:
             content, answer_header, typed = orjson.dumps(answer), -1, [(b"content-type", b"application/json")]
+        # The prediction log's hand-over is inline and calls no Python function of the log in the common case
+        # (see serving/answered_requests.py for why).
         prediction_log = self.state.prediction_log if code == 200 else None
+        if (
+            prediction_log is not None
+            and (prediction_log.sample_rate < 1.0 or len(prediction_log.waiting) >= prediction_log.room)
+            and prediction_log.declined(rows)
+        ):
+            prediction_log = None  # not drawn in the sample, or no room: not logged, so given no id
         if prediction_log is not None:  # the id the log keeps, for joining labels later
             number = next(REQUEST_NUMBERS)
-            headers.append((b"x-request-id", request_id(number).encode()))
+            headers.append((b"x-request-id", REQUEST_ID % number))
         await _send(send, code, content, typed + headers)
         if prediction_log is not None:  # after the answer left: the caller does not wait for the log
             kinds = self._log_kinds if traffic is self._logged_traffic else self._new_log_kinds(traffic)
@@ -175,7 +183,9 @@ class FrontDoor:
             if kind is None:
                 kind = kinds[id(model)] = self._log_kind(prediction_log, model, traffic)
             body_header = int(binary_header) if binary_header is not None else -1
-            prediction_log.answered(kind, number, scored, rows, protocol, body, body_header, content, answer_header)
+            prediction_log.waiting.append(  # a Record, as a plain tuple
+                (kind, protocol, number, started, scored, rows, body, body_header, content, answer_header)
+            )
         self._count(protocol, model.version, code)
         self._latency[protocol].observe(time.perf_counter() - started)
 

@@ -38,6 +38,7 @@ from serving.prediction_log import LogFiles, LogFolder, LogShape, WriterGone, Wr
 log = logging.getLogger("tessera.prediction_log")
 
 LENGTH = struct.Struct("!Q")
+SPOOL_BUFFER = 1024**2  # bytes of a batch written to its spool file at once
 
 
 class WriterProcess:
@@ -59,7 +60,7 @@ class WriterProcess:
         try:
             self._spool.mkdir(exist_ok=True)  # `tessera monitor prune` may have taken it for a leftover
             handle, path = tempfile.mkstemp(dir=self._spool, suffix=".batch")
-            with open(handle, "wb", buffering=0) as spool:
+            with open(handle, "wb", buffering=SPOOL_BUFFER) as spool:
                 dump_batch(spool, shapes)
         except OSError:  # a full disk, as for a log file: stop logging, keep serving
             log.exception("prediction log of %s turned off: writing failed", self.endpoint)
@@ -98,27 +99,37 @@ def spool_folder(folder: LogFolder, endpoint: str) -> Path:
 
 
 def dump_batch(spool: IO[bytes], batch: list[Any]) -> None:
-    """A batch as a pickle followed by its byte buffers as they are (out of band): the buffers are never
-    copied while the interpreter lock is held, as pickling them in band would (tens of milliseconds for
-    a batch of large requests, added to the requests waiting meanwhile); each write lets go of it.
+    """A batch as a pickle streamed to the spool, then its arrays' buffers as they are (out of band).
 
-    Layout: buffer count, pickle length, each buffer's length (8 bytes each), the pickle, the buffers."""
+    Streamed: the pickler hands the file each frame as it fills (64 KiB; large bytes objects as they
+    are), and each write lets go of the interpreter lock, so the requests run meanwhile; building the
+    whole pickle first held the lock for as long as copying a batch takes (a spike in latency for a
+    batch of large requests). Out of band: a log receiver's decoded arrays are never copied at all.
+
+    Layout: the pickle's length, the pickle, the buffer count, each buffer's length (8 bytes each), the
+    buffers. The first length is written last, in its place."""
     buffers: list[pickle.PickleBuffer] = []
-    header = pickle.dumps(batch, protocol=5, buffer_callback=buffers.append)
+    start = spool.tell()
+    spool.write(LENGTH.pack(0))
+    pickle.dump(batch, spool, protocol=5, buffer_callback=buffers.append)
+    pickle_length = spool.tell() - start - LENGTH.size
     views = [buffer.raw() for buffer in buffers]
-    lengths = [len(views), len(header), *(view.nbytes for view in views)]
-    write_all(spool, b"".join(LENGTH.pack(length) for length in lengths) + header)
+    spool.write(b"".join(LENGTH.pack(length) for length in (len(views), *(view.nbytes for view in views))))
     for view in views:
         write_all(spool, view)
+    spool.seek(start)
+    spool.write(LENGTH.pack(pickle_length))
+    spool.seek(0, os.SEEK_END)
 
 
 def load_batch(data: bytes) -> list[Any]:
     """What `dump_batch` wrote; the buffers are views of `data`, not copies."""
     view = memoryview(data)
-    count, header_length = LENGTH.unpack_from(view, 0)[0], LENGTH.unpack_from(view, LENGTH.size)[0]
-    lengths = [LENGTH.unpack_from(view, LENGTH.size * (2 + i))[0] for i in range(count)]
-    offset = LENGTH.size * (2 + count)
-    header, offset = view[offset : offset + header_length], offset + header_length
+    pickle_length = LENGTH.unpack_from(view, 0)[0]
+    header, offset = view[LENGTH.size : LENGTH.size + pickle_length], LENGTH.size + pickle_length
+    count = LENGTH.unpack_from(view, offset)[0]
+    lengths = [LENGTH.unpack_from(view, offset + LENGTH.size * (1 + i))[0] for i in range(count)]
+    offset += LENGTH.size * (1 + count)
     buffers = []
     for length in lengths:
         buffers.append(view[offset : offset + length])

@@ -8,8 +8,8 @@ CloudEvents (a request id shared by the request's rows, endpoint, model version,
 time, the request's latency) with the inputs as `input:<column>` and the outputs as `output:<name>` (a
 class probability as `output:probabilities:<class>`).
 
-An endpoint's request path only draws a sample and appends the bytes it received and sent to a buffer
-(serving/answered_requests.py), within bounds on waiting requests and bytes, after its answer was sent;
+An endpoint's request path only appends the bytes it received and sent, as one tuple, to the log's
+`waiting` deque (serving/answered_requests.py), after its answer was sent and while there is `room`;
 the log receiver and tests hand over decoded requests instead, gathered by shape (`LogShape`). Every
 `flush_seconds` a writer thread takes what was gathered and hands it to `LogFiles`, which decodes the
 answered requests, converts everything to Arrow and writes one file: in a process of its own for an
@@ -21,6 +21,7 @@ logging off; both are counted on `/metrics` and never fail a request.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -332,21 +333,23 @@ class PredictionLog:
         flush_seconds: float = 2.0, max_bytes: int = DEFAULT_MAX_BYTES, own_process: bool = False,
         max_queue_bytes: int = 256 * 1024**2,
     ):  # fmt: skip
-        from serving.answered_requests import AnsweredRequests
-
         self.folder = folder
         self.endpoint = endpoint
         self.sample_rate = sample_rate
         self.flush_seconds = flush_seconds
         self.max_bytes = max_bytes
         self.max_queue = max_queue  # requests waiting for the writer
-        self.max_queue_bytes = max_queue_bytes  # bytes of answered requests waiting for the writer
-        # Held to add one request, or for the writer to take everything gathered: never while converting,
-        # so a request never waits for a write, and the writer wakes on its own every flush_seconds.
+        self.max_queue_bytes = max_queue_bytes  # bytes of answered requests waiting for the writer (about)
+        # The request path's hand-over: answered requests in `Record`'s field order, appended while fewer than
+        # `room` wait (serving/front_door.py); the writer thread pops them. `room` is 0 once logging is off,
+        # else max_queue, or fewer where the last batch's requests were large (so about max_queue_bytes).
+        self.waiting: collections.deque[tuple[Any, ...]] = collections.deque()
+        self.room = max_queue
+        # Held to add one decoded request, or for the writer to take everything gathered: never while
+        # converting, so a request never waits for a write, and the writer wakes every flush_seconds.
         self._lock = threading.Lock()
         self._shapes: dict[tuple[Any, ...], LogShape] = {}
         self._kinds: list[LogKind] = []
-        self._answered = AnsweredRequests(self._kinds, REQUEST_PREFIX)
         self._queued = 0
         self._stop = threading.Event()
         self._logged, self._dropped = LOGGED.labels(endpoint), DROPPED.labels(endpoint)
@@ -393,27 +396,19 @@ class PredictionLog:
             self._queued += 1
 
     def kind(self, described: LogKind) -> int:
-        """The number `answered` takes for requests a served version answered (the same one each time)."""
+        """The number a `waiting` record gives for requests a served version answered (the same one each time)."""
         with self._lock:
             if described not in self._kinds:
                 self._kinds.append(described)
             return self._kinds.index(described)
 
-    def answered(
-        self, kind: int, number: int, seconds: float, rows: int, protocol: str, body: bytes, body_header: int,
-        answer: bytes, answer_header: int,
-    ) -> None:  # fmt: skip
-        """Hand an answered request over as the bytes received and sent (serving/answered_requests.py);
-        never blocks on the writer and never raises. Called for every request, so kept short."""
-        if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
-            return
-        with self._lock:
-            answered = self._answered
-            if self.disabled or answered.requests >= self.max_queue or len(answered.buffer) >= self.max_queue_bytes:
-                self._dropped.inc(rows)
-                return
-            answered.add(kind, number, time.time(), seconds * 1000, rows, protocol, body, body_header, answer,
-                         answer_header)  # fmt: skip
+    def declined(self, rows: int) -> bool:
+        """For the request path, where logging is sampled or `waiting` has no room: True where this request
+        is not to be logged (no room, counted as dropped; or not drawn in the sample)."""
+        if len(self.waiting) >= self.room:
+            self._dropped.inc(rows)
+            return True
+        return self.sample_rate < 1.0 and random.random() >= self.sample_rate  # noqa: S311 (sampling, not a secret)
 
     def record(self, entry: LoggedRequest, rows: int) -> None:
         """`add` for a request handed over whole."""
@@ -434,14 +429,19 @@ class PredictionLog:
     def _drain(self) -> None:
         from serving.answered_requests import AnsweredRequests
 
+        waiting = self.waiting
+        answered = [waiting.popleft() for _ in range(len(waiting))]  # the request path appends meanwhile
         with self._lock:
             taken: list[LogShape | AnsweredRequests] = [
                 t for shape in self._shapes.values() if (t := shape.take()) is not None
             ]
-            if self._answered.requests:
-                taken.append(self._answered)
-                self._answered = AnsweredRequests(self._kinds, REQUEST_PREFIX)  # kinds: only ever appended to
             self._queued = 0
+        if answered:
+            clock = time.time() - time.perf_counter()
+            taken.append(AnsweredRequests(self._kinds, REQUEST_PREFIX, answered, clock))  # kinds: only ever appended to
+            request_bytes = sum(len(record[6]) + len(record[8]) for record in answered) // len(answered)
+            if not self.disabled:
+                self.room = min(self.max_queue, self.max_queue_bytes // max(request_bytes, 1))
         if not taken:
             return
         try:
@@ -455,6 +455,7 @@ class PredictionLog:
         self._dropped.inc(written.dropped)
         if self._files.disabled:
             self.disabled = True
+            self.room = 0
             self._disabled_gauge.set(1)
 
 
@@ -602,6 +603,9 @@ REQUEST_PREFIX = uuid.uuid4().hex[:20]  # this process's: request ids are unique
 REQUEST_NUMBERS = itertools.count()  # a request's number: `next(REQUEST_NUMBERS)` (no call frame, no system call)
 
 
+REQUEST_ID = f"{REQUEST_PREFIX}%012x".encode()  # `REQUEST_ID % number`: a request's id, as the request path sends it
+
+
 def request_id(number: int, prefix: str = REQUEST_PREFIX) -> str:
-    """A request's id: its process's random prefix, then its number."""
+    """A request's id: its process's random prefix, then its number (as `REQUEST_ID % number` for this process)."""
     return f"{prefix}{number:012x}"

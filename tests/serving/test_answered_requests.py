@@ -5,6 +5,8 @@ batch path for plain V1 requests equals decoding each request as the endpoint do
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,11 @@ def v1(instances: list[Any]) -> bytes:
 
 
 def answered(kinds: list[LogKind], records: list[tuple[Any, ...]]) -> AnsweredRequests:
-    requests = AnsweredRequests(kinds, PREFIX)
-    for number, (kind, protocol, rows, body, body_header, answer, answer_header) in enumerate(records):
-        requests.add(
-            kind, number, 1_700_000_000.0 + number, 2.5, rows, protocol, body, body_header, answer, answer_header
-        )
-    return requests
+    appended = [
+        (kind, protocol, number, 100.0 + number, 0.0025, rows, body, body_header, answer, answer_header)
+        for number, (kind, protocol, rows, body, body_header, answer, answer_header) in enumerate(records)
+    ]
+    return AnsweredRequests(kinds, PREFIX, appended, clock=1_700_000_000.0)
 
 
 def binary_v2_request(rows: np.ndarray) -> tuple[bytes, int]:
@@ -87,7 +88,10 @@ def test_every_protocol_and_encoding_is_logged_as_the_endpoint_decoded_and_answe
         for described in (MULTICLASS, REGRESSION):
             log.kind(described)
         for number, (kind, protocol, rows, body, body_header, answer, answer_header) in enumerate(every_encoding()):
-            log.answered(kind, number, 0.0025, rows, protocol, body, body_header, answer, answer_header)
+            started = time.perf_counter()  # as the front door appends it
+            log.waiting.append(
+                (kind, protocol, number, started, 0.0025, rows, body, body_header, answer, answer_header)
+            )
         log.close()
         frames[own_process] = written(folder)
     assert (frames[True]["time"] - pd.Timestamp.now(tz="UTC")).abs().max() < pd.Timedelta(minutes=1)
@@ -192,3 +196,50 @@ def test_binary_answers_read_back_as_their_json_form() -> None:
     outputs = answered_outputs("v2", content, header)
     assert outputs["scores"].dtype == np.float32 and outputs["scores"].shape == (2, 2)
     assert outputs["labels"].tolist() == ["fair", "çheater"]
+
+
+def test_requests_appended_while_the_writer_takes_them_are_all_logged(tmp_path: Path) -> None:
+    """The request path appends while the writer thread pops: nothing is lost between the two."""
+    log = PredictionLog(tmp_path, "busy", flush_seconds=0.005)
+    kind = log.kind(EDGES)
+    body, answer = v1([[1, True, 0.5]]), orjson.dumps({"predictions": [1]})
+
+    def serve(first: int) -> None:
+        for number in range(first, first + 3000):
+            log.waiting.append((kind, "v1", number, time.perf_counter(), 0.001, 1, body, -1, answer, -1))
+
+    threads = [threading.Thread(target=serve, args=(first,)) for first in (0, 3000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log.close()
+    logged = written(tmp_path)
+    assert sorted(logged["request_id"]) == sorted(request_id(number) for number in range(6000))
+
+
+def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_room_follows_the_request_size(
+    tmp_path: Path,
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def dropped(endpoint: str) -> float:
+        return REGISTRY.get_sample_value("tessera_prediction_log_dropped_rows_total", {"endpoint": endpoint}) or 0.0
+
+    log = PredictionLog(tmp_path / "full", "full", max_queue=2, max_queue_bytes=10_000, flush_seconds=60)
+    kind = log.kind(EDGES)
+    record = (kind, "v1", 0, time.perf_counter(), 0.001, 3, b"x" * 900, -1, b"y" * 100, -1)
+    log.waiting.extend([record, record])
+    assert log.declined(3) and dropped("full") == 3, "no room: not logged, counted as dropped"
+    log._drain()  # the writer takes them: room for max_queue_bytes of requests this size, at most max_queue
+    assert log.room == 2 and not log.declined(3)
+    log.max_queue = 50
+    log.waiting.append(record)
+    log._drain()
+    assert log.room == 10, "10,000 bytes of 1,000-byte requests"
+    log.close()
+
+    sampled = PredictionLog(tmp_path / "sampled", "sampled", sample_rate=0.25, flush_seconds=60)
+    kept = sum(not sampled.declined(1) for _ in range(4000))
+    sampled.close()
+    assert 800 < kept < 1200 and dropped("sampled") == 0, "not drawn is not dropped"
