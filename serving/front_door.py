@@ -169,8 +169,12 @@ class FrontDoor:
         prediction_log = self.state.prediction_log if code == 200 else None
         if (
             prediction_log is not None
-            and (prediction_log.sample_rate < 1.0 or len(prediction_log.waiting) >= prediction_log.room)
-            and prediction_log.declined(rows)
+            and (
+                prediction_log.sample_rate < 1.0
+                or len(prediction_log.waiting) >= prediction_log.room
+                or len(body) > prediction_log.largest
+            )
+            and prediction_log.declined(rows, len(body))
         ):
             prediction_log = None  # not drawn in the sample, or no room: not logged, so given no id
         if prediction_log is not None:  # the id the log keeps, for joining labels later

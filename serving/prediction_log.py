@@ -53,6 +53,7 @@ DISABLED = Gauge(
 )
 
 FILE_GLOB = "date=*/part-*.parquet"
+SMALL_REQUEST_BYTES = 4096  # the least `PredictionLog.largest` counts a request as
 DEFAULT_MAX_BYTES = 2 * 1024**3
 LogFolder = Path | str  # a local folder, or an fsspec URL of one
 
@@ -341,10 +342,13 @@ class PredictionLog:
         self.max_queue = max_queue  # requests waiting for the writer
         self.max_queue_bytes = max_queue_bytes  # bytes of answered requests waiting for the writer (about)
         # The request path's hand-over: answered requests in `Record`'s field order, appended while fewer than
-        # `room` wait (serving/front_door.py); the writer thread pops them. `room` is 0 once logging is off,
-        # else max_queue, or fewer where the last batch's requests were large (so about max_queue_bytes).
+        # `room` wait (serving/front_door.py); the writer thread pops them. `largest` is the largest request
+        # lately (body and answer, bytes) and `room` as many of those as max_queue_bytes holds (max_queue at
+        # most; 0 once logging is off): a larger request calls `declined`, which makes it the largest, so
+        # what waits stays about max_queue_bytes (at most twice that, while a batch is taken).
         self.waiting: collections.deque[tuple[Any, ...]] = collections.deque()
-        self.room = max_queue
+        self.largest = SMALL_REQUEST_BYTES
+        self.room = min(max_queue, max_queue_bytes // self.largest)
         # Held to add one decoded request, or for the writer to take everything gathered: never while
         # converting, so a request never waits for a write, and the writer wakes every flush_seconds.
         self._lock = threading.Lock()
@@ -402,9 +406,13 @@ class PredictionLog:
                 self._kinds.append(described)
             return self._kinds.index(described)
 
-    def declined(self, rows: int) -> bool:
-        """For the request path, where logging is sampled or `waiting` has no room: True where this request
-        is not to be logged (no room, counted as dropped; or not drawn in the sample)."""
+    def declined(self, rows: int, size: int) -> bool:
+        """For the request path, where logging is sampled, `waiting` has no room or the request (`size` bytes of
+        body) is larger than `largest`: True where it is not to be logged (no room, counted as dropped; or
+        not drawn in the sample)."""
+        if size > self.largest:
+            self.largest = size
+            self.room = min(self.room, self.max_queue_bytes // size)
         if len(self.waiting) >= self.room:
             self._dropped.inc(rows)
             return True
@@ -439,9 +447,9 @@ class PredictionLog:
         if answered:
             clock = time.time() - time.perf_counter()
             taken.append(AnsweredRequests(self._kinds, REQUEST_PREFIX, answered, clock))  # kinds: only ever appended to
-            request_bytes = sum(len(record[6]) + len(record[8]) for record in answered) // len(answered)
             if not self.disabled:
-                self.room = min(self.max_queue, self.max_queue_bytes // max(request_bytes, 1))
+                largest = max(SMALL_REQUEST_BYTES, *(len(record[6]) + len(record[8]) for record in answered))
+                self.largest, self.room = largest, min(self.max_queue, self.max_queue_bytes // largest)
         if not taken:
             return
         try:

@@ -218,7 +218,7 @@ def test_requests_appended_while_the_writer_takes_them_are_all_logged(tmp_path: 
     assert sorted(logged["request_id"]) == sorted(request_id(number) for number in range(6000))
 
 
-def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_room_follows_the_request_size(
+def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_room_follows_the_largest_request(
     tmp_path: Path,
 ) -> None:
     from prometheus_client import REGISTRY
@@ -226,20 +226,29 @@ def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_room_follows_the
     def dropped(endpoint: str) -> float:
         return REGISTRY.get_sample_value("tessera_prediction_log_dropped_rows_total", {"endpoint": endpoint}) or 0.0
 
-    log = PredictionLog(tmp_path / "full", "full", max_queue=2, max_queue_bytes=10_000, flush_seconds=60)
+    log = PredictionLog(tmp_path / "full", "full", max_queue=2, max_queue_bytes=100_000, flush_seconds=60)
     kind = log.kind(EDGES)
-    record = (kind, "v1", 0, time.perf_counter(), 0.001, 3, b"x" * 900, -1, b"y" * 100, -1)
-    log.waiting.extend([record, record])
-    assert log.declined(3) and dropped("full") == 3, "no room: not logged, counted as dropped"
-    log._drain()  # the writer takes them: room for max_queue_bytes of requests this size, at most max_queue
-    assert log.room == 2 and not log.declined(3)
-    log.max_queue = 50
-    log.waiting.append(record)
+
+    def waits(body_bytes: int) -> None:
+        log.waiting.append((kind, "v1", 0, time.perf_counter(), 0.001, 3, b"x" * body_bytes, -1, b"y" * 100, -1))
+
+    waits(900)
+    waits(900)
+    assert log.declined(3, 900) and dropped("full") == 3, "no room: not logged, counted as dropped"
+    log._drain()  # the writer takes them: room for max_queue requests, max_queue_bytes of the largest lately
+    assert log.room == 2 and not log.declined(3, 900)
+    log.max_queue = 1000
+    waits(900)
     log._drain()
-    assert log.room == 10, "10,000 bytes of 1,000-byte requests"
+    assert (log.largest, log.room) == (4096, 24), "small requests count as 4 KiB: 100,000 bytes hold 24"
+    assert not log.declined(3, 20_000) and (log.largest, log.room) == (20_000, 5), "a large request shrinks room"
+    for _ in range(5):
+        waits(20_000)
+    before = dropped("full")  # the bodies above are no requests: the writer counted them dropped too
+    assert log.declined(3, 20_000) and dropped("full") == before + 3, "100,000 bytes wait: no room for more"
     log.close()
 
     sampled = PredictionLog(tmp_path / "sampled", "sampled", sample_rate=0.25, flush_seconds=60)
-    kept = sum(not sampled.declined(1) for _ in range(4000))
+    kept = sum(not sampled.declined(1, 10) for _ in range(4000))
     sampled.close()
     assert 800 < kept < 1200 and dropped("sampled") == 0, "not drawn is not dropped"

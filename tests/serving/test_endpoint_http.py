@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from serving.endpoints import Endpoint
+from serving.local_target import LocalProcessTarget
 from serving.model_server import import_kserve
 from tests.serving.fixtures import ServedWorkspace
 
@@ -249,3 +250,29 @@ def test_every_answered_request_is_logged_under_the_id_its_answer_carries_and_a_
     assert ours[ours["request_id"] == ids[2]]["output:predictions"].isna().all(), "only what was answered"
     kserve_row = ours[~ours["request_id"].isin(ids)]
     assert kserve_row["output:predictions"].tolist() == by_kserve.outputs[0].as_numpy().tolist()
+
+
+def test_a_sampled_endpoint_gives_an_id_to_exactly_the_requests_it_logs(
+    local_target: LocalProcessTarget, served_workspace: ServedWorkspace
+) -> None:
+    from serving.endpoints import EndpointRequest
+    from serving.prediction_log import predictions_folder
+    from tests.serving.fixtures import MODEL, wait_for_rows
+
+    endpoint = local_target.deploy(EndpointRequest(name="sampled-api", model=f"{MODEL}@champion", log_sample_rate=0.3))
+    try:
+        client = httpx.Client(base_url=endpoint.url, headers={"Authorization": f"Bearer {endpoint.token}"}, timeout=10)
+        answers = [
+            client.post("/v1/models/sampled-api:predict", json={"instances": [row]})
+            for row in served_workspace.rows[:120]
+        ]
+        assert all(answer.status_code == 200 for answer in answers)
+        ids = {answer.headers["x-request-id"] for answer in answers if "x-request-id" in answer.headers}
+        assert 15 <= len(ids) <= 60, "about 30 % drawn"
+        folder = predictions_folder(served_workspace.workspace.state_dir, "sampled-api")
+        logged = wait_for_rows(folder, len(ids))
+        time.sleep(2.5)  # a batch more, were anything else to come
+        logged = wait_for_rows(folder, len(ids))
+        assert set(logged["request_id"].astype(str)) == ids
+    finally:
+        local_target.delete("sampled-api")
