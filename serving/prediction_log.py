@@ -341,14 +341,16 @@ class PredictionLog:
         self.max_bytes = max_bytes
         self.max_queue = max_queue  # requests waiting for the writer
         self.max_queue_bytes = max_queue_bytes  # bytes of answered requests waiting for the writer (about)
-        # The request path's hand-over: answered requests in `Record`'s field order, appended while fewer than
-        # `room` wait (serving/front_door.py); the writer thread pops them. `largest` is the largest request
-        # lately (body and answer, bytes) and `room` as many of those as max_queue_bytes holds (max_queue at
-        # most; 0 once logging is off): a larger request calls `declined`, which makes it the largest, so
-        # what waits stays about max_queue_bytes (at most twice that, while a batch is taken).
+        # The request path's hand-over: answered requests in `Record`'s field order, appended by the request
+        # path (serving/front_door.py) and popped by the writer thread. Half of max_queue_bytes bounds the
+        # requests of the common size by their count: `room` requests of at most `largest` bytes of body (the
+        # 99th percentile of the last batch, 4 KiB at least; room is 0 once logging is off). The other half
+        # bounds larger requests by their bytes: such a request calls `declined`, which counts it in
+        # `oversize` (what waits stays about max_queue_bytes, whatever the mix of request sizes).
         self.waiting: collections.deque[tuple[Any, ...]] = collections.deque()
         self.largest = SMALL_REQUEST_BYTES
-        self.room = min(max_queue, max_queue_bytes // self.largest)
+        self.room = min(max_queue, max_queue_bytes // 2 // self.largest)
+        self.oversize = 0  # bytes of requests over `largest` taken in since the writer last took a batch
         # Held to add one decoded request, or for the writer to take everything gathered: never while
         # converting, so a request never waits for a write, and the writer wakes every flush_seconds.
         self._lock = threading.Lock()
@@ -408,15 +410,17 @@ class PredictionLog:
 
     def declined(self, rows: int, size: int) -> bool:
         """For the request path, where logging is sampled, `waiting` has no room or the request (`size` bytes of
-        body) is larger than `largest`: True where it is not to be logged (no room, counted as dropped; or
-        not drawn in the sample)."""
-        if size > self.largest:
-            self.largest = size
-            self.room = min(self.room, self.max_queue_bytes // size)
-        if len(self.waiting) >= self.room:
+        body) is larger than `largest`: True where it is not to be logged (not drawn in the sample; or no
+        room, counted as dropped)."""
+        if self.sample_rate < 1.0 and random.random() >= self.sample_rate:  # noqa: S311 (sampling, not a secret)
+            return True
+        large = size > self.largest
+        if len(self.waiting) >= self.room or (large and self.oversize + size > self.max_queue_bytes // 2):
             self._dropped.inc(rows)
             return True
-        return self.sample_rate < 1.0 and random.random() >= self.sample_rate  # noqa: S311 (sampling, not a secret)
+        if large:
+            self.oversize += size
+        return False
 
     def record(self, entry: LoggedRequest, rows: int) -> None:
         """`add` for a request handed over whole."""
@@ -447,9 +451,11 @@ class PredictionLog:
         if answered:
             clock = time.time() - time.perf_counter()
             taken.append(AnsweredRequests(self._kinds, REQUEST_PREFIX, answered, clock))  # kinds: only ever appended to
+            self.oversize = 0  # those were taken (one appended meanwhile goes uncounted: the bound is about)
             if not self.disabled:
-                largest = max(SMALL_REQUEST_BYTES, *(len(record[6]) + len(record[8]) for record in answered))
-                self.largest, self.room = largest, min(self.max_queue, self.max_queue_bytes // largest)
+                sizes = sorted(len(record[6]) + len(record[8]) for record in answered)
+                largest = max(SMALL_REQUEST_BYTES, sizes[(len(sizes) - 1) * 99 // 100])
+                self.largest, self.room = largest, min(self.max_queue, self.max_queue_bytes // 2 // largest)
         if not taken:
             return
         try:

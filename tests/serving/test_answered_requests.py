@@ -218,7 +218,7 @@ def test_requests_appended_while_the_writer_takes_them_are_all_logged(tmp_path: 
     assert sorted(logged["request_id"]) == sorted(request_id(number) for number in range(6000))
 
 
-def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_room_follows_the_largest_request(
+def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_a_large_request_leaves_room_for_small_ones(
     tmp_path: Path,
 ) -> None:
     from prometheus_client import REGISTRY
@@ -229,23 +229,32 @@ def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_room_follows_the
     log = PredictionLog(tmp_path / "full", "full", max_queue=2, max_queue_bytes=100_000, flush_seconds=60)
     kind = log.kind(EDGES)
 
-    def waits(body_bytes: int) -> None:
-        log.waiting.append((kind, "v1", 0, time.perf_counter(), 0.001, 3, b"x" * body_bytes, -1, b"y" * 100, -1))
+    def waits(body_bytes: int, requests: int = 1) -> None:
+        for _ in range(requests):
+            log.waiting.append((kind, "v1", 0, time.perf_counter(), 0.001, 3, b"x" * body_bytes, -1, b"y" * 100, -1))
 
-    waits(900)
-    waits(900)
+    waits(900, 2)
     assert log.declined(3, 900) and dropped("full") == 3, "no room: not logged, counted as dropped"
-    log._drain()  # the writer takes them: room for max_queue requests, max_queue_bytes of the largest lately
+    log._drain()  # the writer takes them: room for max_queue requests, half of max_queue_bytes of the common size
     assert log.room == 2 and not log.declined(3, 900)
     log.max_queue = 1000
     waits(900)
     log._drain()
-    assert (log.largest, log.room) == (4096, 24), "small requests count as 4 KiB: 100,000 bytes hold 24"
-    assert not log.declined(3, 20_000) and (log.largest, log.room) == (20_000, 5), "a large request shrinks room"
-    for _ in range(5):
-        waits(20_000)
+    assert (log.largest, log.room) == (4096, 12), "small requests count as 4 KiB: 50,000 bytes hold 12"
+
     before = dropped("full")  # the bodies above are no requests: the writer counted them dropped too
-    assert log.declined(3, 20_000) and dropped("full") == before + 3, "100,000 bytes wait: no room for more"
+    assert not log.declined(3, 20_000) and not log.declined(3, 20_000), "large requests: by their bytes"
+    assert log.declined(3, 20_000) and dropped("full") == before + 3, "50,000 bytes of large requests at most"
+    assert log.room == 12 and not log.declined(3, 900), "the small requests keep their room"
+
+    waits(20_000)
+    waits(900, 99)
+    log._drain()
+    assert (log.largest, log.room, log.oversize) == (4096, 12, 0), "1 large request in 100: still by its bytes"
+    waits(20_000, 2)
+    waits(900, 8)
+    log._drain()
+    assert (log.largest, log.room) == (20_100, 2), "2 in 10: the common size"
     log.close()
 
     sampled = PredictionLog(tmp_path / "sampled", "sampled", sample_rate=0.25, flush_seconds=60)
