@@ -10,8 +10,8 @@ gathers both into `LogShape`s for `LogFiles`.
 
 Why a tuple and a deque: the request path then runs no Python function of the log at all (building a
 tuple and one call into C). In a server busy with a model every line of the request path runs with cold
-caches: calling into the log to pack a record header and copy both bodies into one buffer added 9 µs to
-a single-row request and 46 µs to a 100-row one, the tuple 5–6 µs and next to nothing
+caches: calling into the log to pack a record header and copy both bodies into one buffer added about
+9 µs to a single-row request and 8–46 µs to a 100-row one, the tuple about 7 µs and a few
 (benchmarks/log_request_path.py, docs/benchmarks.md). The writer thread's work per request is a popleft
 and the pickler's, both in C.
 

@@ -103,10 +103,11 @@ def open_log_file(path: str) -> Any:
 class Gathered:
     """One array-valued field of many requests, gathered for a file (by the writer, or the log receiver).
 
-    Numbers are copied into one growing byte buffer: nothing is kept alive per request, and the writer
-    reads the buffer as one array without a step per request. Anything else (text labels) is kept as the arrays themselves. The first values gathered fix the
-    shape of a row and whether the field holds numbers; numbers of another dtype widen the field (ints,
-    then a float), and values that do not fit are refused with ValueError before anything is kept.
+    Numbers are copied into one growing byte buffer: nothing is kept alive per request, and the writer reads
+    the buffer as one array without a step per request. Anything else (text labels) is kept as the arrays
+    themselves. The first values gathered fix the shape of a row and whether the field holds numbers; numbers
+    of another dtype widen the field (ints, then a float), and values that do not fit are refused with
+    ValueError before anything is kept.
     """
 
     def __init__(self, row_shape: tuple[int, ...] | None = None):

@@ -261,3 +261,10 @@ def test_a_full_log_declines_and_counts_a_sampled_one_draws_and_a_large_request_
     kept = sum(not sampled.declined(1, 10) for _ in range(4000))
     sampled.close()
     assert 800 < kept < 1200 and dropped("sampled") == 0, "not drawn is not dropped"
+
+
+def test_the_id_the_request_path_sends_is_the_id_the_writer_logs() -> None:
+    from serving.prediction_log import REQUEST_ID
+
+    for number in (0, 1, 2**40 + 7):
+        assert (REQUEST_ID % number).decode() == request_id(number)
